@@ -1,0 +1,53 @@
+# The template's own commands. `make demo` bakes the default project and runs its life;
+# `make test` is what CI runs.
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+BUILD := build
+DEMO := $(BUILD)/demo
+export PATH := $(BIN):$(PATH)
+export BENTOML_DO_NOT_TRACK := True
+export DVC_NO_ANALYTICS := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-fast lint constraints examples clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/pytest: requirements-dev.txt
+	python3 -m pip install --quiet --disable-pip-version-check uv
+	python3 -m uv venv --allow-existing $(VENV)
+	python3 -m uv pip install --python $(BIN)/python -r requirements-dev.txt
+	touch $@
+
+setup: $(BIN)/pytest ## Create .venv with the template's tools
+
+demo: setup ## Bake the default project into build/demo and run its whole pipeline
+	rm -rf $(DEMO)
+	$(BIN)/cookiecutter --no-input --output-dir $(DEMO) .
+	cd $(DEMO)/churn-model && $(MAKE) setup VENV=.venv && $(MAKE) repro && $(MAKE) check
+	@echo
+	@echo "demo: project        $(DEMO)/churn-model"
+	@echo "demo: metrics        $(DEMO)/churn-model/reports/metrics.json"
+	@echo "demo: model          $(DEMO)/churn-model/models/model.skops"
+	@echo "demo: plots          $(DEMO)/churn-model/reports/plots/"
+	@cat $(DEMO)/churn-model/reports/metrics.json
+
+test: setup lint ## Lint the template and run every test (bakes all variants, runs pipelines)
+	$(BIN)/pytest -n 2
+
+test-fast: setup ## Only the tests that do not run a pipeline
+	$(BIN)/pytest -n 2 -m "not slow"
+
+lint: setup ## Lint the template's own Python
+	$(BIN)/ruff check tests scripts
+	$(BIN)/ruff format --check tests scripts
+
+constraints: setup ## Re-pin the generated projects' constraints.txt
+	$(BIN)/uv pip compile scripts/constraints.in --universal --python-version 3.11 --no-header --no-annotate -o '{{cookiecutter.project}}/constraints.txt'
+
+examples: ## Regenerate the example CSV files and starting contracts
+	$(BIN)/python scripts/make_examples.py
+
+clean: ## Remove build output and caches
+	rm -rf $(BUILD) .pytest_cache .ruff_cache

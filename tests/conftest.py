@@ -1,0 +1,88 @@
+"""Bake helper, option generator and the one virtual environment shared by baked projects."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+CHOICES = {
+    k: v
+    for k, v in json.loads((TEMPLATE / "cookiecutter.json").read_text()).items()
+    if isinstance(v, list)
+}
+DATASETS = {"classification": ("breast_cancer", "wine", "csv"), "regression": ("diabetes", "csv")}
+
+
+def valid(options: dict[str, str]) -> bool:
+    """The validity rule: the data set must fit the task."""
+    return options["dataset"] in DATASETS[options["task"]]
+
+
+def variants() -> Iterator[dict[str, str]]:
+    """Every valid combination of the options that shape the code (task, dataset, remote, Python),
+    with the options that only change a line or two (license, git init) cycled through."""
+    shaping = ("task", "dataset", "dvc_remote", "python_version")
+    cycled = {name: itertools.cycle(CHOICES[name]) for name in CHOICES if name not in shaping}
+    for values in itertools.product(*(CHOICES[name] for name in shaping)):
+        options = dict(zip(shaping, values, strict=True))
+        if valid(options):
+            yield options | {name: next(choice) for name, choice in cycled.items()}
+
+
+def variant_id(options: dict[str, str]) -> str:
+    return "-".join(options[k] for k in ("task", "dataset", "dvc_remote", "python_version"))
+
+
+def bake(output: Path, **context: str) -> Path:
+    """Bake the template into `output` with cookiecutter's own API; return the project folder."""
+    output.mkdir(parents=True, exist_ok=True)
+    return Path(
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output))
+    )
+
+
+def run(
+    command: list[str] | str,
+    cwd: Path,
+    *,
+    check: bool = True,
+    env: dict | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing output; on failure show it in the assertion."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        shell=isinstance(command, str),
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{command} failed ({result.returncode}) in {cwd}\n"
+            f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def project_env() -> Path:
+    """The environment baked projects run in: this one, which `make setup` installed once with
+    every generated project's pinned dependencies (requirements-dev.txt)."""
+    return Path(sys.prefix)
+
+
+def make(project: Path, target: str, env_dir: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's own make targets in the shared environment."""
+    return run(["make", target, f"VENV={env_dir}"], project, **kwargs)

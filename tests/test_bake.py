@@ -1,0 +1,104 @@
+"""Bake every valid option combination and check what was generated, statically."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import CHOICES, bake, run, variant_id, variants
+
+ALL = list(variants())
+COMMON = {
+    ".dvc",
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "Makefile",
+    "README.md",
+    "constraints.txt",
+    "contract.yaml",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    "src",
+    "src/{pkg}",
+    "tests",
+    "tests/conftest.py",
+    "tests/test_config.py",
+    "tests/test_metrics.py",
+    "tests/test_pipeline.py",
+    "tests/test_split.py",
+    "tests/test_train.py",
+    "tests/test_validate.py",
+    *(
+        f"src/{{pkg}}/{name}.py"
+        for name in (
+            "__init__",
+            "__main__",
+            "cli",
+            "config",
+            "contract",
+            "evaluate",
+            "features",
+            "metrics",
+            "split",
+            "train",
+            "validate",
+        )
+    ),
+}
+EXAMPLE_ONLY = {"src/{pkg}/data.py", "tests/test_data.py"}
+CSV_ONLY = {"data", "data/raw", "data/raw/dataset.csv"}
+LEFTOVER = re.compile(r"cookiecutter|\{%|%\}|(?<!\$)\{\{")
+
+
+def expected_paths(options: dict[str, str], package: str) -> set[str]:
+    """Exactly the files and folders a project with these options must contain."""
+    paths = COMMON | (CSV_ONLY if options["dataset"] == "csv" else EXAMPLE_ONLY)
+    return {path.format(pkg=package) for path in paths}
+
+
+def generated_paths(project: Path) -> set[str]:
+    return {
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if ".git" not in path.relative_to(project).parts[:1]
+    }
+
+
+def test_the_generator_covers_every_valid_combination():
+    combos = {variant_id(v) for v in ALL}
+    assert len(ALL) == len(combos) == 75  # 5 task/data-set pairs x 5 remotes x 3 Pythons
+    assert all(v["dataset"] in ("diabetes", "csv") for v in ALL if v["task"] == "regression")
+    assert all(v["dataset"] != "diabetes" for v in ALL if v["task"] == "classification")
+    for name in ("license", "init_git"):  # cycled options: every value is baked somewhere
+        assert {v[name] for v in ALL} == set(CHOICES[name])
+
+
+@pytest.mark.parametrize("options", ALL, ids=variant_id)
+def test_bake_is_exact_rendered_and_lint_clean(options, tmp_path):
+    package = f"m_{variant_id(options).replace('-', '_').replace('.', '')}"
+    project = bake(tmp_path, project_name=package.replace("_", " "), package=package, **options)
+    assert generated_paths(project) == expected_paths(options, package)
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(encoding="utf-8")
+            assert not LEFTOVER.search(text), f"template syntax left in {path.relative_to(project)}"
+    assert (project / ".git").is_dir() == (options["init_git"] == "yes")
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={options['python_version']}"
+    dvc = [d for d in pyproject["project"]["dependencies"] if d.startswith("dvc")]
+    remote = options["dvc_remote"]
+    assert dvc == [f"dvc[{remote}]>=3.60,<4" if remote in ("s3", "gs", "azure") else "dvc>=3.60,<4"]
+    dvc_config = (project / ".dvc" / "config").read_text()
+    assert ("remote = storage" in dvc_config) == (remote != "none")
+    assert yaml.safe_load((project / "params.yaml").read_text())["task"] == options["task"]
+
+    run(["ruff", "check", "--no-cache", "."], project)
+    run(["ruff", "format", "--no-cache", "--check", "."], project)

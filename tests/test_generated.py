@@ -1,0 +1,84 @@
+"""Run what the template generated: each baked project's own tests, its pipeline and its hooks."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATASETS, bake, make, run
+
+REMOTES = iter(["none", "local", "s3", "gs", "azure"])
+RUNS = [
+    {"task": task, "dataset": dataset, "dvc_remote": next(REMOTES), "python_version": "3.11"}
+    for task, datasets in DATASETS.items()
+    for dataset in datasets
+]
+
+
+def phase(name: str, started: float) -> float:
+    now = time.monotonic()
+    print(f"[phase] {name}: {now - started:.1f}s")
+    return now
+
+
+def baseline(project, target: str, task: str) -> dict[str, float]:
+    """Trivial predictors scored independently of the project's code: majority class / mean."""
+    train = pd.read_parquet(project / "data/split/train.parquet")[target]
+    test = pd.read_parquet(project / "data/split/test.parquet")[target]
+    if task == "classification":
+        return {"accuracy": float((test == train.mode()[0]).mean()), "roc_auc": 0.5}
+    return {"rmse": float(np.sqrt(((test - train.mean()) ** 2).mean())), "r2": 0.0}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", RUNS, ids=lambda o: f"{o['task']}-{o['dataset']}")
+def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
+    started = time.monotonic()
+    project = bake(tmp_path, **options)
+    started = phase("bake", started)
+    make(project, "check", project_env)
+    started = phase("make check (ruff + the project's own pytest)", started)
+
+    make(project, "repro", project_env)
+    started = phase("make repro (cold)", started)
+    report = json.loads((project / "reports/metrics.json").read_text())
+    metrics = {name: entry["value"] for name, entry in report["metrics"].items()}
+    assert all(math.isfinite(v) for e in report["metrics"].values() for v in e.values())
+    target = (
+        "target"
+        if options["dataset"] != "csv"
+        else ("churned" if options["task"] == "classification" else "price")
+    )
+    trivial = baseline(project, target, options["task"])
+    if options["task"] == "classification":
+        assert metrics["accuracy"] > trivial["accuracy"] + 0.05, (metrics, trivial)
+        assert metrics["roc_auc"] > 0.75
+    else:
+        assert metrics["rmse"] < 0.9 * trivial["rmse"], (metrics, trivial)
+        assert metrics["r2"] > 0.2
+
+    model = project / "models/model.skops"
+    before = (model.stat().st_mtime_ns, (project / "dvc.lock").read_text())
+    again = make(project, "repro", project_env)
+    phase("make repro (no-op)", started)
+    assert "Data and pipelines are up to date" in again.stdout
+    assert "Running stage" not in again.stdout
+    assert (model.stat().st_mtime_ns, (project / "dvc.lock").read_text()) == before
+
+
+@pytest.mark.slow
+def test_pre_commit_passes_on_a_fresh_project(tmp_path, project_env):
+    project = bake(tmp_path)
+    run(["git", "add", "-A"], project)
+    result = run(
+        [str(project_env / "bin" / "pre-commit"), "run", "--all-files"],
+        project,
+        check=False,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Failed" not in result.stdout

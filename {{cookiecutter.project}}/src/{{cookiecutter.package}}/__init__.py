@@ -1,0 +1,1 @@
+"""Pipeline, registry and service of {{ cookiecutter.project }}."""

@@ -1,0 +1,47 @@
+"""One command line for every step: `python -m {{ cookiecutter.package }} <step>`.
+
+Each step is a module of this package with a `main()`; modules are imported only when their
+step runs, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# step name -> (module, one-line help), in the order the pipeline runs them
+STEPS: dict[str, tuple[str, str]] = {
+{%- if cookiecutter.dataset != "csv" %}
+    "ingest": ("data", "write the example data set to data/raw/dataset.csv"),
+{%- endif %}
+    "validate": ("validate", "check data/raw/dataset.csv against contract.yaml"),
+    "split": ("split", "split the raw data into train and test"),
+    "train": ("train", "fit the model pipeline and save models/model.skops"),
+    "evaluate": ("evaluate", "metrics with intervals, slices, importance, plot data"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one step: its module's main(), given parsed options when it declares any."""
+    parser = argparse.ArgumentParser(
+        prog="{{ cookiecutter.package }}",
+        description=__doc__,
+        epilog="steps:\n" + "\n".join(f"  {n:<10} {h}" for n, (_, h) in STEPS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("step", choices=STEPS, metavar="STEP")
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="options of the step")
+    args = parser.parse_args(argv)
+    module = importlib.import_module(f".{STEPS[args.step][0]}", __package__)
+    if not hasattr(module, "add_arguments"):
+        if args.options:
+            parser.error(f"step {args.step!r} takes no options")
+        return int(module.main() or 0)
+    step_parser = argparse.ArgumentParser(prog=f"{parser.prog} {args.step}")
+    module.add_arguments(step_parser)
+    return int(module.main(step_parser.parse_args(args.options)) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

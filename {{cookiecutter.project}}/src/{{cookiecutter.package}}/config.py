@@ -1,0 +1,93 @@
+"""Typed settings loaded from params.yaml: the one place that knows the file's layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+CONTRACT_FILE = Path("contract.yaml")
+RAW_DATA = Path("data/raw/dataset.csv")
+TRAIN_SPLIT = Path("data/split/train.parquet")
+TEST_SPLIT = Path("data/split/test.parquet")
+MODEL_FILE = Path("models/model.skops")
+REPORTS = Path("reports")
+VALIDATION_REPORT = REPORTS / "validation.json"
+METRICS_FILE = REPORTS / "metrics.json"
+PLOTS_DIR = REPORTS / "plots"
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the raw data comes from."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """How the raw data is split into train and test."""
+
+    test_size: float
+    seed: int
+    stratify: bool = False
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The estimator as an import path plus its keyword arguments."""
+
+    estimator: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BootstrapParams:
+    """Bootstrap settings for metric confidence intervals."""
+
+    resamples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Which metrics to compute and how."""
+
+    metrics: list[str]
+    primary: str
+    bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
+    slices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every knob of the pipeline."""
+
+    task: str
+    data: DataParams | None
+    split: SplitParams
+    model: ModelParams
+    evaluate: EvaluateParams
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read params.yaml into typed settings; unknown keys raise a clear error."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        evaluate = dict(raw["evaluate"])
+        bootstrap = BootstrapParams(**evaluate.pop("bootstrap", {}))
+        return Params(
+            task=raw["task"],
+            data=DataParams(**raw["data"]) if "data" in raw else None,
+            split=SplitParams(**raw["split"]),
+            model=ModelParams(**raw["model"]),
+            evaluate=EvaluateParams(bootstrap=bootstrap, **evaluate),
+            raw=raw,
+        )
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{path}: invalid or missing setting: {error}") from error

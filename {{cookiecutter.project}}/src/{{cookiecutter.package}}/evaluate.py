@@ -1,0 +1,180 @@
+"""Evaluate: metrics with bootstrap intervals, slices, permutation importance and plot data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package }}.config import (
+    METRICS_FILE,
+    MODEL_FILE,
+    PLOTS_DIR,
+    REPORTS,
+    TEST_SPLIT,
+    EvaluateParams,
+    load_params,
+)
+from {{ cookiecutter.package }}.contract import (
+    Contract,
+    load_contract,
+    read_table,
+)
+from {{ cookiecutter.package }}.metrics import (
+    Predictions,
+    bootstrap_weights,
+    interval,
+    score,
+)
+from {{ cookiecutter.package }}.train import load_model
+
+IMPORTANCE_FILE = REPORTS / "importance.json"
+SLICES_FILE = REPORTS / "slices.json"
+# scikit-learn scorer for each metric, used by permutation importance.
+SCORERS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced_accuracy",
+    "f1_macro": "f1_macro",
+    "roc_auc": "roc_auc_ovr",
+    "log_loss": "neg_log_loss",
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "r2": "r2",
+}
+
+
+def predict(model: Pipeline, frame: pd.DataFrame, contract: Contract, task: str) -> Predictions:
+    """Encode the model's answers on `frame` for the metric functions."""
+    features, truth = frame[contract.features], frame[contract.target].to_numpy()
+    if task == "regression":
+        return Predictions(truth.astype(float), model.predict(features).astype(float))
+    classes = list(model.classes_)
+    index = {label: i for i, label in enumerate(classes)}
+    unknown = set(truth) - set(index)
+    if unknown:
+        raise ValueError(f"test split has classes the model never saw: {sorted(map(str, unknown))}")
+    proba = model.predict_proba(features)
+    return Predictions(np.array([index[t] for t in truth]), proba.argmax(axis=1), proba)
+
+
+def metric_table(predictions: Predictions, params: EvaluateParams) -> dict[str, dict[str, float]]:
+    """Point value and bootstrap interval of every metric named in params."""
+    boot = params.bootstrap
+    weights = bootstrap_weights(len(predictions.y_true), boot.resamples, boot.seed)
+    table = {}
+    for name in params.metrics:
+        low, high = interval(score(name, predictions, weights), boot.confidence)
+        table[name] = {"value": float(score(name, predictions)[0]), "ci_low": low, "ci_high": high}
+    return table
+
+
+def slice_table(
+    frame: pd.DataFrame, predictions: Predictions, columns: list[str], metrics: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Point metrics per value of each slice column (numbers cut into quartiles)."""
+    slices: dict[str, list[dict[str, Any]]] = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
+            values = pd.qcut(values, 4, duplicates="drop").astype(str)
+        groups = []
+        for value in sorted(values.dropna().unique(), key=str):
+            mask = (values == value).to_numpy()
+            weights = mask[None, :].astype(float)
+            row: dict[str, Any] = {"value": str(value), "rows": int(mask.sum())}
+            for name in metrics:
+                row[name] = float(score(name, predictions, weights)[0])
+            groups.append(row)
+        slices[column] = groups
+    return slices
+
+
+def importance(
+    model: Pipeline, frame: pd.DataFrame, contract: Contract, metric: str, seed: int, top: int = 15
+) -> list[dict[str, float | str]]:
+    """Permutation importance on the test split, by drop in the primary metric, largest first."""
+    result = permutation_importance(
+        model,
+        frame[contract.features],
+        frame[contract.target],
+        scoring=SCORERS[metric],
+        n_repeats=5,
+        random_state=seed,
+        n_jobs=1,
+    )
+    order = np.argsort(-result.importances_mean)[:top]
+    return [
+        {
+            "feature": contract.features[i],
+            "importance": float(result.importances_mean[i]),
+            "std": float(result.importances_std[i]),
+        }
+        for i in order
+    ]
+
+
+def write_plots(
+    model: Pipeline, predictions: Predictions, task: str, folder: Path = PLOTS_DIR
+) -> None:
+    """CSV files for `dvc plots`: confusion and ROC/PR, or predicted vs actual and residuals."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if task == "regression":
+        pd.DataFrame({"actual": predictions.y_true, "predicted": predictions.y_pred}).to_csv(
+            folder / "predictions.csv", index=False
+        )
+        residual = predictions.y_true - predictions.y_pred
+        pd.DataFrame({"predicted": predictions.y_pred, "residual": residual}).to_csv(
+            folder / "residuals.csv", index=False
+        )
+        return
+    classes = np.array([str(c) for c in model.classes_])
+    pd.DataFrame(
+        {"actual": classes[predictions.y_true], "predicted": classes[predictions.y_pred]}
+    ).to_csv(folder / "confusion.csv", index=False)
+    assert predictions.proba is not None
+    roc_rows, pr_rows = [], []
+    for k, label in enumerate(classes):
+        if predictions.proba.shape[1] == 2 and k == 0:
+            continue  # binary: one curve, for the positive class
+        truth = predictions.y_true == k
+        fpr, tpr, _ = roc_curve(truth, predictions.proba[:, k])
+        precision, recall, _ = precision_recall_curve(truth, predictions.proba[:, k])
+        roc_rows.append(pd.DataFrame({"class": label, "fpr": fpr, "tpr": tpr}))
+        pr_rows.append(pd.DataFrame({"class": label, "recall": recall, "precision": precision}))
+    pd.concat(roc_rows).round(5).to_csv(folder / "roc.csv", index=False)
+    pd.concat(pr_rows).round(5).to_csv(folder / "pr.csv", index=False)
+
+
+def write_json(path: Path, payload: object) -> None:
+    """Write JSON the way every report file is written: indented, newline-terminated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    """CLI entry: write reports/metrics.json, slices, importance and plot data."""
+    params, contract = load_params(), load_contract()
+    model, test = load_model(MODEL_FILE), read_table(TEST_SPLIT, contract)
+    predictions = predict(model, test, contract, params.task)
+    metrics = metric_table(predictions, params.evaluate)
+    write_json(
+        METRICS_FILE,
+        {"primary": params.evaluate.primary, "test_rows": len(test), "metrics": metrics},
+    )
+    slices = slice_table(test, predictions, params.evaluate.slices, params.evaluate.metrics)
+    write_json(SLICES_FILE, slices)
+    seed = params.evaluate.bootstrap.seed
+    write_json(IMPORTANCE_FILE, importance(model, test, contract, params.evaluate.primary, seed))
+    write_plots(model, predictions, params.task)
+    primary = metrics[params.evaluate.primary]
+    print(
+        f"evaluate: {params.evaluate.primary} = {primary['value']:.4f} "
+        f"[{primary['ci_low']:.4f}, {primary['ci_high']:.4f}] on {len(test)} test rows"
+    )
+    return 0

@@ -1,0 +1,137 @@
+"""Metrics as functions of per-row weights, so one definition gives the point value and every
+bootstrap resample at once (a resample is a row of counts: how often each test row was drawn)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """What a model said about the test split, encoded for the metric functions."""
+
+    y_true: np.ndarray  # class index (classification) or value (regression)
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None  # (rows, classes) for classification
+
+
+Metric = Callable[[Predictions, np.ndarray], np.ndarray]
+EPS = 1e-15
+
+
+def _weighted_mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return (weights @ values) / weights.sum(axis=1)
+
+
+def accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Share of rows predicted right."""
+    return _weighted_mean(w, (p.y_true == p.y_pred).astype(float))
+
+
+def balanced_accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Mean recall over the classes present."""
+    classes = np.unique(p.y_true)
+    truth = (p.y_true[:, None] == classes).astype(float)
+    hits = truth * (p.y_pred == p.y_true)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = (w @ hits) / (w @ truth)
+    return np.nanmean(recall, axis=1)
+
+
+def f1_macro(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Unweighted mean of per-class F1."""
+    classes = np.union1d(p.y_true, p.y_pred)
+    truth = (p.y_true[:, None] == classes).astype(float)
+    said = (p.y_pred[:, None] == classes).astype(float)
+    tp, fp, fn = w @ (truth * said), w @ ((1 - truth) * said), w @ (truth * (1 - said))
+    denominator = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return f1.mean(axis=1)
+
+
+def log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Mean negative log-probability of the true class."""
+    assert p.proba is not None
+    picked = np.clip(p.proba[np.arange(len(p.y_true)), p.y_true], EPS, 1.0)
+    return _weighted_mean(w, -np.log(picked))
+
+
+def roc_auc(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve (one-vs-rest macro average for more than two classes)."""
+    assert p.proba is not None
+    binary = p.proba.shape[1] == 2
+    scores = p.proba[:, 1] if binary else p.proba
+    labels = None if binary else np.arange(p.proba.shape[1])
+    out = np.empty(len(w))
+    for row, weights in enumerate(w):
+        try:
+            out[row] = roc_auc_score(
+                p.y_true, scores, sample_weight=weights, multi_class="ovr", labels=labels
+            )
+        except ValueError:  # a resample that lost a class
+            out[row] = np.nan
+    return out
+
+
+def rmse(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Root mean squared error."""
+    return np.sqrt(_weighted_mean(w, (p.y_true - p.y_pred) ** 2))
+
+
+def mae(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Mean absolute error."""
+    return _weighted_mean(w, np.abs(p.y_true - p.y_pred))
+
+
+def r2(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Coefficient of determination."""
+    total = w.sum(axis=1)
+    sse = w @ ((p.y_true - p.y_pred) ** 2)
+    sst = w @ (p.y_true**2) - (w @ p.y_true) ** 2 / total
+    return 1 - sse / sst
+
+
+METRICS: dict[str, tuple[Metric, str]] = {
+    "accuracy": (accuracy, "higher"),
+    "balanced_accuracy": (balanced_accuracy, "higher"),
+    "f1_macro": (f1_macro, "higher"),
+    "roc_auc": (roc_auc, "higher"),
+    "log_loss": (log_loss, "lower"),
+    "rmse": (rmse, "lower"),
+    "mae": (mae, "lower"),
+    "r2": (r2, "higher"),
+}
+
+
+def direction(name: str) -> str:
+    """'higher' or 'lower': which way the metric is better."""
+    return METRICS[name][1]
+
+
+def bootstrap_weights(rows: int, resamples: int, seed: int) -> np.ndarray:
+    """Counts of each row in each resample, shape (resamples, rows); seeded and vectorised."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, rows, size=(resamples, rows))
+    offsets = np.arange(resamples)[:, None] * rows
+    counts = np.bincount((draws + offsets).ravel(), minlength=resamples * rows)
+    return counts.reshape(resamples, rows).astype(float)
+
+
+def score(name: str, predictions: Predictions, weights: np.ndarray | None = None) -> np.ndarray:
+    """Metric value for each row of weights (all ones when none: the point value)."""
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    if weights is None:
+        weights = np.ones((1, len(predictions.y_true)))
+    return METRICS[name][0](predictions, weights)
+
+
+def interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples, ignoring failed resamples."""
+    alpha = (1 - confidence) / 2
+    low, high = np.nanquantile(samples, [alpha, 1 - alpha])
+    return float(low), float(high)

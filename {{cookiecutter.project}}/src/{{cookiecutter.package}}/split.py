@@ -1,0 +1,41 @@
+"""Split: divide the validated raw data into train and test sets (Parquet keeps the dtypes)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from {{ cookiecutter.package }}.config import (
+    RAW_DATA,
+    TEST_SPLIT,
+    TRAIN_SPLIT,
+    SplitParams,
+    load_params,
+)
+from {{ cookiecutter.package }}.contract import (
+    Contract,
+    load_contract,
+    read_table,
+)
+
+
+def split(
+    frame: pd.DataFrame, contract: Contract, params: SplitParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded train/test split, stratified on the target when params ask for it."""
+    stratify = frame[contract.target] if params.stratify else None
+    train, test = train_test_split(
+        frame, test_size=params.test_size, random_state=params.seed, stratify=stratify
+    )
+    return train, test
+
+
+def main() -> int:
+    """CLI entry: write data/split/train.parquet and data/split/test.parquet."""
+    contract = load_contract()
+    train, test = split(read_table(RAW_DATA, contract), contract, load_params().split)
+    TRAIN_SPLIT.parent.mkdir(parents=True, exist_ok=True)
+    train.to_parquet(TRAIN_SPLIT, index=False)
+    test.to_parquet(TEST_SPLIT, index=False)
+    print(f"split: {len(train)} train rows, {len(test)} test rows")
+    return 0

@@ -1,0 +1,17 @@
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package }}.data import ingest
+
+
+def test_ingest_writes_the_example_with_its_target(params, contract, tmp_path):
+    path = ingest(params.data.source, tmp_path / "raw.csv")
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == list(contract.columns)
+    assert len(frame) > 100
+    assert frame[contract.target].notna().all()
+
+
+def test_ingest_rejects_an_unknown_source(tmp_path):
+    with pytest.raises(ValueError, match="sklearn:<name>"):
+        ingest("http://example.com/data.csv", tmp_path / "raw.csv")

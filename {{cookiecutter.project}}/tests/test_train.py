@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package }}.config import ModelParams
+from {{ cookiecutter.package }}.train import (
+    build_model,
+    load_model,
+    save_model,
+)
+
+
+@pytest.fixture
+def fitted(params, messy):
+    """A model fitted on the messy data set, with that data and its contract."""
+    frame, contract = messy(params.task)
+    model = build_model(contract, ModelParams(params.model.estimator, params.model.params))
+    model.fit(frame[contract.features], frame[contract.target])
+    return model, frame, contract
+
+
+def test_trains_on_missing_values_and_string_categories(params, fitted):
+    model, frame, contract = fitted
+    predictions = model.predict(frame[contract.features])
+    assert len(predictions) == len(frame)
+    if params.task == "classification":
+        assert (predictions == frame[contract.target]).mean() > 0.7
+    else:
+        assert np.corrcoef(predictions, frame[contract.target])[0, 1] > 0.7
+
+
+def test_training_is_deterministic(params, fitted):
+    first, frame, contract = fitted
+    second = build_model(contract, ModelParams(params.model.estimator, params.model.params))
+    second.fit(frame[contract.features], frame[contract.target])
+    features = frame[contract.features]
+    np.testing.assert_array_equal(first.predict(features), second.predict(features))
+
+
+def test_skops_round_trip_keeps_predictions(fitted, tmp_path):
+    model, frame, contract = fitted
+    save_model(model, tmp_path / "model.skops")
+    loaded = load_model(tmp_path / "model.skops")
+    features = frame[contract.features]
+    np.testing.assert_array_equal(model.predict(features), loaded.predict(features))
