@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 BUILD := build
 DEMO := $(BUILD)/demo
+# The interpreter that bootstraps uv and the venv, found before the venv goes first on PATH.
+BOOTSTRAP_PYTHON := PATH="$(PATH)" python3
 export PATH := $(BIN):$(PATH)
 export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
@@ -15,9 +17,9 @@ help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/pytest: requirements-dev.txt
-	python3 -m pip install --quiet --disable-pip-version-check uv
-	python3 -m uv venv --allow-existing $(VENV)
-	python3 -m uv pip install --python $(BIN)/python -r requirements-dev.txt
+	$(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(BOOTSTRAP_PYTHON) -m uv venv --allow-existing --python python3.11 $(VENV)
+	$(BOOTSTRAP_PYTHON) -m uv pip install --python $(BIN)/python -r requirements-dev.txt
 	touch $@
 
 setup: $(BIN)/pytest ## Create .venv with the template's tools
