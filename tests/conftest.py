@@ -14,6 +14,8 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# This environment's tools (ruff, dvc, ...) come first, however pytest was started.
+TOOLS_PATH = os.pathsep.join([str(Path(sys.prefix) / "bin"), os.environ.get("PATH", "")])
 CHOICES = {
     k: v
     for k, v in json.loads((TEMPLATE / "cookiecutter.json").read_text()).items()
@@ -65,7 +67,7 @@ def run(
         text=True,
         capture_output=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "PATH": TOOLS_PATH, **(env or {})},
         shell=isinstance(command, str),
     )
     if check and result.returncode != 0:

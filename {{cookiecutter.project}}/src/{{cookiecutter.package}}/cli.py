@@ -19,6 +19,8 @@ STEPS: dict[str, tuple[str, str]] = {
     "split": ("split", "split the raw data into train and test"),
     "train": ("train", "fit the model pipeline and save models/model.skops"),
     "evaluate": ("evaluate", "metrics with intervals, slices, importance, plot data"),
+    "gate": ("gate", "bless the model or not: bounds and paired comparison with the champion"),
+    "report": ("report", "markdown report for the pull request and the job summary"),
 }
 
 

@@ -64,6 +64,55 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class MetricRule:
+    """Gate rule for one metric: absolute bounds and a comparison with the champion."""
+
+    floor: float | None = None
+    ceiling: float | None = None
+    compare: str | None = None  # "non_inferior" or "superior"
+    margin: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.compare not in (None, "non_inferior", "superior"):
+            raise ValueError(f"gate compare must be non_inferior or superior, got {self.compare!r}")
+
+
+@dataclass(frozen=True)
+class SliceRules:
+    """Floors every slice with at least `min_rows` test rows must meet."""
+
+    min_rows: int = 30
+    floors: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """How a candidate model is blessed."""
+
+    metrics: dict[str, MetricRule]
+    slices: SliceRules = field(default_factory=SliceRules)
+    confidence: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
+    require_champion_model: bool = False
+
+
+@dataclass(frozen=True)
+class RegistryParams:
+    """The model's name in the git-tag registry and the stage whose version is the champion."""
+
+    model: str
+    champion_stage: str = "prod"
+
+
+@dataclass(frozen=True)
+class ServeParams:
+    """Limits of the prediction service."""
+
+    max_records: int = 1000
+
+
+@dataclass(frozen=True)
 class Params:
     """Every knob of the pipeline."""
 
@@ -72,7 +121,16 @@ class Params:
     split: SplitParams
     model: ModelParams
     evaluate: EvaluateParams
+    registry: RegistryParams
+    serve: ServeParams
+    gate: GateParams
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _gate_params(raw: dict[str, Any]) -> GateParams:
+    raw = dict(raw)
+    metrics = {name: MetricRule(**rule) for name, rule in raw.pop("metrics").items()}
+    return GateParams(metrics=metrics, slices=SliceRules(**raw.pop("slices", {})), **raw)
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
@@ -87,6 +145,9 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
             split=SplitParams(**raw["split"]),
             model=ModelParams(**raw["model"]),
             evaluate=EvaluateParams(bootstrap=bootstrap, **evaluate),
+            registry=RegistryParams(**raw["registry"]),
+            serve=ServeParams(**raw.get("serve", {})),
+            gate=_gate_params(raw["gate"]),
             raw=raw,
         )
     except (KeyError, TypeError) as error:

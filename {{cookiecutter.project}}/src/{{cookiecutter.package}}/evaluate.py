@@ -51,7 +51,8 @@ SCORERS = {
 
 def predict(model: Pipeline, frame: pd.DataFrame, contract: Contract, task: str) -> Predictions:
     """Encode the model's answers on `frame` for the metric functions."""
-    features, truth = frame[contract.features], frame[contract.target].to_numpy()
+    # The model selects its own columns by name, so a champion trained on an older contract works.
+    features, truth = frame.drop(columns=[contract.target]), frame[contract.target].to_numpy()
     if task == "regression":
         return Predictions(truth.astype(float), model.predict(features).astype(float))
     classes = list(model.classes_)
@@ -82,9 +83,14 @@ def slice_table(
     for column in columns:
         values = frame[column]
         if pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
-            values = pd.qcut(values, 4, duplicates="drop").astype(str)
+            bins = pd.qcut(values, 4, duplicates="drop")
+            values = bins.map(lambda b: f"{b.left:.4g} to {b.right:.4g}")
+        if isinstance(values.dtype, pd.CategoricalDtype):  # quartiles, in order
+            levels = list(values.cat.categories)
+        else:
+            levels = sorted(values.dropna().unique(), key=str)
         groups = []
-        for value in sorted(values.dropna().unique(), key=str):
+        for value in levels:
             mask = (values == value).to_numpy()
             weights = mask[None, :].astype(float)
             row: dict[str, Any] = {"value": str(value), "rows": int(mask.sum())}

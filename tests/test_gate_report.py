@@ -1,0 +1,102 @@
+"""The gate and the PR report in a real git repository made from a baked project."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from conftest import bake, make, run
+from markdown_it import MarkdownIt
+
+pytestmark = pytest.mark.slow
+
+
+def git(project, *args):
+    return run(["git", *args], project).stdout.strip()
+
+
+def set_params(project, **model_params):
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["model"]["params"].update(model_params)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def table_row(text: str, metric: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith(f"| `{metric}`"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, project_env):
+    """A baked project with its first model committed on main and tagged as the champion."""
+    project = bake(tmp_path_factory.mktemp("gate"))
+    make(project, "repro", project_env)
+    gate = make(project, "gate", project_env)
+    assert "gate: BLESSED" in gate.stdout
+    make(project, "report", project_env)
+    first = (project / "reports/report.md").read_text()
+    assert "champion (none yet)" in first and "First model" in first
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "first model")
+    git(project, "tag", "-a", "churn-model@v0.1.0", "-m", "registered")
+    return project
+
+
+def test_param_change_report_has_exact_deltas_and_champion_column(project, project_env):
+    git(project, "checkout", "-q", "-b", "fewer-trees")
+    set_params(project, n_estimators=60)
+    make(project, "repro", project_env)
+    result = make(project, "gate", project_env)
+    assert "gate: BLESSED" in result.stdout
+    make(project, "report", project_env, env={"GITHUB_BASE_REF": ""})
+    text = (project / "reports/report.md").read_text()
+
+    base = json.loads(git(project, "show", "main:reports/metrics.json"))["metrics"]
+    head = json.loads((project / "reports/metrics.json").read_text())["metrics"]
+    for metric in head:
+        cells = table_row(text, metric)
+        expected = head[metric]["value"] - base[metric]["value"]
+        assert cells[3].startswith(f"{expected:+.4f}"), (metric, cells)
+        assert cells[4] == f"{base[metric]['value']:.4f}"  # champion = the tagged first model
+    assert "champion `churn-model@v0.1.0`" in text
+    assert "| `model.params.n_estimators` | `200` | `60` |" in text
+    gate = json.loads((project / "reports/gate.json").read_text())
+    assert gate["champion"]["model_source"].startswith("DVC")
+    compared = [c for c in gate["checks"] if c["name"].endswith("vs champion")]
+    assert compared and all(c["difference_interval"] for c in compared)
+
+    assert text.startswith("<!-- churn-model-model-report -->\n")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    assert sum(t.type == "table_open" for t in tokens) >= 3
+    blocks = re.findall(r"```mermaid\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2  # importance bars and the ROC curve
+    for block in blocks:
+        lines = block.strip().splitlines()
+        assert lines[0] == "xychart-beta"
+        for line in lines[1:]:
+            assert re.fullmatch(
+                r"  (title \".*\"|x-axis .+|y-axis .+|(bar|line) \[[-0-9., ]+\])", line
+            )
+    git(project, "checkout", "-q", "--", "params.yaml")
+
+
+def test_sabotaged_model_fails_the_gate_naming_metric_and_bound(project, project_env):
+    git(project, "checkout", "-q", "-B", "sabotage", "main")
+    set_params(project, n_estimators=1, max_depth=1)
+    make(project, "repro", project_env)
+    result = make(project, "gate", project_env, check=False)
+    assert result.returncode != 0 and "gate: NOT_BLESSED" in result.stdout
+    gate = json.loads((project / "reports/gate.json").read_text())
+    assert gate["verdict"] == "NOT_BLESSED"
+    failed = [c for c in gate["checks"] if not c["passed"]]
+    assert any(
+        c["name"] == "roc_auc vs champion" and "needs lower end > -0.02" in c["reason"]
+        for c in failed
+    ), failed
+    make(project, "report", project_env)
+    text = (project / "reports/report.md").read_text()
+    assert "❌ **NOT BLESSED**" in text.splitlines()[3]
+    assert "roc_auc is not shown non-inferior" in text

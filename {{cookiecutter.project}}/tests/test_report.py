@@ -1,0 +1,73 @@
+import json
+import re
+
+import pytest
+from markdown_it import MarkdownIt
+
+from {{ cookiecutter.package }} import report
+from {{ cookiecutter.package }}.config import (
+    METRICS_FILE,
+    REPORTS,
+)
+
+
+def write(path, payload):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload))
+
+
+@pytest.fixture
+def reports(workdir, params):
+    metrics = {
+        name: {"value": 0.5 + i / 10, "ci_low": 0.45 + i / 10, "ci_high": 0.55 + i / 10}
+        for i, name in enumerate(params.evaluate.metrics)
+    }
+    write(METRICS_FILE, {"primary": params.evaluate.primary, "test_rows": 100, "metrics": metrics})
+    return metrics
+
+
+def mermaid_blocks(text):
+    return re.findall(r"```mermaid\n(.*?)```", text, flags=re.S)
+
+
+def test_report_starts_with_the_marker_and_parses(reports):
+    text = report.build_report()
+    assert text.startswith(report.MARKER + "\n")
+    assert "NOT GATED" in text and "nothing to compare with" in text
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    assert any(t.type == "table_open" for t in tokens)
+
+
+def test_verdict_names_the_failed_check(reports, params):
+    gate = {
+        "verdict": "NOT_BLESSED",
+        "blessed": False,
+        "champion": None,
+        "notes": [],
+        "checks": [
+            {"name": "x floor", "metric": "x", "passed": False, "reason": "x 0.1000 < floor 0.5"}
+        ],
+    }
+    write(REPORTS / "gate.json", gate)
+    text = report.build_report()
+    assert "❌ **NOT BLESSED**" in text and "x 0.1000 < floor 0.5" in text
+
+
+def test_long_tables_stay_under_the_comment_limit(reports, params):
+    groups = [{"value": f"v{i}" * 50, "rows": 40} for i in range(5000)]
+    write(REPORTS / "slices.json", {f"column{i}": groups for i in range(20)})
+    write(REPORTS / "importance.json", [{"feature": 'a "quoted" name', "importance": 0.1}])
+    text = report.build_report()
+    assert len(text) < report.GITHUB_LIMIT
+    for block in mermaid_blocks(text):
+        lines = block.strip().splitlines()
+        assert lines[0] == "xychart-beta"
+        assert all(re.fullmatch(r"  (title|x-axis|y-axis|bar|line) .+", line) for line in lines[1:])
+        bar = next(line for line in lines if line.startswith("  bar"))
+        assert len(json.loads(bar.split(" ", 3)[3])) == 1
+
+
+def test_delta_marks_follow_the_metric_direction():
+    assert report.delta_cell("rmse", -1.0, False).endswith("▲ better")
+    assert report.delta_cell("r2", -0.1, False).endswith("▼ worse")
+    assert report.delta_cell("r2", 0.01, True).endswith("within noise")
