@@ -51,6 +51,7 @@ COMMON = {
             "gate",
             "metrics",
             "report",
+            "sweep",
             "split",
             "train",
             "validate",

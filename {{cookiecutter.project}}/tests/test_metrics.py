@@ -4,6 +4,7 @@ from sklearn import metrics as sk
 
 from {{ cookiecutter.package }}.metrics import (
     Predictions,
+    Resamples,
     bootstrap_weights,
     interval,
     score,
@@ -37,11 +38,21 @@ def test_point_values_match_scikit_learn(name, predictions, expected):
 
 
 def test_bootstrap_rows_are_resamples_that_match_a_weighted_metric():
-    weights = bootstrap_weights(200, 50, seed=1)
+    resamples = bootstrap_weights(200, 50, seed=1)
+    weights = np.vstack(list(resamples.chunks()))
     assert weights.shape == (50, 200)
+    assert (np.vstack(list(resamples.chunks())) == weights).all()  # the same every time
     assert (weights.sum(axis=1) == 200).all()
     expected = sk.accuracy_score(y, proba.argmax(1), sample_weight=weights[3])
     assert score("accuracy", CLASSES, weights)[3] == pytest.approx(expected)
+    assert score("accuracy", CLASSES, resamples)[3] == pytest.approx(expected)
+
+
+def test_resamples_are_chunked_without_changing_their_size():
+    resamples = Resamples(rows=1000, count=25, seed=0, max_cells=10_000)
+    chunks = list(resamples.chunks())
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    assert all((c.sum(axis=1) == 1000).all() for c in chunks)
 
 
 def test_interval_brackets_the_point_value():

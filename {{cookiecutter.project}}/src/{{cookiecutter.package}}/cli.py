@@ -21,6 +21,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "metrics with intervals, slices, importance, plot data"),
     "gate": ("gate", "bless the model or not: bounds and paired comparison with the champion"),
     "report": ("report", "markdown report for the pull request and the job summary"),
+    "sweep": ("sweep", "hyperparameter sweep as DVC experiments, ranked by the primary metric"),
 }
 
 

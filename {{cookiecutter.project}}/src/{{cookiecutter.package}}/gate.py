@@ -44,6 +44,7 @@ from {{ cookiecutter.package }}.evaluate import (
 )
 from {{ cookiecutter.package }}.metrics import (
     Predictions,
+    Resamples,
     bootstrap_weights,
     direction,
     interval,
@@ -101,7 +102,7 @@ def paired_comparison(
     rule: MetricRule,
     candidate: Predictions,
     champion: Predictions,
-    weights: np.ndarray,
+    weights: Resamples,
     confidence: float,
 ) -> Check:
     """Non-inferiority or superiority of the candidate from a paired bootstrap."""

@@ -3,7 +3,7 @@ bootstrap resample at once (a resample is a row of counts: how often each test r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,22 +115,46 @@ def direction(name: str) -> str:
     return METRICS[name][1]
 
 
-def bootstrap_weights(rows: int, resamples: int, seed: int) -> np.ndarray:
-    """Counts of each row in each resample, shape (resamples, rows); seeded and vectorised."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, rows, size=(resamples, rows))
-    offsets = np.arange(resamples)[:, None] * rows
-    counts = np.bincount((draws + offsets).ravel(), minlength=resamples * rows)
-    return counts.reshape(resamples, rows).astype(float)
+@dataclass(frozen=True)
+class Resamples:
+    """Seeded bootstrap resamples of the test rows, made in chunks so memory stays bounded
+    (a chunk is a matrix of counts: how often each row was drawn in each resample)."""
+
+    rows: int
+    count: int
+    seed: int
+    max_cells: int = 4_000_000
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The same resamples every time: candidate and champion are scored on identical ones."""
+        rng = np.random.default_rng(self.seed)
+        size = max(1, self.max_cells // max(self.rows, 1))
+        for start in range(0, self.count, size):
+            n = min(size, self.count - start)
+            draws = (
+                rng.integers(0, self.rows, size=(n, self.rows)) + np.arange(n)[:, None] * self.rows
+            )
+            counts = np.bincount(draws.ravel(), minlength=n * self.rows)
+            yield counts.reshape(n, self.rows).astype(float)
 
 
-def score(name: str, predictions: Predictions, weights: np.ndarray | None = None) -> np.ndarray:
-    """Metric value for each row of weights (all ones when none: the point value)."""
+def bootstrap_weights(rows: int, resamples: int, seed: int) -> Resamples:
+    """Bootstrap resamples of `rows` test rows."""
+    return Resamples(rows, resamples, seed)
+
+
+def score(
+    name: str, predictions: Predictions, weights: np.ndarray | Resamples | None = None
+) -> np.ndarray:
+    """Metric value for each row of weights or each resample (no weights: the point value)."""
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    metric = METRICS[name][0]
     if weights is None:
-        weights = np.ones((1, len(predictions.y_true)))
-    return METRICS[name][0](predictions, weights)
+        return metric(predictions, np.ones((1, len(predictions.y_true))))
+    if isinstance(weights, Resamples):
+        return np.concatenate([metric(predictions, chunk) for chunk in weights.chunks()])
+    return metric(predictions, weights)
 
 
 def interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
