@@ -88,3 +88,23 @@ def project_env() -> Path:
 def make(project: Path, target: str, env_dir: Path, **kwargs) -> subprocess.CompletedProcess[str]:
     """Run one of the project's own make targets in the shared environment."""
     return run(["make", target, f"VENV={env_dir}"], project, **kwargs)
+
+
+# Time per phase (one phase = one test file), printed at the end of every run.
+PHASES: dict[str, list[float]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    phase = report.nodeid.split("::", 1)[0]
+    PHASES.setdefault(phase, [0, 0.0])
+    PHASES[phase][1] += report.duration
+    if report.when == "call":
+        PHASES[phase][0] += 1
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not PHASES:
+        return
+    terminalreporter.section("time per phase (summed over workers)")
+    for phase, (count, seconds) in sorted(PHASES.items(), key=lambda item: -item[1][1]):
+        terminalreporter.write_line(f"{phase:<40} {count:>4} tests {seconds:>8.1f}s")
