@@ -1,18 +1,27 @@
 """Regenerate the template's example CSV files and starting contracts (run by the template's
-maintainers, not by users): `python scripts/make_examples.py`.
+maintainers, not by users): `make examples`. The contracts come from the generated project's
+own inference (`make schema`), reviewed: see write_contract.
 
 The CSV examples are synthetic on purpose: missing values and string categories, so a project
 baked with `dataset=csv` trains on real-world mess from its first run.
 """
 
+import importlib
+import io
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
-import yaml
+from cookiecutter.main import cookiecutter
 from sklearn import datasets
 
-OPTIONS = Path("{{cookiecutter.project}}/_options")
+TEMPLATE = Path(__file__).resolve().parents[1]
+OPTIONS = TEMPLATE / "{{cookiecutter.project}}" / "_options"
 ROWS = 1500
 
 
@@ -87,40 +96,57 @@ def houses(rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def starting_contract(frame: pd.DataFrame, target: str, ids: tuple[str, ...] = ()) -> dict:
-    """Names, dtypes and roles: enough for the foundation's checks."""
-    columns = {}
-    for name, values in frame.items():
-        if pd.api.types.is_integer_dtype(values):
-            dtype = "int"
-        elif pd.api.types.is_numeric_dtype(values):
-            dtype = "float"
-        else:
-            dtype = "str"
-        role = "target" if name == target else "id" if name in ids else "feature"
-        columns[str(name)] = {"dtype": dtype, "role": role}
-    return {"table": {"min_rows": 50}, "columns": columns}
+def project_contract_module() -> ModuleType:
+    """The generated project's own contract module: bake the template once and import it, so the
+    starting contracts come from the same inference `make schema` runs in a project."""
+    output = Path(tempfile.mkdtemp(prefix="make-examples-"))
+    project = cookiecutter(
+        str(TEMPLATE), no_input=True, output_dir=str(output), extra_context={"init_git": "no"}
+    )
+    sys.path.insert(0, str(Path(project) / "src"))
+    return importlib.import_module(f"{Path(project).name.replace('-', '_')}.contract")
 
 
-def write_contract(name: str, contract: dict) -> None:
+def write_contract(
+    module: ModuleType,
+    name: str,
+    frame: pd.DataFrame,
+    task: str,
+    target: str,
+    ids: tuple[str, ...] = (),
+) -> None:
+    """Infer the contract as a project would (`make schema`), then mark it reviewed: the example
+    data are fixed, so the maintainers enforce its rules (errors, extra columns fail)."""
+    frame = pd.read_csv(io.StringIO(frame.to_csv(index=False)))  # the dtypes a project reads
+    inferred = module.infer_contract(frame, target, task, dict.fromkeys(ids, "id"))
+    columns = {n: replace(c, severity="error", inferred=False) for n, c in inferred.columns.items()}
+    table = replace(inferred.table, severity="error", inferred=False, extra_columns="fail")
+    contract = module.Contract(columns=columns, table=table)
     path = OPTIONS / "contracts" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = "# Data contract for data/raw/dataset.csv: what each column is and must look like.\n"
-    path.write_text(header + yaml.safe_dump(contract, sort_keys=False), encoding="utf-8")
+    path.write_text(module.dump_contract(contract), encoding="utf-8")
 
 
 def main() -> None:
     rng = np.random.default_rng(20261125)
     (OPTIONS / "data").mkdir(parents=True, exist_ok=True)
-    for name, frame, target, ids in (
-        ("csv_classification", churn(rng), "churned", ("customer_id",)),
-        ("csv_regression", houses(rng), "price", ("house_id",)),
-    ):
+    examples = [
+        ("csv_classification", churn(rng), "classification", "churned", ("customer_id",)),
+        ("csv_regression", houses(rng), "regression", "price", ("house_id",)),
+    ]
+    for name, frame, *_ in examples:
         frame.to_csv(OPTIONS / "data" / f"{name}.csv", index=False)
-        write_contract(name, starting_contract(frame, target, ids))
-    for name in ("breast_cancer", "wine", "diabetes"):
+    for name, task in (
+        ("breast_cancer", "classification"),
+        ("wine", "classification"),
+        ("diabetes", "regression"),
+    ):
         frame = getattr(datasets, f"load_{name}")(as_frame=True).frame
-        write_contract(name, starting_contract(frame, "target"))
+        examples.append((name, frame, task, "target", ()))
+    module = project_contract_module()
+    for name, frame, task, target, ids in examples:
+        write_contract(module, name, frame, task, target, ids)
+    shutil.rmtree(Path(module.__file__).parents[3])
 
 
 if __name__ == "__main__":

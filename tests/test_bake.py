@@ -37,6 +37,9 @@ COMMON = {
     "tests/test_validate.py",
     "tests/test_gate.py",
     "tests/test_report.py",
+    "tests/test_contract.py",
+    "tests/test_drift.py",
+    "tests/test_monitor.py",
     *(
         f"src/{{pkg}}/{name}.py"
         for name in (
@@ -46,11 +49,16 @@ COMMON = {
             "cli",
             "config",
             "contract",
+            "drift",
             "evaluate",
             "features",
             "gate",
             "metrics",
+            "monitor",
+            "predictionlog",
+            "reference",
             "report",
+            "retrain",
             "sweep",
             "split",
             "train",

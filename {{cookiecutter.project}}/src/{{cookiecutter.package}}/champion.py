@@ -80,9 +80,14 @@ def find_champion(model: str, stage: str) -> Champion | None:
     return registered[-1] if registered else None
 
 
+def git_show(commit: str, path: Path) -> str | None:
+    """A file as committed at `commit`, or None when it was not there."""
+    return _git("show", f"{commit}:{path.as_posix()}") or None
+
+
 def recorded_metrics(champion: Champion) -> dict[str, Any] | None:
     """The champion's reports/metrics.json as committed at its tag."""
-    text = _git("show", f"{champion.commit}:{METRICS_FILE.as_posix()}")
+    text = git_show(champion.commit, METRICS_FILE)
     return json.loads(text) if text else None
 
 

@@ -15,13 +15,18 @@ STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
     "ingest": ("data", "write the example data set to data/raw/dataset.csv"),
 {%- endif %}
+    "schema": ("contract", "draft contract.yaml from the data (rules to review)"),
     "validate": ("validate", "check data/raw/dataset.csv against contract.yaml"),
+    "drift": ("drift", "drift of the data (or --batch FILE) vs the reference profile"),
+    "profile": ("reference", "write reports/reference_profile.json from the train split"),
     "split": ("split", "split the raw data into train and test"),
     "train": ("train", "fit the model pipeline and save models/model.skops"),
     "evaluate": ("evaluate", "metrics with intervals, slices, importance, plot data"),
     "gate": ("gate", "bless the model or not: bounds and paired comparison with the champion"),
     "report": ("report", "markdown report for the pull request and the job summary"),
     "sweep": ("sweep", "hyperparameter sweep as DVC experiments, ranked by the primary metric"),
+    "monitor": ("monitor", "drift and performance of production data: --batch LOG [--labels CSV]"),
+    "retrain-branch": ("retrain", "commit refreshed results on a retrain/... branch and push it"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from {{ cookiecutter.package }}.config import REPORTS, load_params
 from {{ cookiecutter.package }}.metrics import direction
 
 SWEEP_FILE = REPORTS / "sweep.json"
+SWEEP_MARKDOWN = REPORTS / "sweep.md"
 PREFIX = "sweep"
 
 
@@ -99,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry: list, run one point, run all points, or rank."""
     params = load_params()
     sweep = params.raw.get("sweep") or {}
-    grid = sweep.get("grid") or {}
+    # SWEEP_GRID (JSON, e.g. from sweep.yml's input) replaces params.yaml's grid for one run.
+    grid = json.loads(os.environ["SWEEP_GRID"]) if os.environ.get("SWEEP_GRID") else sweep["grid"]
     todo = points(grid, int(sweep.get("samples", 0)), int(sweep.get("seed", 0)))
     if args.list:
         print(json.dumps({"point": list(range(len(todo)))}))
@@ -115,5 +118,7 @@ def main(args: argparse.Namespace) -> int:
     SWEEP_FILE.write_text(
         json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8"
     )
-    print(table(results, keys, metric))
+    ranking = table(results, keys, metric)
+    SWEEP_MARKDOWN.write_text(f"## Sweep ranked by {metric}\n\n{ranking}\n", encoding="utf-8")
+    print(ranking)
     return 1 if failed else 0

@@ -1,0 +1,107 @@
+"""The contract format (load, dump) and its inference (`make schema`)."""
+
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import {{ cookiecutter.package }}.contract as spec
+from {{ cookiecutter.package }}.config import (
+    RAW_DATA,
+{%- if cookiecutter.dataset != "csv" %}
+    load_params,
+{%- endif %}
+)
+{%- if cookiecutter.dataset != "csv" %}
+from {{ cookiecutter.package }}.data import ingest
+{%- endif %}
+from {{ cookiecutter.package }}.validate import validate_file
+
+
+def project_frame() -> pd.DataFrame:
+{%- if cookiecutter.dataset != "csv" %}
+    ingest(load_params().data.source)
+{%- endif %}
+    return pd.read_csv(RAW_DATA)
+
+
+def test_the_project_contract_round_trips_through_yaml(contract):
+    assert contract.target in contract.columns
+    assert spec.parse_contract(yaml.safe_load(spec.dump_contract(contract))) == contract
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("columns: {y: {dtype: float, role: target, max_nul_fraction: 0}}", "unknown fields"),
+        ("columns: {y: {dtype: text, role: target}}", "unknown dtype"),
+        ("columns: {y: {dtype: str, role: target, allowed_values: [yes, no]}}", "quote yes/no"),
+        ("columns: {x: {dtype: float}}", "exactly one column needs role 'target'"),
+        ("table: {min_row: 3}\ncolumns: {y: {dtype: int, role: target}}", "unknown fields"),
+    ],
+)
+def test_mistakes_in_the_contract_are_clear_errors(tmp_path, text, error):
+    path = tmp_path / "contract.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=error):
+        spec.load_contract(path)
+
+
+def test_inference_is_cautious_and_marks_every_rule(params, messy):
+    frame, _ = messy(params.task, rows=2000)
+    inferred = spec.infer_contract(frame, "label", params.task)
+    assert spec.parse_contract(yaml.safe_load(spec.dump_contract(inferred))) == inferred
+    columns = [*inferred.columns.values(), inferred.table]
+    assert all(c.inferred and c.severity == "warn" for c in columns)
+    low, high = inferred.columns["size"].range
+    observed = frame["size"].agg(["min", "max"])
+    assert low < observed["min"] and high > observed["max"] + 0.4 * np.ptp(frame["size"].dropna())
+    assert inferred.columns["colour"].allowed_values == ("blue", "green", "red")
+    assert inferred.columns["size"].max_null_fraction >= frame["size"].isna().mean()
+    text = spec.dump_contract(inferred)
+    assert text.startswith("# Data contract") and "inferred: true" in text
+
+
+def test_columns_with_many_values_get_no_category_list(params):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "code": rng.integers(0, 150, 2000).astype(str),
+            "key": [f"k{i}" for i in range(2000)],
+            "label": rng.integers(0, 2, 2000),
+        }
+    )
+    inferred = spec.infer_contract(frame, "label", params.task)
+    assert inferred.columns["code"].allowed_values is None
+    assert (inferred.columns["key"].role, inferred.columns["key"].unique) == ("id", True)
+
+
+@pytest.mark.parametrize("name", ["project", "messy"])
+def test_resamples_and_new_samples_pass_the_inferred_contract(workdir, params, messy, name):
+    if name == "project":
+        frame, target, fresh = project_frame(), spec.load_contract().target, None
+    else:
+        frame, _ = messy(params.task, rows=1000, seed=1)
+        target, fresh = "label", messy(params.task, rows=1000, seed=2)[0]
+    inferred = spec.infer_contract(frame, target, params.task)
+    Path("contract.yaml").write_text(spec.dump_contract(inferred), encoding="utf-8")
+    contract = spec.load_contract(Path("contract.yaml"))
+    rng = np.random.default_rng(0)
+    batches = [frame.sample(frac=0.5, random_state=int(rng.integers(1e9))) for _ in range(20)]
+    for batch in [*batches, *([fresh] if fresh is not None else [])]:
+        batch.to_csv("batch.csv", index=False)
+        findings, _ = validate_file(Path("batch.csv"), contract)
+        assert findings == [], [f.message for f in findings]
+
+
+def test_make_schema_drafts_a_contract_with_the_current_target(workdir, contract):
+    project_frame()
+    args = Namespace(data=RAW_DATA, target=None, output=Path("draft.yaml"))
+    assert spec.main(args) == 0
+    draft = spec.load_contract(Path("draft.yaml"))
+    assert draft.target == contract.target
+    assert list(draft.columns) == list(pd.read_csv(RAW_DATA, nrows=1).columns)
+    assert all(c.severity == "warn" for c in draft.columns.values())
