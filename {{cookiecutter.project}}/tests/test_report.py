@@ -71,3 +71,19 @@ def test_delta_marks_follow_the_metric_direction():
     assert report.delta_cell("rmse", -1.0, False).endswith("▲ better")
     assert report.delta_cell("r2", -0.1, False).endswith("▼ worse")
     assert report.delta_cell("r2", 0.01, True).endswith("within noise")
+
+
+@pytest.mark.parametrize("rows", [0, 3, 25])
+def test_calibration_chart_survives_tiny_splits_and_constant_predictions(reports, rows):
+    """A 3-row test split or a model that predicts one value must not break the report."""
+    plots = report.PLOTS_DIR
+    plots.mkdir(parents=True, exist_ok=True)
+    actual = [float(i) for i in range(rows)]
+    lines = ["actual,predicted"] + [f"{a},{1.5}" for a in actual]
+    (plots / "predictions.csv").write_text("\n".join(lines) + "\n")
+    text = "\n".join(report.charts_section("regression", "r2"))
+    blocks = mermaid_blocks(text)
+    assert len(blocks) == (1 if rows else 0)
+    if rows:
+        predicted = next(line for line in blocks[0].splitlines() if line.startswith("  line"))
+        assert len(json.loads(predicted.split(" ", 3)[3])) == min(10, rows)

@@ -42,3 +42,14 @@ def test_skops_round_trip_keeps_predictions(fitted, tmp_path):
     loaded = load_model(tmp_path / "model.skops")
     features = frame[contract.features]
     np.testing.assert_array_equal(model.predict(features), loaded.predict(features))
+
+
+def test_the_same_model_is_saved_as_the_same_bytes(params, fitted, tmp_path):
+    """skops names arrays by memory address; a refit (new objects) must still give equal bytes,
+    or every re-run of the pipeline would change dvc.lock."""
+    first, frame, contract = fitted
+    second = build_model(contract, ModelParams(params.model.estimator, params.model.params))
+    second.fit(frame[contract.features], frame[contract.target])
+    save_model(first, tmp_path / "first.skops")
+    save_model(second, tmp_path / "second.skops")
+    assert (tmp_path / "first.skops").read_bytes() == (tmp_path / "second.skops").read_bytes()

@@ -249,7 +249,12 @@ def charts_section(task: str, primary: str) -> list[str]:
             lines.append(f"| **{label}** | " + " | ".join(str(v) for v in row) + " |")
     if task == "regression" and (PLOTS_DIR / "predictions.csv").exists():
         frame = pd.read_csv(PLOTS_DIR / "predictions.csv").sort_values("predicted")
-        bins = np.array_split(frame, 10)
+        # At most one bin per row: a tiny test split gives no empty bin.
+        positions = np.array_split(np.arange(len(frame)), min(10, len(frame))) if len(frame) else []
+        bins = [frame.iloc[p] for p in positions]
+    else:
+        bins = []
+    if bins:
         predicted = [b["predicted"].mean() for b in bins]
         actual = [b["actual"].mean() for b in bins]
         lines += ["", "### Calibration: mean predicted and actual per decile of prediction", ""]

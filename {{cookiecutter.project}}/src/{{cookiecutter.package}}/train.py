@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import io
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from {{ cookiecutter.package }}.contract import (
 from {{ cookiecutter.package }}.features import build_features
 
 # skops refuses to load types it does not know; these prefixes are the libraries models come from.
+# Where skops writes id(obj): an object's "__id__" and the file name of its array.
+OBJECT_ID = re.compile(r'(?<="__id__": )\d+|(?<="file": ")\d+(?=\.npy")')
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "_operator.")
 
 
@@ -42,9 +47,31 @@ def build_model(contract: Contract, params: ModelParams) -> Pipeline:
 
 
 def save_model(model: Pipeline, path: Path = MODEL_FILE) -> None:
-    """Persist without pickle (skops), so loading cannot run arbitrary code."""
+    """Persist without pickle (skops), so loading cannot run arbitrary code; the same model
+    always gives the same bytes, so a re-run of the pipeline leaves dvc.lock unchanged."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path)
+    path.write_bytes(reproducible(sio.dumps(model)))
+
+
+def reproducible(archive: bytes) -> bytes:
+    """The skops archive with its object ids (memory addresses) renumbered in order of first
+    appearance and its timestamps fixed; loading it gives the same model."""
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    schema = source.read("schema.json").decode("utf-8")
+    numbers: dict[str, str] = {}
+    for match in OBJECT_ID.finditer(schema):
+        numbers.setdefault(match.group(), str(len(numbers)))
+    members = {}
+    for name in source.namelist():
+        stem, dot, extension = name.partition(".")
+        members[numbers.get(stem, stem) + dot + extension] = source.read(name)
+    members["schema.json"] = OBJECT_ID.sub(lambda m: numbers[m.group()], schema).encode("utf-8")
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for name, data in sorted(members.items()):
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            target.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED)
+    return output.getvalue()
 
 
 def load_model(path: Path = MODEL_FILE) -> Pipeline:
