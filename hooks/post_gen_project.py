@@ -49,7 +49,7 @@ if __name__ == "__main__":
         "\nNext steps:\n"
         f"  cd {Path.cwd().name}\n"
         "  make setup      # .venv with uv, dependencies, pre-commit hooks\n"
-        "  make repro      # ingest -> validate -> split -> train -> evaluate\n"
+        "  make repro      # ingest -> validate -> split -> train -> evaluate -> profile\n"
         "  make check      # lint and tests\n"
         "  make help       # every command\n"
     )

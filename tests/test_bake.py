@@ -11,15 +11,35 @@ import yaml
 from conftest import CHOICES, bake, run, variant_id, variants
 
 ALL = list(variants())
+WORKFLOWS = ("pr", "pr-comment", "release", "promote", "monitor", "retrain", "sweep")
+TESTS = (
+    "config", "contract", "drift", "gate", "metrics", "monitor", "pipeline", "registry",
+    "report", "service", "split", "train", "validate",
+)  # fmt: skip
+# The package, in the order of the flow: data -> contract -> train -> evaluate -> gate ->
+# report -> register -> package -> serve -> monitor -> retrain.
+MODULES = (
+    "__init__", "__main__", "cli", "config",
+    "contract", "validate", "reference", "drift",
+    "split", "features", "train", "sweep",
+    "metrics", "evaluate", "champion", "gate", "report",
+    "registry", "versions", "promote", "modelcard", "release",
+    "package", "service", "serve", "containerize",
+    "predictionlog", "monitor", "retrain",
+)  # fmt: skip
 COMMON = {
     ".dvc",
     ".dvc/.gitignore",
     ".dvc/config",
     ".dvcignore",
     ".gitignore",
+    ".github",
+    ".github/dependabot.yml",
+    ".github/workflows",
     ".pre-commit-config.yaml",
     "Makefile",
     "README.md",
+    "bentofile.yaml",
     "constraints.txt",
     "contract.yaml",
     "dvc.yaml",
@@ -29,42 +49,9 @@ COMMON = {
     "src/{pkg}",
     "tests",
     "tests/conftest.py",
-    "tests/test_config.py",
-    "tests/test_metrics.py",
-    "tests/test_pipeline.py",
-    "tests/test_split.py",
-    "tests/test_train.py",
-    "tests/test_validate.py",
-    "tests/test_gate.py",
-    "tests/test_report.py",
-    "tests/test_contract.py",
-    "tests/test_drift.py",
-    "tests/test_monitor.py",
-    *(
-        f"src/{{pkg}}/{name}.py"
-        for name in (
-            "__init__",
-            "__main__",
-            "champion",
-            "cli",
-            "config",
-            "contract",
-            "drift",
-            "evaluate",
-            "features",
-            "gate",
-            "metrics",
-            "monitor",
-            "predictionlog",
-            "reference",
-            "report",
-            "retrain",
-            "sweep",
-            "split",
-            "train",
-            "validate",
-        )
-    ),
+    *(f".github/workflows/{name}.yml" for name in WORKFLOWS),
+    *(f"tests/test_{name}.py" for name in TESTS),
+    *(f"src/{{pkg}}/{name}.py" for name in MODULES),
 }
 EXAMPLE_ONLY = {"src/{pkg}/data.py", "tests/test_data.py"}
 CSV_ONLY = {"data", "data/raw", "data/raw/dataset.csv"}

@@ -27,6 +27,14 @@ STEPS: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "hyperparameter sweep as DVC experiments, ranked by the primary metric"),
     "monitor": ("monitor", "drift and performance of production data: --batch LOG [--labels CSV]"),
     "retrain-branch": ("retrain", "commit refreshed results on a retrain/... branch and push it"),
+    "register": ("registry", "tag HEAD as a new model version (GTO); needs a BLESSED gate"),
+    "promote": ("promote", "assign a registered version to a stage: --version V --stage S"),
+    "versions": ("versions", "list registered versions and their stages"),
+    "package": ("package", "BentoML model and bento of HEAD's registered version"),
+    "serve": ("serve", "serve HEAD's bento over HTTP (packages it first when needed)"),
+    "containerize": ("containerize", "OCI image of HEAD's bento (needs Docker)"),
+    "model-card": ("modelcard", "write release/model-card.md"),
+    "release-artifacts": ("release", "model, model card, metrics and exported bento in release/"),
 }
 
 

@@ -31,7 +31,7 @@ from {{ cookiecutter.package }}.contract import (
     read_table,
 )
 from {{ cookiecutter.package }}.reference import (
-    PROFILE_FILE,
+    committed_profile,
     label,
     write_reference_profile,
 )
@@ -229,7 +229,11 @@ def write_reports(report: dict[str, Any]) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m {{ cookiecutter.package }} drift`."""
     parser.add_argument("--batch", type=Path, default=RAW_DATA, help="CSV or Parquet to compare")
-    parser.add_argument("--profile", type=Path, default=PROFILE_FILE, help="reference profile")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="reference profile (default: the champion's, else the one committed at HEAD)",
+    )
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when the verdict is fail (default: report)"
     )
@@ -237,18 +241,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: write the drift reports; with --strict, exit 1 on a fail verdict."""
-    if not args.profile.exists():
+    params = load_params()
+    if args.profile is None:
+        committed = committed_profile(params)
+        profile, source = committed if committed else (None, "")
+    elif args.profile.exists():
+        profile, source = json.loads(args.profile.read_text(encoding="utf-8")), str(args.profile)
+    else:
+        profile, source = None, ""
+    if profile is None:
+        where = f"`{args.profile}`" if args.profile else "the champion's tag or HEAD"
         reason = (
-            f"No reference profile at `{args.profile}` yet: it is written when a model version "
-            "is registered (or by `make profile`)."
+            f"No reference profile at {where} yet: the `profile` stage writes it, and it counts "
+            "once committed with its model."
         )
         write_reports({"verdict": "skipped", "reason": reason})
-        print(f"drift: skipped, {args.profile} does not exist")
+        print(f"drift: skipped, no reference profile at {where}")
         return 0
-    params = drift_params(load_params().raw.get("drift"))
-    profile = json.loads(args.profile.read_text(encoding="utf-8"))
-    report = compare(read_table(args.batch, load_contract()), profile, params)
-    report = {"batch": str(args.batch), "reference": str(args.profile)} | report
+    drift = drift_params(params.raw.get("drift"))
+    report = compare(read_table(args.batch, load_contract()), profile, drift)
+    report = {"batch": str(args.batch), "reference": source} | report
     write_reports(report)
     for row in report["columns"]:
         if row["drifted"]:

@@ -20,7 +20,6 @@ import pandas as pd
 from {{ cookiecutter.package }} import drift
 from {{ cookiecutter.package }}.champion import (
     find_champion,
-    git_show,
     recorded_metrics,
 )
 from {{ cookiecutter.package }}.config import (
@@ -39,7 +38,10 @@ from {{ cookiecutter.package }}.metrics import (
     score,
 )
 from {{ cookiecutter.package }}.predictionlog import read_log
-from {{ cookiecutter.package }}.reference import PROFILE_FILE
+from {{ cookiecutter.package }}.reference import (
+    PROFILE_FILE,
+    committed_profile,
+)
 
 MONITOR_FILE = REPORTS / "monitor.json"
 MONITOR_MARKDOWN = REPORTS / "monitor.md"
@@ -69,17 +71,13 @@ def load_batch(path: Path, contract: Contract) -> pd.DataFrame:
 
 
 def reference_profile(params: Params) -> tuple[dict[str, Any], str]:
-    """The champion's profile as committed at its tag, else the working copy's."""
-    champion = find_champion(params.registry.model, params.registry.champion_stage)
-    if champion is not None:
-        text = git_show(champion.commit, PROFILE_FILE)
-        if text:
-            return json.loads(text), f"{champion.tag}:{PROFILE_FILE}"
+    """The production model's committed profile, else the working copy's (a local run)."""
+    committed = committed_profile(params)
+    if committed is not None:
+        return committed
     if PROFILE_FILE.exists():
         return json.loads(PROFILE_FILE.read_text(encoding="utf-8")), str(PROFILE_FILE)
-    raise FileNotFoundError(
-        "no reference profile: register a model version (make register) or run make profile"
-    )
+    raise FileNotFoundError("no reference profile: run make repro (the profile stage) first")
 
 
 def performance(

@@ -43,6 +43,27 @@ class PredictionLog:
         probabilities: list[dict[str, float]] | None = None,
     ) -> bool:
         """Log one request; False (and a line on stderr) when the sink cannot be written."""
+        try:
+            lines = self._lines(request_id, model_version, records, predictions, probabilities)
+            with self._lock:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._rotate()
+                with self.path.open("a", encoding="utf-8") as sink:
+                    sink.write("".join(lines))
+        except (OSError, TypeError, ValueError) as error:
+            print(f"prediction log: not written to {self.path}: {error}", file=sys.stderr)
+            return False
+        return True
+
+    @staticmethod
+    def _lines(
+        request_id: str,
+        model_version: str,
+        records: list[dict[str, Any]],
+        predictions: list[Any],
+        probabilities: list[dict[str, float]] | None,
+    ) -> list[str]:
+        """One JSON line per record."""
         timestamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         lines = []
         for index, (record, prediction) in enumerate(zip(records, predictions, strict=True)):
@@ -57,16 +78,7 @@ class PredictionLog:
             if probabilities is not None:
                 entry["probabilities"] = probabilities[index]
             lines.append(json.dumps(entry, default=str) + "\n")
-        try:
-            with self._lock:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self._rotate()
-                with self.path.open("a", encoding="utf-8") as sink:
-                    sink.write("".join(lines))
-        except OSError as error:
-            print(f"prediction log: not written to {self.path}: {error}", file=sys.stderr)
-            return False
-        return True
+        return lines
 
     def _rotate(self) -> None:
         """Move a full current file aside and drop the oldest beyond `keep`."""

@@ -1,6 +1,7 @@
 """Reference profile: a small summary of the training data (101 quantiles per numeric column,
-counts per category, row count, the model's feature importance), kept in git next to the metrics
-so drift can be measured later without the old raw data."""
+counts per category, row count, the model's feature importance). The `profile` pipeline stage
+writes it and git keeps it next to the metrics, so every registered version carries the profile
+of its own training data and drift can be measured later without the old raw data."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from {{ cookiecutter.package }}.champion import (
+    find_champion,
+    git_show,
+)
 from {{ cookiecutter.package }}.config import (
     REPORTS,
     TRAIN_SPLIT,
+    Params,
 )
 from {{ cookiecutter.package }}.contract import (
     Column,
@@ -106,6 +112,21 @@ def write_reference_profile(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(profile, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def committed_profile(params: Params) -> tuple[dict[str, Any], str] | None:
+    """(profile, where from) of the model in production: the champion's profile as committed at
+    its tag, else the one committed at HEAD (the last merged model); None when there is none.
+    Not the working copy: `make repro` rewrites it with the candidate's own data."""
+    champion = find_champion(params.registry.model, params.registry.champion_stage)
+    for commit, source in (
+        (champion.commit, champion.tag) if champion else (None, ""),
+        ("HEAD", "HEAD"),
+    ):
+        text = git_show(commit, PROFILE_FILE) if commit else None
+        if text:
+            return json.loads(text), f"{source}:{PROFILE_FILE}"
+    return None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,112 @@
+"""Package: the registered model into BentoML's model store, then a bento of the same version.
+
+`make package` needs HEAD to be a registered version (`make register`) and the workspace model
+to be the one registered (its MD5 is in the tag message). Both the BentoML model and the bento
+are tagged `<model>:<version>`, e.g. `churn-model:v1.2.0`; packaging a version twice reuses them.
+The bento's Python packages are those listed in bentofile.yaml, pinned to the versions installed
+here, so the service loads the model with the libraries that trained it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from importlib.metadata import version as installed_version
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import yaml
+
+from {{ cookiecutter.package }}.config import (
+    CONTRACT_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    Params,
+    load_params,
+)
+from {{ cookiecutter.package }}.registry import (
+    RegistryError,
+    git,
+    md5,
+    version_of,
+)
+
+BENTOFILE = Path("bentofile.yaml")
+BUILD_CONTEXT = Path("src")
+
+
+def registered_head(model: str) -> tuple[str, str]:
+    """(version, commit) of HEAD, which must be registered with the workspace's model file."""
+    commit = git("rev-parse", "HEAD").stdout.strip()
+    version = version_of(model, commit)
+    if version is None:
+        raise RegistryError(f"HEAD ({commit[:12]}) is not a registered version: `make register`")
+    message = git("tag", "--list", "--format=%(contents)", f"{model}@{version}").stdout
+    recorded = re.search(rf"^model: {re.escape(MODEL_FILE.as_posix())} md5:(\w+)$", message, re.M)
+    if recorded and recorded.group(1) != md5(MODEL_FILE):
+        raise RegistryError(
+            f"{MODEL_FILE} is not the model registered as {version}: `dvc checkout`"
+        )
+    return version, commit
+
+
+def save_model(params: Params, version: str, commit: str) -> bentoml.Model:
+    """The model file and its contract in the BentoML store, with labels and metrics."""
+    tag = f"{params.registry.model}:{version}"
+    try:
+        return bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    metrics = json.loads(METRICS_FILE.read_text(encoding="utf-8"))
+    labels = {"version": version, "commit": commit, "task": params.task}
+    with bentoml.models.create(tag, labels=labels, metadata=metrics) as stored:
+        shutil.copy(MODEL_FILE, stored.path_of(MODEL_FILE.name))
+        shutil.copy(CONTRACT_FILE, stored.path_of(CONTRACT_FILE.name))
+    return stored
+
+
+def build_options(bentofile: Path = BENTOFILE) -> dict[str, Any]:
+    """bentofile.yaml with its Python packages pinned to the installed versions."""
+    options = yaml.safe_load(bentofile.read_text(encoding="utf-8"))
+    python = options.setdefault("python", {})
+    python["packages"] = [f"{name}=={installed_version(name)}" for name in python["packages"]]
+    return options
+
+
+def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
+    """The bento `<model>:<version>` serving exactly `stored`."""
+    tag = str(stored.tag)
+    try:
+        return bentoml.bentos.get(tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    args = {"model_tag": tag, "max_records": params.serve.max_records}
+    return bentoml.bentos.build(
+        **build_options(),
+        name=stored.tag.name,
+        version=stored.tag.version,
+        build_ctx=str(BUILD_CONTEXT),
+        args=args,
+    )
+
+
+def package() -> bentoml.Bento:
+    """Save the registered model to the BentoML store and build its bento."""
+    params = load_params()
+    version, commit = registered_head(params.registry.model)
+    stored = save_model(params, version, commit)
+    bento = build_bento(params, stored)
+    print(f"package: model {stored.tag}, bento {bento.tag} ({bento.path})")
+    return bento
+
+
+def main() -> int:
+    """CLI entry: package HEAD's registered version; exit 1 with the reason when it cannot."""
+    try:
+        package()
+    except RegistryError as error:
+        print(f"package: refused: {error}")
+        return 1
+    return 0

@@ -1,0 +1,180 @@
+"""The BentoML service in-process: a small model in a scratch BentoML store, called over ASGI."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from starlette.testclient import TestClient
+
+from {{ cookiecutter.package }}.config import ModelParams
+from {{ cookiecutter.package }}.contract import load_contract
+from {{ cookiecutter.package }}.train import (
+    build_model,
+    save_model,
+)
+
+CONTRACT = {
+    "columns": {
+        "size": {"dtype": "float", "max_null_fraction": 0.2},
+        "count": {"dtype": "int", "max_null_fraction": 0},
+        "colour": {"dtype": "str", "max_null_fraction": 0.2},
+        "label": {"dtype": "str", "role": "target"},
+    }
+}
+GOOD = {"size": 10.5, "count": 3, "colour": "red"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(test client, fitted model, records) for a model saved as `<registry.model>:v9.9.9`,
+    logging predictions to <tmp>/logs."""
+    folder = tmp_path_factory.mktemp("service")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENTOML_HOME", str(folder / "bentoml"))
+        patch.setenv("BENTOML_DO_NOT_TRACK", "True")
+        patch.setenv("PREDICTION_LOG_DIR", str(folder / "logs"))
+        import bentoml
+
+        from {{ cookiecutter.package }}.config import load_params
+
+        rng = np.random.default_rng(0)
+        frame = pd.DataFrame(
+            {
+                "size": rng.normal(10, 3, 200),
+                "count": rng.integers(0, 5, 200).astype(float),
+                "colour": rng.choice(["red", "green", "blue"], 200),
+            }
+        )
+        frame["label"] = np.where(frame["size"] + frame["count"] > 12, "high", "low")
+        frame.loc[::7, "size"] = np.nan
+        (folder / "contract.yaml").write_text(yaml.safe_dump(CONTRACT))
+        contract = load_contract(folder / "contract.yaml")
+        model = build_model(contract, ModelParams("sklearn.linear_model.LogisticRegression"))
+        model.fit(frame[contract.features], frame[contract.target])
+        name = load_params().registry.model
+        labels = {"version": "v9.9.9", "commit": "0" * 40, "task": "classification"}
+        with bentoml.models.create(f"{name}:v9.9.9", labels=labels) as stored:
+            save_model(model, folder / "model.skops")
+            stored_dir = stored.path
+            (folder / "model.skops").replace(f"{stored_dir}/model.skops")
+            (folder / "contract.yaml").replace(f"{stored_dir}/contract.yaml")
+        service = importlib.import_module("{{ cookiecutter.package }}.service")
+        with TestClient(service.ModelService.to_asgi()) as client:
+            yield client, model, frame[contract.features], folder / "logs"
+        patch.undo()  # the service keeps its log folder; later tests read it from here
+
+
+def post(client: TestClient, body: object):
+    return client.post(
+        "/predict", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+
+
+def test_predictions_match_the_model(served):
+    client, model, features, _ = served
+    rows = features.head(5)
+    records = [
+        {
+            "size": None if np.isnan(r["size"]) else r["size"],
+            "count": int(r["count"]),
+            "colour": r["colour"],
+        }
+        for r in rows.to_dict("records")
+    ]
+    response = post(client, {"records": records})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == "v9.9.9"
+    assert body["predictions"] == model.predict(rows).tolist()
+    first = model.predict_proba(rows)[0]
+    assert body["probabilities"][0] == pytest.approx(dict(zip(model.classes_, first, strict=True)))
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({**GOOD, "bogus": 1.0}, "extra_forbidden"),
+        ({"size": 1.0, "colour": "red"}, "missing"),
+        ({**GOOD, "size": "1.5"}, "float_type"),
+        ({**GOOD, "count": 2.5}, "int_type"),
+        ({**GOOD, "size": float("nan")}, "finite_number"),
+        ({**GOOD, "size": float("inf")}, "finite_number"),
+        ({**GOOD, "count": None}, "int_type"),
+        ({**GOOD, "count": 2**60}, "less_than_equal"),
+    ],
+)
+def test_bad_records_get_a_400_naming_the_problem(served, record, problem):
+    response = post(served[0], {"records": [record]})
+    assert response.status_code == 400
+    assert problem in {error["type"] for error in response.json()["detail"]}
+
+
+def test_missing_values_pass_where_the_contract_allows_them(served):
+    response = post(served[0], {"records": [{**GOOD, "size": None, "colour": None}]})
+    assert response.status_code == 200, response.text
+
+
+def test_batch_size_is_bounded(served):
+    from {{ cookiecutter.package }}.config import load_params
+
+    limit = load_params().serve.max_records
+    assert post(served[0], {"records": []}).status_code == 400
+    assert post(served[0], {"records": [GOOD] * (limit + 1)}).status_code == 400
+    assert post(served[0], {"records": [GOOD] * limit}).status_code == 200
+
+
+def test_only_json_is_accepted(served):
+    response = served[0].post("/predict", content=b"size=1", headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+
+
+def test_every_answer_is_logged_under_its_request_id(served):
+    from {{ cookiecutter.package }}.predictionlog import read_log
+
+    client, _, _, logs = served
+    records = [GOOD, {**GOOD, "size": None, "count": 0}]
+    response = client.post(
+        "/predict",
+        content=json.dumps({"records": records}),
+        headers={"content-type": "application/json", "x-request-id": "order-42"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == response.json()["request_id"] == "order-42"
+    logged = read_log(logs).query("request_id == 'order-42'").sort_values("record")
+    assert logged["size"].iloc[0] == 10.5 and np.isnan(logged["size"].iloc[1])
+    assert logged["count"].tolist() == [3, 0]
+    assert logged["prediction"].tolist() == response.json()["predictions"]
+    assert set(logged["model_version"]) == {"v9.9.9"}
+
+
+def test_a_bad_request_id_is_replaced_and_ids_are_unique(served):
+    ids = set()
+    for _ in range(3):
+        response = served[0].post(
+            "/predict",
+            content=json.dumps({"records": [GOOD]}),
+            headers={"content-type": "application/json", "x-request-id": "bad id ; drop"},
+        )
+        assert response.status_code == 200
+        ids.add(response.json()["request_id"])
+    assert len(ids) == 3 and not any(" " in i for i in ids)
+
+
+def test_an_unwritable_log_does_not_fail_the_request(served, capfd):
+    client, _, _, logs = served
+    kept = logs.with_name("kept")
+    logs.mkdir(exist_ok=True)
+    logs.rename(kept)
+    logs.write_text("a file where the log folder should be")
+    try:
+        response = post(client, {"records": [GOOD]})
+    finally:
+        logs.unlink()
+        kept.rename(logs)
+    assert response.status_code == 200, response.text
+    assert "prediction log: not written" in capfd.readouterr().err
