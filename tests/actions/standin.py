@@ -1,0 +1,189 @@
+"""Local stand-ins for the remote actions the generated workflows use, run by `act`.
+
+Each tests/actions/<owner>-<repo>/action.yml is a composite action declaring the inputs of the
+real action at the pinned version and calling `python standin.py <name>` with them as INPUT_*
+variables. The harness (tests/test_github.py) passes STANDIN_STATE: the folder holding the bare
+origin, artifacts shared between runs and the log of every stand-in call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+STATE = Path(os.environ["STANDIN_STATE"])
+
+
+def inputs() -> dict[str, str]:
+    return {k[6:].lower(): v for k, v in os.environ.items() if k.startswith("INPUT_") and v != ""}
+
+
+def record(action: str, **extra) -> None:
+    entry = {
+        "action": action,
+        "workflow": os.environ.get("GITHUB_WORKFLOW"),
+        "job": os.environ.get("GITHUB_JOB"),
+        "inputs": {
+            k: ("***" if "token" in k or k == "password" else v) for k, v in inputs().items()
+        },
+        **extra,
+    }
+    with (STATE / "standins.jsonl").open("a") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+def output(**values: str) -> None:
+    with open(os.environ["GITHUB_OUTPUT"], "a") as out:
+        for key, value in values.items():
+            out.write(f"{key}={value}\n")
+
+
+def git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, text=True, capture_output=True)
+    if result.returncode:
+        sys.exit(f"checkout stand-in: git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout.strip()
+
+
+def checkout() -> None:
+    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout."""
+    i = inputs()
+    workspace = Path(os.environ["GITHUB_WORKSPACE"]) / i.get("path", "")
+    workspace.mkdir(parents=True, exist_ok=True)
+    origin = str(STATE / "origin.git")
+    depth = int(i.get("fetch-depth", "1"))
+    fetch_tags = i.get("fetch-tags", "false") == "true"
+    ref = i.get("ref") or os.environ["GITHUB_SHA"]
+    git("init", "-q", cwd=workspace)
+    git("remote", "add", "origin", origin, cwd=workspace)
+    if depth == 0:  # the whole history: every branch and every tag
+        git("fetch", "-q", "--tags", origin, "+refs/heads/*:refs/remotes/origin/*", cwd=workspace)
+    else:
+        tags = ["--tags"] if fetch_tags else ["--no-tags"]
+        target = ref if len(ref) == 40 else f"refs/tags/{ref}"
+        heads = "+refs/heads/*:refs/remotes/origin/*"
+        git("fetch", "-q", f"--depth={depth}", *tags, origin, target, heads, cwd=workspace)
+    for candidate in (ref, f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", "FETCH_HEAD"):
+        sha = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", f"{candidate}^{{commit}}"],
+            cwd=workspace,
+            text=True,
+            capture_output=True,
+        ).stdout.strip()
+        if sha:
+            break
+    git("checkout", "-q", "--detach", sha, cwd=workspace)
+    if i.get("persist-credentials", "true") == "false":
+        # No token left behind: a push fails, as it does on GitHub without credentials.
+        git(
+            "config",
+            "remote.origin.pushurl",
+            "/nonexistent/persist-credentials-is-false",
+            cwd=workspace,
+        )
+    record("actions/checkout", sha=sha)
+
+
+def setup_python() -> None:
+    """The test's interpreter (and the tools of its environment) first on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    with open(os.environ["GITHUB_PATH"], "a") as path:
+        path.write(bin_dir + "\n")
+    version = ".".join(map(str, sys.version_info[:3]))
+    output(**{"python-version": version, "python-path": sys.executable, "cache-hit": "false"})
+    record("actions/setup-python", interpreter=sys.executable)
+
+
+def setup_uv() -> None:
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if uv is None:
+        sys.exit("setup-uv stand-in: no uv next to the test's interpreter")
+    with open(os.environ["GITHUB_PATH"], "a") as path:
+        path.write(str(Path(uv).parent) + "\n")
+    output(**{"uv-path": uv, "cache-hit": "false"})
+    record("astral-sh/setup-uv", uv=uv)
+
+
+def cache() -> None:
+    record("actions/cache")
+    output(**{"cache-hit": "false"})
+
+
+def artifact_dir(name: str, run_id: str | None = None) -> Path:
+    return STATE / "artifacts" / (run_id or os.environ["GITHUB_RUN_ID"]) / name
+
+
+def upload_artifact() -> None:
+    """Copy the paths to the artifact store shared by every run of the test."""
+    i = inputs()
+    workspace = Path(os.environ["GITHUB_WORKSPACE"])
+    paths = [workspace / p.strip() for p in i["path"].splitlines() if p.strip()]
+    found = [p for p in paths if p.exists()]
+    if not found:
+        if i.get("if-no-files-found", "warn") == "error":
+            sys.exit(f"upload-artifact stand-in: no files found at {i['path']!r}")
+        print(f"warning: no files found at {i['path']!r}")
+        return
+    target = artifact_dir(i.get("name", "artifact"))
+    if target.exists() and i.get("overwrite", "false") != "true":
+        sys.exit(f"upload-artifact stand-in: artifact {target.name!r} exists in this run")
+    shutil.rmtree(target, ignore_errors=True)
+    # One path that is a folder: its contents; several: relative to their common ancestor.
+    root = found[0] if len(found) == 1 and found[0].is_dir() else Path(os.path.commonpath(found))
+    if root.is_file():
+        root = root.parent
+    for path in found:
+        if path.is_dir():
+            shutil.copytree(path, target / path.relative_to(root), dirs_exist_ok=True)
+        else:
+            (target / path.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.relative_to(root))
+    files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    record("actions/upload-artifact", stored=str(target), files=files)
+    output(**{"artifact-id": "1", "artifact-url": f"file://{target}"})
+
+
+def download_artifact() -> None:
+    i = inputs()
+    source = artifact_dir(i["name"], i.get("run-id"))
+    if not source.is_dir():
+        sys.exit(
+            f"download-artifact stand-in: no artifact {i['name']!r} in run {source.parent.name}"
+        )
+    dest = Path(os.environ["GITHUB_WORKSPACE"]) / i.get("path", "")
+    shutil.copytree(source, dest, dirs_exist_ok=True)
+    record("actions/download-artifact", source=str(source), dest=str(dest))
+    output(**{"download-path": str(dest)})
+
+
+def docker_login() -> None:
+    i = inputs()
+    if not i.get("password"):
+        sys.exit("docker/login-action stand-in: empty password")
+    record("docker/login-action", registry=i.get("registry", "docker.io"))
+
+
+def attest_build_provenance() -> None:
+    i = inputs()
+    digest = i.get("subject-digest", "")
+    if not digest.startswith("sha256:") or len(digest) != 71 or not i.get("subject-name"):
+        sys.exit(f"attest-build-provenance stand-in: bad subject {i.get('subject-name')}@{digest}")
+    record("actions/attest-build-provenance", subject=f"{i['subject-name']}@{digest}")
+    output(**{"bundle-path": "/dev/null", "attestation-id": "1", "attestation-url": "file:///"})
+
+
+if __name__ == "__main__":
+    {
+        "checkout": checkout,
+        "setup-python": setup_python,
+        "setup-uv": setup_uv,
+        "cache": cache,
+        "upload-artifact": upload_artifact,
+        "download-artifact": download_artifact,
+        "docker-login": docker_login,
+        "attest-build-provenance": attest_build_provenance,
+    }[sys.argv[1]]()

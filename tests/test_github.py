@@ -1,0 +1,465 @@
+"""A GitHub day on this machine: the generated workflows themselves, run by `act` on the host.
+
+For the default variant and one other, a baked project gets a local bare `origin`; its real
+workflow files run with `act <event> -e payload.json -P ubuntu-latest=-self-hosted`, every
+remote action replaced by a local stand-in (tests/actions/*/action.yml, via
+`--local-repository owner/repo@sha=folder`) and `gh` / `docker` by recording fakes
+(tests/actions/bin). Steps that call `make` run for real in the shared environment: act gets
+the repository variable `VENV=<this interpreter's prefix>` (`--var`), so the workflows skip
+`make setup` and every target uses that environment, as on a runner with a prebuilt one.
+Each scenario prints which steps ran for real and which were stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import TEMPLATE, bake, run
+
+pytestmark = [pytest.mark.github, pytest.mark.slow]
+
+ACTIONS = TEMPLATE / "tests" / "actions"
+BIN = Path(sys.executable).parent
+OWNER = "example-org"
+STANDINS = {
+    "actions/checkout": "actions-checkout",
+    "actions/setup-python": "actions-setup-python",
+    "astral-sh/setup-uv": "astral-sh-setup-uv",
+    "actions/cache": "actions-cache",
+    "actions/upload-artifact": "actions-upload-artifact",
+    "actions/download-artifact": "actions-download-artifact",
+    "docker/login-action": "docker-login-action",
+    "actions/attest-build-provenance": "actions-attest-build-provenance",
+}
+STEP_LINE = re.compile(
+    r"^\[(?P<wf>[^/\]]+)/(?P<job>[^\]]+)\]\s+(?P<mark>✅  Success|❌  Failure)"
+    r" - (?P<phase>Main|Pre|Post) (?P<step>.+?)(?: \[[\d.]+[µm]?s\])?$"
+)
+FUTURE_TARGETS = ("gate", "report", "register", "promote", "package", "containerize")
+
+
+def skip_without_targets(project: Path, *targets: str) -> None:
+    text = (project / "Makefile").read_text()
+    for target in targets:
+        if not re.search(rf"^{target}:", text, flags=re.M):
+            pytest.skip(f"make {target} not in the generated Makefile yet")
+
+
+def uses_in(workflow: Path) -> list[tuple[str, dict]]:
+    data = yaml.safe_load(workflow.read_text())
+    return [
+        (step["uses"], step.get("with", {}))
+        for job in data["jobs"].values()
+        for step in job.get("steps", [])
+        if "uses" in step
+    ]
+
+
+def check_inputs(workflow: Path) -> None:
+    """act drops unknown inputs silently: reject them here, as GitHub's action would."""
+    for uses, with_ in uses_in(workflow):
+        repo = uses.split("@")[0]
+        assert repo in STANDINS, f"{workflow.name}: no stand-in for {repo}"
+        declared = yaml.safe_load((ACTIONS / STANDINS[repo] / "action.yml").read_text())["inputs"]
+        unknown = set(with_) - set(declared)
+        assert not unknown, f"{workflow.name}: {repo} has no input {sorted(unknown)}"
+        missing = {n for n, d in declared.items() if d.get("required")} - set(with_)
+        assert not missing, f"{workflow.name}: {repo} needs {sorted(missing)}"
+
+
+class Day:
+    """One repository on a simulated GitHub: a bare origin, a developer's clone, act runs."""
+
+    def __init__(self, tmp: Path, **options: str):
+        self.project = bake(tmp / "bake", init_git="yes", **options)
+        self.name = self.project.name
+        self.state = tmp / "state"
+        self.state.mkdir()
+        self.origin = self.state / "origin.git"
+        run(["git", "init", "-q", "--bare", "-b", "main", str(self.origin)], tmp)
+        self.git("remote", "add", "origin", str(self.origin))
+        # act reads owner/repo from this remote's URL (--remote-name); nothing is fetched from it.
+        self.git("remote", "add", "github", f"https://github.com/{OWNER}/{self.name}.git")
+        self.git("config", "user.email", "dev@example.com")
+        self.git("config", "user.name", "Dev")
+        self.runs = 0
+        self.env = {
+            "PATH": f"{ACTIONS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+            "STANDIN_STATE": str(self.state),
+            # The project's own pytest (make check) must not inherit this session's options.
+            "PYTEST_ADDOPTS": "",
+        }
+
+    def git(self, *args: str) -> str:
+        return run(["git", *args], self.project).stdout.strip()
+
+    def make(self, target: str) -> None:
+        run(["make", target, f"VENV={sys.prefix}"], self.project, timeout=900)
+
+    def origin_tags(self) -> set[str]:
+        out = run(["git", "tag", "--list"], self.origin).stdout
+        return set(out.split())
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def edit_params(self, pattern: str, replacement: str) -> None:
+        path = self.project / "params.yaml"
+        text, n = re.subn(pattern, replacement, path.read_text(), flags=re.M)
+        assert n, pattern
+        path.write_text(text)
+
+    def act(
+        self,
+        event: str,
+        workflow: str,
+        payload: dict,
+        job: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> Run:
+        """Run one workflow file of the project's HEAD with act; return its steps' results."""
+        self.runs += 1
+        wf = self.project / ".github" / "workflows" / workflow
+        check_inputs(wf)
+        event_file = self.state / f"event-{self.runs}.json"
+        event_file.write_text(json.dumps(payload))
+        command = [
+            str(BIN / "act"),
+            event,
+            "-W",
+            str(wf),
+            "-e",
+            str(event_file),
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--no-skip-checkout",
+            "--remote-name",
+            "github",
+            "--var",
+            f"VENV={sys.prefix}",
+            # github.token / secrets.GITHUB_TOKEN: only the recording fakes ever see it.
+            "--secret",
+            "GITHUB_TOKEN=ghs_standin",
+            "--env",
+            f"STANDIN_STATE={self.state}",
+            "--env",
+            f"STANDIN_PYTHON={sys.executable}",
+            "--env",
+            f"STANDIN_LIB={ACTIONS / 'standin.py'}",
+            "--env",
+            f"GITHUB_RUN_ID={self.runs}",
+            "--concurrent-jobs",
+            "2",
+        ]
+        for name, value in (variables or {}).items():
+            command += ["--var", f"{name}={value}"]
+        for uses, _ in uses_in(wf):
+            command += ["--local-repository", f"{uses}={ACTIONS / STANDINS[uses.split('@')[0]]}"]
+        if job:
+            command += ["-j", job]
+        started = time.monotonic()
+        result = run(command, self.project, check=False, env=self.env, timeout=900)
+        return Run(workflow, result, self.runs, time.monotonic() - started)
+
+    def standins(self, since: int = 0) -> list[dict]:
+        path = self.state / "standins.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()][since:]
+
+
+class Run:
+    def __init__(self, workflow: str, result, run_id: int, seconds: float):
+        self.workflow, self.result, self.id, self.seconds = workflow, result, run_id, seconds
+        self.log = result.stdout + result.stderr
+        self.steps: list[tuple[str, str, bool]] = []  # (job, step, success)
+        for line in self.log.splitlines():
+            m = STEP_LINE.match(line.strip())
+            if m and m["phase"] == "Main":
+                self.steps.append((m["job"], m["step"], m["mark"].startswith("✅")))
+
+    @property
+    def ok(self) -> bool:
+        return self.result.returncode == 0
+
+    def step(self, needle: str) -> bool | None:
+        """Success of the (last) step whose name contains needle; None when it did not run."""
+        found = [ok for _, step, ok in self.steps if needle in step]
+        return found[-1] if found else None
+
+    def report(self, scenario: str) -> str:
+        lines = [
+            f"[{scenario}] {self.workflow} run {self.id}: exit {self.result.returncode}, "
+            f"{self.seconds:.1f}s"
+        ]
+        for job, step, ok in self.steps:
+            if step.startswith('"$STANDIN_PYTHON"'):  # the stand-in's own inner step
+                continue
+            name = step.split("@")[0]
+            kind = "stand-in" if name in STANDINS else "real"
+            if name.startswith("make ") or step.startswith("make"):
+                kind = "real (make)"
+            lines.append(f"    {'ok  ' if ok else 'FAIL'} {kind:<12} {job}: {step[:90]}")
+        text = "\n".join(lines)
+        print(text)
+        return text
+
+    def fail(self, why: str) -> None:
+        pytest.fail(f"{why}\n{self.log[-12000:]}")
+
+
+def pr_payload(day: Day, number: int, branch: str, base_sha: str) -> dict:
+    head = day.git("rev-parse", "HEAD")
+    repo = {"full_name": f"{OWNER}/{day.name}", "name": day.name, "owner": {"login": OWNER}}
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"ref": branch, "sha": head, "repo": repo},
+            "base": {"ref": "main", "sha": base_sha, "repo": repo},
+        },
+        "repository": repo,
+    }
+
+
+def comment_payload(day: Day, pr_run: Run, branch: str) -> dict:
+    repo = {"full_name": f"{OWNER}/{day.name}"}
+    return {
+        "action": "completed",
+        "workflow_run": {
+            "id": pr_run.id,
+            "name": "pr",
+            "event": "pull_request",
+            "conclusion": "success" if pr_run.ok else "failure",
+            "head_branch": branch,
+            "head_repository": repo,
+        },
+        "repository": repo,
+    }
+
+
+def comments(day: Day) -> list[dict]:
+    store = day.state / "github.json"
+    return json.loads(store.read_text())["comments"] if store.exists() else []
+
+
+def fast_params(day: Day) -> None:
+    """Fewer trees and resamples: the same pipeline, seconds instead of a minute."""
+    day.edit_params(r"n_estimators: \d+", "n_estimators: 40")
+    day.edit_params(r"^(\s+resamples:) \d+", r"\1 200")
+
+
+SABOTAGE = {
+    "classification": "sklearn.dummy.DummyClassifier",
+    "regression": "sklearn.dummy.DummyRegressor",
+}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"task": "regression", "dataset": "diabetes", "dvc_remote": "local"},
+    ],
+    ids=["default", "regression-diabetes-local"],
+)
+def test_github_day(options, tmp_path):
+    started = time.monotonic()
+    day = Day(tmp_path, **options)
+    skip_without_targets(day.project, *FUTURE_TARGETS)
+    task = options.get("task", "classification")
+    marker = f"<!-- {day.name}-model-report -->"
+    full = not options  # the default variant also runs the `check` job (the project's pytest)
+
+    # main: the baked project with its pipeline's results committed, pushed to origin.
+    fast_params(day)
+    day.make("repro")
+    base = day.commit("Initial project")
+    day.git("push", "-q", "origin", "main")
+
+    if full:
+        scenario_1(day, base, marker)
+
+    # 2. A pull request with sabotaged params: fails at the gate, after the report is uploaded.
+    day.git("checkout", "-q", "-b", "sabotage", base)
+    day.edit_params(r"estimator: \S+", f"estimator: {SABOTAGE[task]}")
+    day.edit_params(r"^  params:\n(    .*\n)+", "  params: {}\n")
+    day.commit("Sabotage")
+    day.git("push", "-q", "origin", "sabotage")
+    bad = day.act("pull_request", "pr.yml", pr_payload(day, 8, "sabotage", base), job="train")
+    bad.report("2. sabotaged PR")
+    assert not bad.ok, "the sabotaged PR passed"
+    if bad.step("make report") is not True:
+        bad.fail("make report did not run or failed after the failed gate")
+    assert bad.step("make repro") is True and bad.step("make gate") is False
+    assert bad.step("make report") is True and bad.step("upload-artifact") is True
+    failed = [step for _, step, ok in bad.steps if not ok]
+    assert failed == ["make gate"], failed
+    note = day.act("workflow_run", "pr-comment.yml", comment_payload(day, bad, "sabotage"))
+    note.report("2. comment")
+    body = next(c["body"] for c in comments(day) if c["issue"] == 8)
+    assert body.startswith(marker) and "NOT BLESSED" in body.replace("NOT_BLESSED", "NOT BLESSED")
+
+    # 3. Merge to main: the release workflow tags v0.1.0, builds the bento, pushes the image.
+    day.git("checkout", "-q", "main")
+    if full:
+        day.git("merge", "-q", "--ff-only", "better-model")
+        day.git("push", "-q", "origin", "main")
+    release_and_promote(day)
+    if not full:
+        scenario_5_monitor(day)
+    else:
+        scenario_5_sweep(day)
+    print(f"[github day] {day.name} {options or 'default'}: {time.monotonic() - started:.0f}s")
+
+
+def scenario_1(day: Day, base: str, marker: str) -> None:
+    """A pull request that improves the model: pr succeeds, summary, artifact, one comment."""
+    day.git("checkout", "-q", "-b", "better-model")
+    day.edit_params(r"n_estimators: \d+", "n_estimators: 60")
+    day.make("repro")
+    day.commit("More trees")
+    day.git("push", "-q", "origin", "better-model")
+    pr = day.act(
+        "pull_request",
+        "pr.yml",
+        pr_payload(day, 7, "better-model", base),
+        job=None,  # both jobs: check (the project's pytest) and train
+    )
+    pr.report("1. improving PR")
+    if not pr.ok:
+        pr.fail("the PR workflow failed")
+    assert pr.step("make gate") is True and pr.step("make report") is True
+    assert pr.step("make check") is True
+    # act deletes GITHUB_STEP_SUMMARY with the job: the step that appends the report must pass.
+    assert pr.step("Job summary") is True
+    artifact = day.state / "artifacts" / str(pr.id) / "model-report"
+    assert sorted(p.name for p in artifact.iterdir()) == ["gate.json", "pr-number", "report.md"]
+    assert (artifact / "pr-number").read_text().strip() == "7"
+    assert json.loads((artifact / "gate.json").read_text())["verdict"] == "BLESSED"
+
+    comment = day.act("workflow_run", "pr-comment.yml", comment_payload(day, pr, "better-model"))
+    comment.report("1. comment")
+    assert comment.ok, comment.log[-4000:]
+    assert len(comments(day)) == 1 and comments(day)[0]["body"].startswith(marker)
+    first_id = comments(day)[0]["id"]
+
+    (day.project / "README.md").write_text((day.project / "README.md").read_text() + "\nMore.\n")
+    day.commit("Docs")
+    day.git("push", "-q", "origin", "better-model")
+    pr2 = day.act("pull_request", "pr.yml", pr_payload(day, 7, "better-model", base), job="train")
+    pr2.report("1. second push")
+    assert pr2.ok, pr2.log[-4000:]
+    day.act("workflow_run", "pr-comment.yml", comment_payload(day, pr2, "better-model")).report(
+        "1. comment again"
+    )
+    assert [c["id"] for c in comments(day)] == [first_id], "a second comment instead of an update"
+    calls = [json.loads(x) for x in (day.state / "github-api.jsonl").read_text().splitlines()]
+    methods = [c["method"] for c in calls if "comments" in c["path"]]
+    assert methods == ["GET", "POST", "GET", "PATCH"], methods
+
+
+def release_and_promote(day: Day) -> None:
+    """3. push to main releases v0.1.0 once; 4. promote it, and refuse an unknown version."""
+    before = day.origin_tags()
+    push = {
+        "ref": "refs/heads/main",
+        "after": day.git("rev-parse", "HEAD"),
+        "repository": {"full_name": f"{OWNER}/{day.name}"},
+    }
+    release = day.act("push", "release.yml", push)
+    release.report("3. release")
+    if not release.ok:
+        release.fail("the release workflow failed")
+    tag = f"{day.name}@v0.1.0"
+    assert day.origin_tags() - before == {tag}
+    docker = [json.loads(x)["args"] for x in (day.state / "docker.jsonl").read_text().splitlines()]
+    image = f"ghcr.io/{OWNER}/{day.name}"
+    pushed = [a[-1] for a in docker if a[0] == "push"]
+    assert pushed == [f"{image}:0.1.0", f"{image}:latest"], docker
+    releases = json.loads((day.state / "github.json").read_text())["releases"]
+    assert list(releases) == [tag] and releases[tag]["assets"]
+    attested = [s for s in day.standins() if s["action"] == "actions/attest-build-provenance"]
+    assert attested and attested[-1]["subject"].startswith(f"{image}@sha256:")
+
+    again = day.act("push", "release.yml", push)
+    again.report("3. release again, same commit")
+    assert again.ok, again.log[-4000:]
+    assert day.origin_tags() - before == {tag}, "a second tag"
+    docker_after = (day.state / "docker.jsonl").read_text().splitlines()
+    assert len(docker_after) == len(docker), "pushed again"
+    assert again.step("make package") is None
+
+    # 4. Promotion: the stage tag appears; an unknown version fails and changes nothing.
+    before = day.origin_tags()
+    promote = day.act(
+        "workflow_dispatch", "promote.yml", {"inputs": {"version": "v0.1.0", "stage": "prod"}}
+    )
+    promote.report("4. promote v0.1.0")
+    assert promote.ok, promote.log[-4000:]
+    assert day.origin_tags() - before == {f"{day.name}#prod#1"}
+    before = day.origin_tags()
+    unknown = day.act(
+        "workflow_dispatch", "promote.yml", {"inputs": {"version": "v9.9.9", "stage": "prod"}}
+    )
+    unknown.report("4. promote an unknown version")
+    assert not unknown.ok and "v9.9.9" in unknown.log
+    assert day.origin_tags() == before
+
+
+def github_state(day: Day) -> dict:
+    return json.loads((day.state / "github.json").read_text())
+
+
+def scenario_5_monitor(day: Day) -> None:
+    """5. monitor.yml: a batch like the training data is ok and opens nothing; a drifted batch
+    opens ONE model-drift issue naming the shifted column and dispatches retrain.yml; a second
+    alarm updates that issue."""
+    data = day.project / "data" / "raw" / "dataset.csv"
+    frame = pd.read_csv(data)
+    shifted = frame.select_dtypes("number").drop(columns=frame.columns[-1]).columns[:3]
+    frame[shifted] = frame[shifted] + 3 * frame[shifted].std()
+    frame.to_csv(day.state / "drifted.csv", index=False)
+    dispatch = {"inputs": {}}
+    variables = {"MONITOR_BATCH_COMMAND": "true", "MONITOR_BATCH": str(data)}
+    calm = day.act("workflow_dispatch", "monitor.yml", dispatch, variables=variables)
+    calm.report("5. monitor, training-like batch")
+    assert calm.ok, calm.log[-4000:]
+    assert calm.step("make drift-issue") is None and calm.step("make start-retrain") is None
+    variables["MONITOR_BATCH"] = str(day.state / "drifted.csv")
+    for attempt in (1, 2):
+        alarm = day.act("workflow_dispatch", "monitor.yml", dispatch, variables=variables)
+        alarm.report(f"5. monitor, drifted batch ({attempt})")
+        assert alarm.ok, alarm.log[-4000:]
+        assert alarm.step("make drift-issue") is True and alarm.step("make start-retrain") is True
+    state = github_state(day)
+    (issue,) = state["issues"]
+    assert issue["labels"] == ["model-drift"] and issue["edits"] == 1
+    assert "ALARM" in issue["body"] and all(f"`{name}`" in issue["body"] for name in shifted)
+    assert [d["workflow"] for d in state["dispatches"]] == ["retrain.yml", "retrain.yml"]
+    assert all(
+        d["ref"] == "main" and "drift alarm" in d["inputs"]["reason"] for d in state["dispatches"]
+    )
+
+
+def scenario_5_sweep(day: Day) -> None:
+    """5. sweep.yml: the plan job's matrix runs one job per point, each pushes its experiment to
+    origin, and the rank job orders them by the primary metric in the job summary."""
+    grid = json.dumps({"model.params.n_estimators": [10, 40]})
+    sweep = day.act("workflow_dispatch", "sweep.yml", {"inputs": {"grid": grid, "max-parallel": 2}})
+    sweep.report("5. sweep")
+    assert sweep.ok, sweep.log[-6000:]
+    points = [step for job, step, ok in sweep.steps if step == "make sweep-point" and ok]
+    assert len(points) == 2, sweep.steps
+    refs = run(["git", "for-each-ref", "refs/exps"], day.origin).stdout.splitlines()
+    assert len(refs) == 2, refs
+    assert sweep.step("make sweep-rank") is True and sweep.step("Job summary") is True
