@@ -3,7 +3,6 @@
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 BUILD := build
-DEMO := $(BUILD)/demo
 # The interpreter that bootstraps uv and the venv, found before the venv goes first on PATH.
 BOOTSTRAP_PYTHON := PATH="$(PATH)" python3
 export PATH := $(BIN):$(PATH)
@@ -11,7 +10,7 @@ export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast lint constraints examples clean
+.PHONY: help setup demo test test-fast test-github lint bench constraints examples clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,26 +23,24 @@ $(BIN)/pytest: requirements-dev.txt
 
 setup: $(BIN)/pytest ## Create .venv with the template's tools
 
-demo: setup ## Bake the default project into build/demo and run its whole pipeline
-	rm -rf $(DEMO)
-	$(BIN)/cookiecutter --no-input --output-dir $(DEMO) .
-	cd $(DEMO)/churn-model && $(MAKE) setup VENV=.venv && $(MAKE) repro && $(MAKE) check
-	@echo
-	@echo "demo: project        $(DEMO)/churn-model"
-	@echo "demo: metrics        $(DEMO)/churn-model/reports/metrics.json"
-	@echo "demo: model          $(DEMO)/churn-model/models/model.skops"
-	@echo "demo: plots          $(DEMO)/churn-model/reports/plots/"
-	@cat $(DEMO)/churn-model/reports/metrics.json
+demo: setup ## Bake the default project into build/demo and run its whole life, serving included
+	$(BIN)/python scripts/demo.py
 
 test: setup lint ## Lint the template and run every test (bakes all variants, runs pipelines)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --junitxml=$(BUILD)/test-report.xml
+
+test-github: setup ## Run the generated workflows with act (default variant and one other)
+	$(BIN)/pytest -m github -p no:xdist tests/test_github.py
 
 test-fast: setup ## Only the tests that do not run a pipeline
 	$(BIN)/pytest -n 2 -m "not slow"
 
 lint: setup ## Lint the template's own Python
-	$(BIN)/ruff check tests scripts
-	$(BIN)/ruff format --check tests scripts
+	$(BIN)/ruff check tests scripts bench
+	$(BIN)/ruff format --check tests scripts bench
+
+bench: setup ## Benchmarks: print tables, write bench/results/*.json (under 15 min)
+	$(BIN)/python -m bench
 
 constraints: setup ## Re-pin the generated projects' constraints.txt
 	$(BIN)/uv pip compile scripts/constraints.in --universal --python-version 3.11 --no-header --no-annotate -o '{{cookiecutter.project}}/constraints.txt'

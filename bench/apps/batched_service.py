@@ -1,0 +1,53 @@
+"""(c, adaptive batching) The project's BentoML service with `batchable=True`: the same request
+model (validation), the same frame building and model as `<package>.service`, but concurrent
+requests are merged into one model call. The project's service is not batchable, so this variant
+lives here; it answers a list of per-record results instead of the project's response object.
+
+`bentoml serve bench.apps.batched_service:BatchedService` (in the project folder).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import bentoml
+from pydantic import BaseModel
+
+service = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.service")
+
+
+@bentoml.service(name="bench-batched", traffic={"timeout": 30})
+class BatchedService:
+    """Predictions of the project's model, batched across requests."""
+
+    model_ref = service.MODEL
+
+    def __init__(self) -> None:
+        self.model = service.load_model(Path(self.model_ref.path_of(service.MODEL_FILE.name)))
+        self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
+
+    # max_latency_ms: 1000 (at 50 BentoML answered 503 "overloaded" on this machine);
+    # max_batch_size counts records, so one batch holds up to serve.max_records of them.
+    @bentoml.api(
+        route="/predict",
+        input_spec=service.PredictRequest,
+        batchable=True,
+        max_batch_size=service.SETTINGS.max_records,
+        max_latency_ms=1000,
+    )
+    def predict(self, records: list[BaseModel]) -> list[dict[str, Any]]:
+        """One result per record: the prediction and, for classification, the probabilities."""
+        frame = service.to_frame(records, service.CONTRACT)
+        predictions = self.model.predict(frame).tolist()
+        if not self.classes:
+            return [{"prediction": p} for p in predictions]
+        return [
+            {
+                "prediction": p,
+                "probabilities": dict(zip(self.classes, map(float, row), strict=True)),
+            }
+            for p, row in zip(predictions, self.model.predict_proba(frame), strict=True)
+        ]

@@ -1,0 +1,255 @@
+"""Pipeline scaling: the csv/classification project's stages on synthetic tables of growing size.
+
+The table comes from the template's own example generator (scripts/make_examples.py: missing
+values, string categories); each stage runs as `python -m <package> <stage>`, a child process
+measured alone (wall, CPU, peak RSS). The estimator is LogisticRegression so that the numbers are
+about the pipeline's own code (reading, validation, splitting, features, evaluation), not about
+a random forest's fitting time. Then a no-op `dvc repro` on the largest table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from bench.common import (
+    TEMPLATE,
+    bake,
+    fit_exponent,
+    git_identity,
+    measure,
+    ratio,
+    require,
+    table,
+    target,
+    targets_table,
+    write_result,
+)
+
+NAME = "scaling"
+SIZES = (10_000, 100_000, 1_000_000)
+ESTIMATOR = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}}
+STAGE_TIMEOUT = 600
+
+
+def generator():
+    """scripts/make_examples.py, imported from its file (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "make_examples", TEMPLATE / "scripts" / "make_examples.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
+    """`rows` rows of the churn example; tenure capped at the contract's range, which a table
+    this large would otherwise exceed in a few rows (gamma tail)."""
+    examples = generator()
+    examples.ROWS = rows
+    frame = examples.churn(np.random.default_rng(seed))
+    frame["tenure_months"] = frame["tenure_months"].clip(upper=160)
+    return frame
+
+
+def in_memory_mb(csv: Path, contract: dict[str, Any]) -> float:
+    """The table's size in memory as the pipeline reads it (contract dtypes, deep)."""
+    dtypes = {n: "str" for n, c in contract["columns"].items() if c["dtype"] in ("str", "bool")}
+    frame = pd.read_csv(csv, dtype=dtypes)
+    return float(frame.memory_usage(deep=True).sum()) / 1024**2
+
+
+def run(context: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    sizes = (2_000, 4_000, 8_000) if context.get("quick") else SIZES
+    work = Path(tempfile.mkdtemp(prefix="bench-scaling-", dir=context.get("tmp")))
+    project = bake(work, task="classification", dataset="csv", project="scale-model")
+    git_identity(project)
+    package = "scale_model"
+    log = work / "scaling.log"
+    env = context["env"](PYTHONPATH=str(project / "src"))
+    python = str(context["venv"] / "bin" / "python")
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["model"] = ESTIMATOR
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    contract = yaml.safe_load((project / "contract.yaml").read_text())
+
+    # The stages as dvc.yaml runs them (`python -m <package> <step>`), and each step's module.
+    stages = {
+        name: stage["cmd"].split()[1:]
+        for name, stage in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].items()
+    }
+    steps = (
+        "import json; from {0}.cli import STEPS; "
+        "print(json.dumps({{k: v[0] for k, v in STEPS.items()}}))"
+    )
+    modules = json.loads(
+        subprocess.run(
+            [python, "-c", steps.format(package)],
+            cwd=project,
+            env=env,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    # What merely starting each stage costs: interpreter plus the module's imports.
+    imports = {}
+    for stage, module in ((name, modules[argv[-1]]) for name, argv in stages.items()):
+        command = [python, "-c", f"import {package}.{module}"]
+        imports[stage] = require(measure(command, project, log, env), log)
+
+    rows_out, results = [], []
+    raw = project / "data" / "raw" / "dataset.csv"
+    for size in sizes:
+        synthetic(size).to_csv(raw, index=False)
+        data_mb = in_memory_mb(raw, contract)
+        entry = {
+            "rows": size,
+            "csv_mb": round(raw.stat().st_size / 1024**2, 2),
+            "in_memory_mb": round(data_mb, 2),
+            "stages": {},
+        }
+        for stage, argv in stages.items():
+            command = [python, *argv]
+            result = require(measure(command, project, log, env, STAGE_TIMEOUT), log)
+            entry["stages"][stage] = vars(result)
+            rows_out.append(
+                [
+                    size,
+                    stage,
+                    result.wall_s,
+                    result.cpu_s,
+                    round(result.cpu_s - imports[stage].cpu_s, 2),
+                    result.peak_rss_mb,
+                    ratio(result.peak_rss_mb, data_mb),
+                    ratio(result.peak_rss_mb - imports[stage].peak_rss_mb, data_mb),
+                ]
+            )
+        entry["total_wall_s"] = round(sum(s["wall_s"] for s in entry["stages"].values()), 2)
+        results.append(entry)
+        print(f"scaling: {size:,} rows done ({entry['total_wall_s']} s)", flush=True)
+
+    # A no-op `dvc repro` on the largest table: record the outputs just made, then repro twice
+    # (the first may hash files DVC has not seen yet; the second is the steady state).
+    require(measure(["dvc", "commit", "--force", "--quiet"], project, log, env), log)
+    noop = [measure(["dvc", "repro"], project, log, env, 120) for _ in range(2)]
+    dvc_start = measure(["dvc", "version"], project, log, env)
+    reran = "Running stage" in log.read_text().split("$ dvc repro")[-1]
+
+    per_stage = table(
+        "pipeline scaling (LogisticRegression; stages as child processes; "
+        "import = `python -c 'import <module>'`)",
+        [
+            "rows",
+            "stage",
+            "wall s",
+            "cpu s",
+            "cpu - import s",
+            "peak RSS MB",
+            "RSS/data",
+            "(RSS-import)/data",
+        ],
+        rows_out,
+    )
+    import_table = table(
+        "stage start-up alone (interpreter + imports)",
+        ["stage", "wall s", "cpu s", "peak RSS MB"],
+        [[s, r.wall_s, r.cpu_s, r.peak_rss_mb] for s, r in imports.items()],
+    )
+    xs = [r["rows"] for r in results]
+    fits = []
+    exponents: dict[str, dict[str, float | None]] = {}
+    for stage in (*stages, "total"):
+
+        def values(key: str, stage: str = stage) -> list[float]:
+            if stage == "total":
+                return [sum(s[key] for s in r["stages"].values()) for r in results]
+            return [r["stages"][stage][key] for r in results]
+
+        start_cpu = (
+            sum(r.cpu_s for r in imports.values()) if stage == "total" else imports[stage].cpu_s
+        )
+        marginal = [max(v - start_cpu, 1e-3) for v in values("cpu_s")]
+        exponents[stage] = {
+            "wall": fit_exponent(xs, values("wall_s")),
+            "cpu": fit_exponent(xs, values("cpu_s")),
+            "wall_largest_two": fit_exponent(xs[-2:], values("wall_s")[-2:]),
+            # CPU beyond start-up, between the two largest tables: the pipeline's own growth
+            # (noisy when the smaller table's share is under a second).
+            "cpu_minus_import_largest_two": fit_exponent(xs[-2:], marginal[-2:]),
+        }
+        fits.append([stage, *exponents[stage].values()])
+    exponent_table = table(
+        f"fitted exponent b of time ~ rows**b over {', '.join(f'{x:,}' for x in xs)} rows",
+        [
+            "stage",
+            "wall",
+            "cpu",
+            f"wall {xs[-2]:,}->{xs[-1]:,}",
+            f"cpu - import {xs[-2]:,}->{xs[-1]:,}",
+        ],
+        fits,
+    )
+    largest = results[-1]
+    peak = max(s["peak_rss_mb"] for s in largest["stages"].values())
+    noop_table = table(
+        f"no-op `dvc repro` ({largest['rows']:,} rows; {len(stages)} stages)",
+        ["run", "wall s", "cpu s", "reran a stage"],
+        [
+            ["dvc repro (first after dvc commit)", noop[0].wall_s, noop[0].cpu_s, None],
+            ["dvc repro (steady state)", noop[1].wall_s, noop[1].cpu_s, reran],
+            ["dvc version (DVC start-up alone)", dvc_start.wall_s, dvc_start.cpu_s, None],
+        ],
+    )
+    targets = [
+        target("time ~ rows**b, b (total wall)", exponents["total"]["wall"], 1.15),
+        target("peak RSS / data in memory", ratio(peak, largest["in_memory_mb"]), 4.0),
+        target(
+            "(peak RSS - start-up RSS) / data in memory",
+            max(
+                ratio(s["peak_rss_mb"] - imports[name].peak_rss_mb, largest["in_memory_mb"])
+                for name, s in largest["stages"].items()
+            ),
+            4.0,
+        ),
+        target("no-op dvc repro, s", noop[1].wall_s, 2.0),
+    ]
+    tables = [per_stage, import_table, exponent_table, noop_table, targets_table(targets)]
+    write_result(
+        NAME,
+        {
+            "estimator": ESTIMATOR,
+            "imports": {s: vars(r) for s, r in imports.items()},
+            "sizes": results,
+            "exponents": exponents,
+            "noop_repro": [vars(r) for r in noop],
+            "dvc_version": vars(dvc_start),
+            "noop_reran_a_stage": reran,
+            "targets": targets,
+        },
+        tables,
+        started,
+        quick=bool(context.get("quick")),
+    )
+    if not context.get("keep"):
+        shutil.rmtree(work, ignore_errors=True)
+    return {"targets": targets}
+
+
+if __name__ == "__main__":
+    from bench.__main__ import main
+
+    sys.exit(main([NAME, *sys.argv[1:]]))
