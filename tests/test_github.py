@@ -94,8 +94,10 @@ class Day:
         self.env = {
             "PATH": f"{ACTIONS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
             "STANDIN_STATE": str(self.state),
-            # The project's own pytest (make check) must not inherit this session's options.
-            "PYTEST_ADDOPTS": "",
+            # The project's own pytest (make check in pr.yml's check job) must not inherit this
+            # session's options; it runs two of its files: the job's YAML is what is under test
+            # here, test_generated.py runs the whole suite.
+            "PYTEST_ADDOPTS": "tests/test_config.py tests/test_split.py",
         }
 
     def git(self, *args: str) -> str:
@@ -316,6 +318,7 @@ def test_github_day(options, tmp_path):
         day.git("push", "-q", "origin", "main")
     release_and_promote(day)
     if not full:
+        second_release(day)
         scenario_5_monitor(day)
     else:
         scenario_5_sweep(day)
@@ -463,3 +466,31 @@ def scenario_5_sweep(day: Day) -> None:
     refs = run(["git", "for-each-ref", "refs/exps"], day.origin).stdout.splitlines()
     assert len(refs) == 2, refs
     assert sweep.step("make sweep-rank") is True and sweep.step("Job summary") is True
+
+
+def second_release(day: Day) -> None:
+    """3b. Another merge to main releases the next version: a patch bump (the primary metric
+    did not improve), its own image tags and GitHub Release."""
+    readme = day.project / "README.md"
+    readme.write_text(readme.read_text() + "\nRelease notes live in the GitHub Releases.\n")
+    day.commit("Docs: where release notes are")
+    day.git("push", "-q", "origin", "main")
+    before = day.origin_tags()
+    push = {
+        "ref": "refs/heads/main",
+        "after": day.git("rev-parse", "HEAD"),
+        "repository": {"full_name": f"{OWNER}/{day.name}"},
+    }
+    release = day.act("push", "release.yml", push)
+    release.report("3b. second release")
+    if not release.ok:
+        release.fail("the second release failed")
+    tag = f"{day.name}@v0.1.1"
+    assert day.origin_tags() - before == {tag}
+    docker = [json.loads(x)["args"] for x in (day.state / "docker.jsonl").read_text().splitlines()]
+    pushed = [a[-1] for a in docker if a[0] == "push"]
+    assert pushed[-2:] == [
+        f"ghcr.io/{OWNER}/{day.name}:0.1.1",
+        f"ghcr.io/{OWNER}/{day.name}:latest",
+    ]
+    assert tag in github_state(day)["releases"]

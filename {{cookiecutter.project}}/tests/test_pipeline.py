@@ -1,25 +1,38 @@
-"""Smoke test: run every stage of dvc.yaml, in order, in a scratch copy of the project."""
+"""Smoke test: run every stage of dvc.yaml, in order, in a scratch copy of the project (through
+the CLI entry point the stage's command names, in this process: the imports are paid once)."""
 
 import json
 import math
 import shlex
-import subprocess
-import sys
 
 import yaml
 
+from {{ cookiecutter.package }} import cli
 from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
 )
 
 
+def smaller(workdir) -> None:
+    """Fewer trees and resamples in the scratch params: the same stages, a fraction of the time."""
+    path = workdir / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["evaluate"]["bootstrap"]["resamples"] = 200
+    if "n_estimators" in (params["model"].get("params") or {}):
+        params["model"]["params"]["n_estimators"] = 20
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def test_every_stage_runs_and_produces_finite_metrics(workdir, params):
+    smaller(workdir)
     stages = yaml.safe_load((workdir / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         command = shlex.split(stage["cmd"])
-        assert command[0] == "python", f"stage {name} should run through the project CLI"
-        subprocess.run([sys.executable, *command[1:]], check=True, cwd=workdir)
+        assert command[:3] == ["python", "-m", "{{ cookiecutter.package }}"], (
+            f"stage {name} should run through the project CLI"
+        )
+        assert cli.main(command[3:]) == 0, f"stage {name} failed"
     assert MODEL_FILE.exists()
     metrics = json.loads(METRICS_FILE.read_text())["metrics"]
     assert set(metrics) == set(params.evaluate.metrics)

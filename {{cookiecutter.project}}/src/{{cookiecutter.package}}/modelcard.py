@@ -10,22 +10,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import yaml
 
 from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
     RAW_DATA,
-    TRAIN_SPLIT,
     Params,
     load_params,
 )
 from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
-    read_table,
 )
 from {{ cookiecutter.package }}.evaluate import SLICES_FILE
+from {{ cookiecutter.package }}.reference import PROFILE_FILE
 from {{ cookiecutter.package }}.registry import (
     GATE_FILE,
     git,
@@ -44,27 +43,49 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def data_section(contract: Contract, train: pd.DataFrame, task: str) -> list[str]:
-    """Rows, features, the target's distribution and the numeric ranges seen in training."""
+def data_fingerprint() -> str:
+    """The raw data's md5 as dvc.lock records it (no data needed), else computed."""
+    lock = Path("dvc.lock")
+    stages = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"] if lock.exists() else {}
+    for stage in stages.values():
+        for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
+            if entry["path"] == RAW_DATA.as_posix():
+                return entry["md5"]
+    return md5(RAW_DATA) if RAW_DATA.exists() else "unknown"
+
+
+def data_section(contract: Contract, profile: dict[str, Any] | None, task: str) -> list[str]:
+    """Rows, features, the target's distribution and the numeric ranges seen in training, from
+    the training data's profile (reports/reference_profile.json), so no data is needed."""
     lines = [
-        f"- Training rows: {len(train)}; data fingerprint: `{RAW_DATA.as_posix()}` "
-        f"md5 `{md5(RAW_DATA)}`",
+        f"- Data fingerprint: `{RAW_DATA.as_posix()}` md5 `{data_fingerprint()}`",
         f"- Features ({len(contract.features)}): {len(contract.numeric_features)} numeric, "
         f"{len(contract.categorical_features)} categorical; target `{contract.target}`",
     ]
-    target = train[contract.target]
-    if task == "classification":
-        counts = target.astype(str).value_counts(normalize=True).sort_index()
-        shares = ", ".join(f"`{label}` {share:.1%}" for label, share in counts.items())
-        lines.append(f"- Classes: {shares}")
-    else:
-        lines.append(f"- Target mean {target.mean():.4g}, standard deviation {target.std():.4g}")
+    if profile is None:
+        return [*lines, f"- No training data profile at `{PROFILE_FILE}`: run `make repro`."]
+    lines.insert(0, f"- Training rows: {profile['rows']}")
+    columns = profile["columns"]
+    target = columns.get(contract.target)
+    if target and target["kind"] == "categorical":
+        total = sum(target["counts"].values())
+        shares = ", ".join(
+            f"`{label}` {count / total:.1%}" for label, count in sorted(target["counts"].items())
+        )
+        lines.append(f"- {'Classes' if task == 'classification' else 'Target values'}: {shares}")
+    elif target:
+        quantiles = target["quantiles"]
+        lines.append(
+            f"- Target median {quantiles[len(quantiles) // 2]:.4g}, standard deviation "
+            f"{target['std']:.4g}, range {quantiles[0]:.4g} to {quantiles[-1]:.4g}"
+        )
     lines += ["", "| numeric feature | min | max | missing |", "|---|---|---|---|"]
     for name in contract.numeric_features:
-        column = train[name]
-        lines.append(
-            f"| `{name}` | {column.min():.4g} | {column.max():.4g} | {column.isna().mean():.1%} |"
-        )
+        column = columns.get(name)
+        if column and column["kind"] == "numeric":
+            missing = column["missing"] / max(1, column["rows"] + column["missing"])
+            low, high = column["quantiles"][0], column["quantiles"][-1]
+            lines.append(f"| `{name}` | {low:.4g} | {high:.4g} | {missing:.1%} |")
     return lines
 
 
@@ -120,7 +141,7 @@ def render(params: Params, contract: Contract) -> str:
     commit = git("rev-parse", "HEAD").stdout.strip()
     version = version_of(model, commit) or "unregistered"
     metrics = _read_json(METRICS_FILE)
-    train = read_table(TRAIN_SPLIT, contract)
+    profile = _read_json(PROFILE_FILE)
     sections = [
         f"# Model card: {model} {version}",
         "",
@@ -133,7 +154,7 @@ def render(params: Params, contract: Contract) -> str:
         "",
         "## Training data",
         "",
-        *data_section(contract, train, params.task),
+        *data_section(contract, profile, params.task),
         "",
         "## Metrics",
         "",
