@@ -371,21 +371,33 @@ def scenario_1(day: Day, base: str, marker: str) -> None:
     assert methods == ["GET", "POST", "GET", "PATCH"], methods
 
 
-def release_and_promote(day: Day) -> None:
-    """3. push to main releases v0.1.0 once; 4. promote it, and refuse an unknown version."""
-    before = day.origin_tags()
+def release_head(day: Day, scenario: str) -> tuple[Run, dict]:
+    """Run release.yml for a push of HEAD to main; fail the test when the workflow fails."""
     push = {
         "ref": "refs/heads/main",
         "after": day.git("rev-parse", "HEAD"),
         "repository": {"full_name": f"{OWNER}/{day.name}"},
     }
     release = day.act("push", "release.yml", push)
-    release.report("3. release")
+    release.report(scenario)
     if not release.ok:
-        release.fail("the release workflow failed")
+        release.fail(f"{scenario}: the release workflow failed")
+    return release, push
+
+
+def docker_calls(day: Day) -> list[list[str]]:
+    """The arguments of every docker command the recording fake received."""
+    lines = (day.state / "docker.jsonl").read_text().splitlines()
+    return [json.loads(line)["args"] for line in lines]
+
+
+def release_and_promote(day: Day) -> None:
+    """3. push to main releases v0.1.0 once; 4. promote it, and refuse an unknown version."""
+    before = day.origin_tags()
+    _, push = release_head(day, "3. release")
     tag = f"{day.name}@v0.1.0"
     assert day.origin_tags() - before == {tag}
-    docker = [json.loads(x)["args"] for x in (day.state / "docker.jsonl").read_text().splitlines()]
+    docker = docker_calls(day)
     image = f"ghcr.io/{OWNER}/{day.name}"
     pushed = [a[-1] for a in docker if a[0] == "push"]
     assert pushed == [f"{image}:0.1.0", f"{image}:latest"], docker
@@ -476,19 +488,10 @@ def second_release(day: Day) -> None:
     day.commit("Docs: where release notes are")
     day.git("push", "-q", "origin", "main")
     before = day.origin_tags()
-    push = {
-        "ref": "refs/heads/main",
-        "after": day.git("rev-parse", "HEAD"),
-        "repository": {"full_name": f"{OWNER}/{day.name}"},
-    }
-    release = day.act("push", "release.yml", push)
-    release.report("3b. second release")
-    if not release.ok:
-        release.fail("the second release failed")
+    release_head(day, "3b. second release")
     tag = f"{day.name}@v0.1.1"
     assert day.origin_tags() - before == {tag}
-    docker = [json.loads(x)["args"] for x in (day.state / "docker.jsonl").read_text().splitlines()]
-    pushed = [a[-1] for a in docker if a[0] == "push"]
+    pushed = [a[-1] for a in docker_calls(day) if a[0] == "push"]
     assert pushed[-2:] == [
         f"ghcr.io/{OWNER}/{day.name}:0.1.1",
         f"ghcr.io/{OWNER}/{day.name}:latest",
