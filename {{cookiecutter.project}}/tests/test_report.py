@@ -87,3 +87,21 @@ def test_calibration_chart_survives_tiny_splits_and_constant_predictions(reports
     if rows:
         predicted = next(line for line in blocks[0].splitlines() if line.startswith("  line"))
         assert len(json.loads(predicted.split(" ", 3)[3])) == min(10, rows)
+
+
+def test_an_unpaired_champion_difference_inside_the_interval_is_noise():
+    """Metrics the gate does not compare have no paired interval: a champion value inside this
+    branch's interval must read as noise, one outside as a real difference."""
+    current = {
+        "primary": "a",
+        "metrics": {"accuracy": {"value": 0.95, "ci_low": 0.92, "ci_high": 0.98}},
+    }
+    for champion_value, mark in ((0.96, "≈ within noise (unpaired)"), (0.99, "▼ worse (unpaired)")):
+        gate = {
+            "champion": {
+                "tag": "m@v1.0.0",
+                "metrics": {"metrics": {"accuracy": {"value": champion_value}}},
+            }
+        }
+        row = report.metrics_table(current, None, gate, "main")[-1]
+        assert row.rstrip(" |").endswith(mark), row

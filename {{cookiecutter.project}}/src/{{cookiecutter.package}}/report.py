@@ -120,7 +120,10 @@ def metrics_table(current: dict, base: dict | None, gate: dict | None, base_name
                 )
             )
         elif champion_value is not None:
-            cells.append(delta_cell(metric, value - champion_value, False) + " (unpaired)")
+            # No paired interval (the gate does not compare this metric): the same rule as for
+            # the base, the champion's value inside this branch's interval is noise.
+            noise = low <= champion_value <= high
+            cells.append(delta_cell(metric, value - champion_value, noise) + " (unpaired)")
         else:
             cells.append("—")
         lines.append("| " + " | ".join(cells) + " |")
