@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from {{ cookiecutter.package }}.champion import find_champion
 from {{ cookiecutter.package }}.config import (
     RAW_DATA,
     REPORTS,
@@ -243,7 +244,8 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry: write the drift reports; with --strict, exit 1 on a fail verdict."""
     params = load_params()
     if args.profile is None:
-        committed = committed_profile(params)
+        champion = find_champion(params.registry.model, params.registry.champion_stage)
+        committed = committed_profile(champion)
         profile, source = committed if committed else (None, "")
     elif args.profile.exists():
         profile, source = json.loads(args.profile.read_text(encoding="utf-8")), str(args.profile)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from {{ cookiecutter.package }} import drift
 from {{ cookiecutter.package }}.champion import (
+    Champion,
     find_champion,
     recorded_metrics,
 )
@@ -70,9 +71,9 @@ def load_batch(path: Path, contract: Contract) -> pd.DataFrame:
     return read_table(path, contract)
 
 
-def reference_profile(params: Params) -> tuple[dict[str, Any], str]:
+def reference_profile(champion: Champion | None) -> tuple[dict[str, Any], str]:
     """The production model's committed profile, else the working copy's (a local run)."""
-    committed = committed_profile(params)
+    committed = committed_profile(champion)
     if committed is not None:
         return committed
     if PROFILE_FILE.exists():
@@ -178,9 +179,9 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm."""
     params, contract = load_params(), load_contract()
     batch = load_batch(args.batch, contract)
-    profile, source = reference_profile(params)
-    labels = pd.read_csv(args.labels) if args.labels else None
     champion = find_champion(params.registry.model, params.registry.champion_stage)
+    profile, source = reference_profile(champion)
+    labels = pd.read_csv(args.labels) if args.labels else None
     champion_metrics = recorded_metrics(champion) if champion else None
     report = assess(batch, profile, params, contract, labels, champion_metrics)
     report |= {"batch": str(args.batch), "reference": source}

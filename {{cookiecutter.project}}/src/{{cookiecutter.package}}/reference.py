@@ -14,13 +14,12 @@ import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.package }}.champion import (
-    find_champion,
+    Champion,
     git_show,
 )
 from {{ cookiecutter.package }}.config import (
     REPORTS,
     TRAIN_SPLIT,
-    Params,
 )
 from {{ cookiecutter.package }}.contract import (
     Column,
@@ -114,11 +113,10 @@ def write_reference_profile(
     return path
 
 
-def committed_profile(params: Params) -> tuple[dict[str, Any], str] | None:
+def committed_profile(champion: Champion | None) -> tuple[dict[str, Any], str] | None:
     """(profile, where from) of the model in production: the champion's profile as committed at
     its tag, else the one committed at HEAD (the last merged model); None when there is none.
     Not the working copy: `make repro` rewrites it with the candidate's own data."""
-    champion = find_champion(params.registry.model, params.registry.champion_stage)
     for commit, source in (
         (champion.commit, champion.tag) if champion else (None, ""),
         ("HEAD", "HEAD"),

@@ -34,6 +34,7 @@ from gto import api as gto
 from gto.exceptions import ArtifactNotFound
 from gto.versions import SemVer
 
+from {{ cookiecutter.package }}.champion import git_show
 from {{ cookiecutter.package }}.config import (
     CONTRACT_FILE,
     METRICS_FILE,
@@ -102,12 +103,6 @@ def version_of(model: str, commit: str) -> str | None:
     return next((v["version"] for v in versions(model) if v["commit_hexsha"] == commit), None)
 
 
-def file_at(commit: str, path: Path) -> str | None:
-    """A committed file's text at `commit`, or None when it did not exist there."""
-    result = git("show", f"{commit}:{path.as_posix()}", check=False)
-    return result.stdout if result.returncode == 0 else None
-
-
 def request_schema(contract: Contract) -> dict[str, Any]:
     """What a client of the model depends on: features with dtypes and whether they accept
     missing values (as in service.accepts_missing), and the target."""
@@ -149,7 +144,7 @@ def choose_bump(
 ) -> tuple[str, str]:
     """The bump rule (see the module docstring): (kind, reason)."""
     commit, name = previous["commit_hexsha"], previous["version"]
-    old_contract = file_at(commit, CONTRACT_FILE)
+    old_contract = git_show(commit, CONTRACT_FILE)
     if old_contract is not None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / CONTRACT_FILE.name
@@ -158,7 +153,7 @@ def choose_bump(
         if breaks:
             return "major", f"contract changed incompatibly since {name}: {'; '.join(breaks)}"
     primary = metrics["primary"]
-    old_metrics = json.loads(file_at(commit, METRICS_FILE) or "{}").get("metrics", {})
+    old_metrics = json.loads(git_show(commit, METRICS_FILE) or "{}").get("metrics", {})
     if primary in old_metrics:
         old, new = old_metrics[primary]["value"], metrics["metrics"][primary]["value"]
         better = new > old if direction(primary) == "higher" else new < old
