@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package }}.config import (
-    RAW_DATA,
     Params,
     load_params,
 )
@@ -20,7 +19,11 @@ from {{ cookiecutter.package }}.contract import (
     Column,
     Contract,
     load_contract,
+    read_table,
 )
+{%- if cookiecutter.dataset != "csv" %}
+from {{ cookiecutter.package }}.data import ingest
+{%- endif %}
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,13 +43,28 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's config files in a scratch folder, made the working directory."""
     for name in ("params.yaml", "contract.yaml", "dvc.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    if (ROOT / RAW_DATA).exists():
-        (tmp_path / RAW_DATA).parent.mkdir(parents=True)
-        shutil.copy(ROOT / RAW_DATA, tmp_path / RAW_DATA)
+    raw = load_params(ROOT / "params.yaml").data.raw
+    if (ROOT / raw).exists():
+        (tmp_path / raw).parent.mkdir(parents=True)
+        shutil.copy(ROOT / raw, tmp_path / raw)
     monkeypatch.chdir(tmp_path)
     paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
     return tmp_path
+
+
+@pytest.fixture
+def project_frame(workdir: Path) -> Callable[[], pd.DataFrame]:
+    """Reads the project's raw data (params data.raw) in the scratch folder{{ "; ingests it first" if cookiecutter.dataset != "csv" }}."""
+
+    def read() -> pd.DataFrame:
+        data = load_params().data
+{%- if cookiecutter.dataset != "csv" %}
+        ingest(data.source, data.raw)
+{%- endif %}
+        return read_table(data.raw, load_contract())
+
+    return read
 
 
 @pytest.fixture

@@ -9,23 +9,7 @@ import pytest
 import yaml
 
 import {{ cookiecutter.package }}.contract as spec
-from {{ cookiecutter.package }}.config import (
-    RAW_DATA,
-{%- if cookiecutter.dataset != "csv" %}
-    load_params,
-{%- endif %}
-)
-{%- if cookiecutter.dataset != "csv" %}
-from {{ cookiecutter.package }}.data import ingest
-{%- endif %}
 from {{ cookiecutter.package }}.validate import validate_file
-
-
-def project_frame() -> pd.DataFrame:
-{%- if cookiecutter.dataset != "csv" %}
-    ingest(load_params().data.source)
-{%- endif %}
-    return pd.read_csv(RAW_DATA)
 
 
 def test_the_project_contract_round_trips_through_yaml(contract):
@@ -80,7 +64,7 @@ def test_columns_with_many_values_get_no_category_list(params):
 
 
 @pytest.mark.parametrize("name", ["project", "messy"])
-def test_resamples_and_new_samples_pass_the_inferred_contract(workdir, params, messy, name):
+def test_resamples_and_new_samples_pass_the_inferred_contract(project_frame, params, messy, name):
     if name == "project":
         frame, target, fresh = project_frame(), spec.load_contract().target, None
     else:
@@ -97,11 +81,25 @@ def test_resamples_and_new_samples_pass_the_inferred_contract(workdir, params, m
         assert findings == [], [f.message for f in findings]
 
 
-def test_make_schema_drafts_a_contract_with_the_current_target(workdir, contract):
-    project_frame()
-    args = Namespace(data=RAW_DATA, target=None, output=Path("draft.yaml"))
+def test_make_schema_drafts_a_contract_with_the_current_target(project_frame, contract):
+    frame = project_frame()
+    args = Namespace(data=None, target=None, output=Path("draft.yaml"))
     assert spec.main(args) == 0
     draft = spec.load_contract(Path("draft.yaml"))
     assert draft.target == contract.target
-    assert list(draft.columns) == list(pd.read_csv(RAW_DATA, nrows=1).columns)
+    assert list(draft.columns) == list(frame.columns)
     assert all(c.severity == "warn" for c in draft.columns.values())
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_csv_and_parquet_read_to_the_same_frame(tmp_path, messy, task):
+    """The pipeline sees the same frame whichever format data.raw has: missing values, text
+    categories and booleans (text in CSV, typed in Parquet) included."""
+    frame, contract = messy(task)
+    frame["flag"] = frame["size"] > 10
+    contract = spec.Contract(columns=contract.columns | {"flag": spec.Column("flag", "bool")})
+    csv = spec.read_table(spec.write_table(frame, tmp_path / "raw.csv"), contract)
+    parquet = spec.read_table(spec.write_table(frame, tmp_path / "raw.parquet"), contract)
+    pd.testing.assert_frame_equal(csv, parquet)
+    assert set(parquet["flag"]) == {"True", "False"}
+    assert parquet["colour"].isna().sum() == frame["colour"].isna().sum() > 0

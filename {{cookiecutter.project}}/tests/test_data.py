@@ -1,12 +1,13 @@
-import pandas as pd
 import pytest
 
+from {{ cookiecutter.package }}.contract import read_table
 from {{ cookiecutter.package }}.data import ingest
 
 
-def test_ingest_writes_the_example_with_its_target(params, contract, tmp_path):
-    path = ingest(params.data.source, tmp_path / "raw.csv")
-    frame = pd.read_csv(path)
+@pytest.mark.parametrize("name", ["raw.csv", "raw.parquet"])
+def test_ingest_writes_the_example_with_its_target(params, contract, tmp_path, name):
+    path = ingest(params.data.source, tmp_path / name)
+    frame = read_table(path, contract)
     assert list(frame.columns) == list(contract.columns)
     assert len(frame) > 100
     assert frame[contract.target].notna().all()

@@ -5,23 +5,13 @@ from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from {{ cookiecutter.package }} import drift
-from {{ cookiecutter.package }}.config import (
-    RAW_DATA,
-{%- if cookiecutter.dataset != "csv" %}
-    load_params,
-{%- endif %}
-)
 from {{ cookiecutter.package }}.contract import (
     infer_contract,
     load_contract,
 )
-{%- if cookiecutter.dataset != "csv" %}
-from {{ cookiecutter.package }}.data import ingest
-{%- endif %}
 from {{ cookiecutter.package }}.reference import (
     build_profile,
     write_reference_profile,
@@ -29,14 +19,6 @@ from {{ cookiecutter.package }}.reference import (
 
 PARAMS = drift.DriftParams()
 RUNS = 60  # batches per kind: about 2 s per data set
-
-
-def project_data():
-{%- if cookiecutter.dataset != "csv" %}
-    ingest(load_params().data.source)
-{%- endif %}
-    contract = load_contract()
-    return pd.read_csv(RAW_DATA), contract
 
 
 def drifted(report: dict) -> set[str]:
@@ -48,11 +30,13 @@ def column(report: dict, name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", ["project", "messy"])
-def test_false_alarms_at_most_5_percent_and_detection_at_least_95(workdir, params, messy, name):
+def test_false_alarms_at_most_5_percent_and_detection_at_least_95(
+    project_frame, params, messy, name
+):
     """Resamples of the reference data must not drift; a 0.5-sd shift of one numeric column
     must be found."""
     if name == "project":
-        frame, contract = project_data()
+        frame, contract = project_frame(), load_contract()
     else:
         frame, _ = messy(params.task, rows=2000)
         contract = infer_contract(frame, "label", params.task)
@@ -122,12 +106,12 @@ def test_the_verdict_weighs_drifting_features_by_importance(params, messy):
     assert report["weighted_drift"] == pytest.approx(1 / 1.05, abs=1e-3)
 
 
-def test_the_command_writes_reports_and_fails_only_when_strict(workdir):
-    frame, contract = project_data()
-    args = Namespace(batch=RAW_DATA, profile=Path("reports/reference_profile.json"), strict=True)
+def test_the_command_writes_reports_and_fails_only_when_strict(project_frame, params):
+    frame, contract = project_frame(), load_contract()
+    args = Namespace(batch=None, profile=Path("reports/reference_profile.json"), strict=True)
     assert drift.main(args) == 0
     assert json.loads(Path("reports/drift.json").read_text())["verdict"] == "skipped"
-    write_reference_profile(data=RAW_DATA, contract=contract)
+    write_reference_profile(data=params.data.raw, contract=contract)
     numeric = [n for n in contract.numeric_features if frame[n].nunique() > 20]
     frame[numeric] = frame[numeric] + 3 * frame[numeric].std()
     frame.to_csv("batch.csv", index=False)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
-    RAW_DATA,
 )
 from {{ cookiecutter.package }}.registry import (
     GATE_FILE,
@@ -75,12 +75,14 @@ def test_a_dirty_tree_is_refused(workdir):
 
 
 def test_the_tag_message_is_a_registry_entry(workdir):
-    for path in (RAW_DATA, MODEL_FILE, METRICS_FILE):
+    data = Path("data/raw/dataset.parquet")
+    for path in (data, MODEL_FILE, METRICS_FILE):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
-    message = tag_message("m", "v1.0.0", "first version", "abc", {"verdict": "BLESSED"}, METRICS)
+    gate = {"verdict": "BLESSED"}
+    message = tag_message("m", "v1.0.0", "first version", "abc", gate, METRICS, data)
     assert message.startswith("m v1.0.0: first version\n")
     for line in ("commit: abc", "gate: BLESSED", "rmse: 1.5000 [1.0000, 2.0000]"):
         assert line in message
-    assert "data: data/raw/dataset.csv md5:" in message
+    assert "data: data/raw/dataset.parquet md5:9dd4e461268c8034f5c8564e155c67a6" in message
     assert "params: params.yaml sha256:" in message

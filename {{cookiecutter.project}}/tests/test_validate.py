@@ -18,7 +18,6 @@ from {{ cookiecutter.package }} import validate
 from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
-    RAW_DATA,
     VALIDATION_REPORT,
     load_params,
 )
@@ -27,13 +26,12 @@ from {{ cookiecutter.package }}.contract import (
     dump_contract,
     infer_contract,
     load_contract,
+    write_table,
 )
-{%- if cookiecutter.dataset != "csv" %}
-from {{ cookiecutter.package }}.data import ingest
-{%- endif %}
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["project", "messy-classification", "messy-regression"]
+BATCH = Path("batch.csv")  # the file each corpus case writes, as CSV bytes
 
 
 def enforced(contract: Contract, table: dict | None = None, **columns: dict) -> Contract:
@@ -45,16 +43,8 @@ def enforced(contract: Contract, table: dict | None = None, **columns: dict) -> 
     return Contract(columns=cols, table=rules)
 
 
-def project_frame() -> pd.DataFrame:
-    """The project's raw data (written by the ingest stage for the example data sets)."""
-{%- if cookiecutter.dataset != "csv" %}
-    ingest(load_params().data.source)
-{%- endif %}
-    return pd.read_csv(RAW_DATA)
-
-
 @pytest.fixture
-def source(workdir, messy):
+def source(project_frame, messy):
     """Builds (data, its contract with every rule enforced, task) for a corpus source."""
 
     def build(name: str) -> tuple[pd.DataFrame, Contract, str]:
@@ -70,13 +60,12 @@ def source(workdir, messy):
 def run(data, contract: Contract, environment: str = "training") -> tuple[int, dict]:
     """Validate `data` (a frame, raw bytes, or None for no file) against `contract`."""
     Path("contract.yaml").write_text(dump_contract(contract), encoding="utf-8")
-    RAW_DATA.parent.mkdir(parents=True, exist_ok=True)
-    RAW_DATA.unlink(missing_ok=True)
+    BATCH.unlink(missing_ok=True)
     if isinstance(data, pd.DataFrame):
-        data.to_csv(RAW_DATA, index=False)
+        data.to_csv(BATCH, index=False)
     elif data is not None:
-        RAW_DATA.write_bytes(data)
-    args = Namespace(data=RAW_DATA, contract=Path("contract.yaml"), environment=environment)
+        BATCH.write_bytes(data)
+    args = Namespace(data=BATCH, contract=Path("contract.yaml"), environment=environment)
     code = validate.main(args)
     return code, json.loads(VALIDATION_REPORT.read_text())
 
@@ -284,9 +273,9 @@ def test_markdown_stays_under_the_size_limit(source):
     assert len(text.encode()) < 10_000 and "more findings" in text
 
 
-def test_the_command_line_reports_without_a_traceback(workdir):
+def test_the_command_line_reports_without_a_traceback(project_frame, params):
     frame = project_frame()
-    frame.drop(columns=[load_contract().target]).to_csv(RAW_DATA, index=False)
+    write_table(frame.drop(columns=[load_contract().target]), params.data.raw)
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package }}", "validate"],
         capture_output=True,
@@ -296,7 +285,9 @@ def test_the_command_line_reports_without_a_traceback(workdir):
     assert "target column" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_dvc_repro_stops_before_training_and_keeps_the_previous_model(workdir):
+def test_dvc_repro_stops_before_training_and_keeps_the_previous_model(
+    workdir, project_frame, params
+):
     """Real `dvc repro` on bad data: validate fails, nothing downstream runs, and the previous
     model and metrics stay byte-identical."""
     frame = project_frame()
@@ -308,7 +299,7 @@ def test_dvc_repro_stops_before_training_and_keeps_the_previous_model(workdir):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     frame.loc[0, load_contract().numeric_features[0]] = np.inf
-    frame.to_csv(RAW_DATA, index=False)
+    write_table(frame, params.data.raw)
     result = subprocess.run(
         ["dvc", "repro", "--downstream", "validate"], capture_output=True, text=True, env=env
     )

@@ -13,10 +13,10 @@ import sys
 # step name -> (module, one-line help), in the order the pipeline runs them
 STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
-    "ingest": ("data", "write the example data set to data/raw/dataset.csv"),
+    "ingest": ("data", "write the example data set to the raw data path (data.raw)"),
 {%- endif %}
     "schema": ("contract", "draft contract.yaml from the data (rules to review)"),
-    "validate": ("validate", "check data/raw/dataset.csv against contract.yaml"),
+    "validate": ("validate", "check the raw data (data.raw) against contract.yaml"),
     "drift": ("drift", "drift of the data (or --batch FILE) vs the reference profile"),
     "profile": ("reference", "write reports/reference_profile.json from the train split"),
     "split": ("split", "split the raw data into train and test"),

@@ -10,7 +10,7 @@ import yaml
 
 PARAMS_FILE = Path("params.yaml")
 CONTRACT_FILE = Path("contract.yaml")
-RAW_DATA = Path("data/raw/dataset.csv")
+TABLE_FORMATS = (".csv", ".parquet")
 TRAIN_SPLIT = Path("data/split/train.parquet")
 TEST_SPLIT = Path("data/split/test.parquet")
 MODEL_FILE = Path("models/model.skops")
@@ -22,9 +22,15 @@ PLOTS_DIR = REPORTS / "plots"
 
 @dataclass(frozen=True)
 class DataParams:
-    """Where the raw data comes from."""
+    """Where the raw data lives (CSV or Parquet, by suffix); for the examples, its source."""
 
-    source: str
+    raw: Path
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if Path(self.raw).suffix not in TABLE_FORMATS:
+            raise ValueError(f"data.raw must end in .csv or .parquet, got {str(self.raw)!r}")
+        object.__setattr__(self, "raw", Path(self.raw))
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ class Params:
     """Every knob of the pipeline."""
 
     task: str
-    data: DataParams | None
+    data: DataParams
     split: SplitParams
     model: ModelParams
     evaluate: EvaluateParams
@@ -141,7 +147,7 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         bootstrap = BootstrapParams(**evaluate.pop("bootstrap", {}))
         return Params(
             task=raw["task"],
-            data=DataParams(**raw["data"]) if "data" in raw else None,
+            data=DataParams(**raw["data"]),
             split=SplitParams(**raw["split"]),
             model=ModelParams(**raw["model"]),
             evaluate=EvaluateParams(bootstrap=bootstrap, **evaluate),

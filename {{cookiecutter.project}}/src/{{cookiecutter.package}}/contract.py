@@ -17,7 +17,6 @@ import yaml
 
 from {{ cookiecutter.package }}.config import (
     CONTRACT_FILE,
-    RAW_DATA,
     load_params,
 )
 
@@ -41,7 +40,7 @@ STRUCTURAL = {
     "min_classes",
 }
 HEADER = """\
-# Data contract for data/raw/dataset.csv, checked by `make validate` (pandera, every rule at once).
+# Data contract for the raw data (params.yaml data.raw), checked by `make validate` (pandera).
 # Column fields: dtype (int, float, str, bool); role (feature, target, id, ignored);
 #   environments (where the column must be present; default: training and serving, the
 #   target only training); max_null_fraction; range [min, max]; allowed_values with
@@ -210,11 +209,25 @@ def dump_contract(contract: Contract) -> str:
 
 
 def read_table(path: Path, contract: Contract) -> pd.DataFrame:
-    """Read a CSV or Parquet file with the contract's dtypes for the columns it knows."""
+    """Read a CSV or Parquet file; the contract's text columns come back as text either way, so
+    both formats give the pipeline the same frame."""
+    text = [c.name for c in contract.columns.values() if not c.is_numeric]
+    if path.suffix != ".parquet":
+        return pd.read_csv(path, dtype=dict.fromkeys(text, "str"))
+    frame = pd.read_parquet(path)
+    for name in (n for n in text if n in frame.columns and frame[n].dtype != "str"):
+        frame[name] = frame[name].astype("str").where(frame[name].notna())
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    """Write `frame` as CSV or Parquet, by the path's suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    dtypes = {c.name: PANDAS_DTYPES[c.dtype] for c in contract.columns.values() if not c.is_numeric}
-    return pd.read_csv(path, dtype=dtypes)
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
 
 
 # --- pandera schemas: each Check's name is the rule id used in reports ---------------------------
@@ -441,7 +454,7 @@ def infer_contract(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m {{ cookiecutter.package }} schema`."""
-    parser.add_argument("--data", type=Path, default=RAW_DATA, help="CSV or Parquet to infer from")
+    parser.add_argument("--data", type=Path, help="CSV or Parquet (default: params data.raw)")
     parser.add_argument("--target", help="target column (default: the current contract's)")
     parser.add_argument("--output", type=Path, default=CONTRACT_FILE, help="contract to write")
 
@@ -449,14 +462,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """CLI entry (`make schema`): draft a contract from the data, keeping the current contract's
     target, id and ignored columns."""
-    frame = pd.read_parquet(args.data) if args.data.suffix == ".parquet" else pd.read_csv(args.data)
+    data = args.data or load_params().data.raw
+    frame = pd.read_parquet(data) if data.suffix == ".parquet" else pd.read_csv(data)
     roles: dict[str, str] = {}
     if CONTRACT_FILE.exists():
         current = load_contract(CONTRACT_FILE)
         roles = {c.name: c.role for c in current.columns.values() if c.role != "feature"}
     target = args.target or next((n for n, r in roles.items() if r == "target"), None)
     if target not in frame.columns:
-        print(f"schema: no target column {target!r} in {args.data}; pass --target", file=sys.stderr)
+        print(f"schema: no target column {target!r} in {data}; pass --target", file=sys.stderr)
         return 1
     roles = {n: r for n, r in roles.items() if r != "target"}
     contract = infer_contract(frame, target, load_params().task, roles)

@@ -1,4 +1,4 @@
-"""Ingest: write the example data set that ships with scikit-learn to data/raw/dataset.csv."""
+"""Ingest: write the example data set that ships with scikit-learn to the raw data path."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn import datasets
 
-from {{ cookiecutter.package }}.config import (
-    RAW_DATA,
-    load_params,
-)
+from {{ cookiecutter.package }}.config import load_params
+from {{ cookiecutter.package }}.contract import write_table
 
 LOADERS = {
     "breast_cancer": datasets.load_breast_cancer,
@@ -26,21 +24,19 @@ def load_example(name: str) -> pd.DataFrame:
     return LOADERS[name](as_frame=True).frame
 
 
-def ingest(source: str, destination: Path = RAW_DATA) -> Path:
-    """Write the data named by params `data.source` ('sklearn:<name>') as CSV."""
+def ingest(source: str, destination: Path) -> Path:
+    """Write the data named by params `data.source` ('sklearn:<name>') as CSV or Parquet."""
     kind, _, name = source.partition(":")
     if kind != "sklearn":
         raise ValueError(f"params data.source must look like 'sklearn:<name>', got {source!r}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    load_example(name).to_csv(destination, index=False)
-    return destination
+    return write_table(load_example(name), destination)
 
 
 def main() -> int:
     """CLI entry: `python -m {{ cookiecutter.package }} ingest`."""
     data = load_params().data
-    if data is None:
+    if data.source is None:
         raise ValueError("params.yaml: data.source is missing")
-    path = ingest(data.source)
+    path = ingest(data.source, data.raw)
     print(f"ingest: wrote {path}")
     return 0

@@ -23,7 +23,6 @@ from scipy.spatial.distance import jensenshannon
 
 from {{ cookiecutter.package }}.champion import find_champion
 from {{ cookiecutter.package }}.config import (
-    RAW_DATA,
     REPORTS,
     load_params,
 )
@@ -229,7 +228,7 @@ def write_reports(report: dict[str, Any]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m {{ cookiecutter.package }} drift`."""
-    parser.add_argument("--batch", type=Path, default=RAW_DATA, help="CSV or Parquet to compare")
+    parser.add_argument("--batch", type=Path, help="CSV or Parquet to compare (default: data.raw)")
     parser.add_argument(
         "--profile",
         type=Path,
@@ -261,8 +260,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"drift: skipped, no reference profile at {where}")
         return 0
     drift = drift_params(params.raw.get("drift"))
-    report = compare(read_table(args.batch, load_contract()), profile, drift)
-    report = {"batch": str(args.batch), "reference": source} | report
+    batch = args.batch or params.data.raw
+    report = compare(read_table(batch, load_contract()), profile, drift)
+    report = {"batch": str(batch), "reference": source} | report
     write_reports(report)
     for row in report["columns"]:
         if row["drifted"]:

@@ -15,7 +15,6 @@ import yaml
 from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
-    RAW_DATA,
     Params,
     load_params,
 )
@@ -43,22 +42,23 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def data_fingerprint() -> str:
+def data_fingerprint(raw: Path) -> str:
     """The raw data's md5 as dvc.lock records it (no data needed), else computed."""
     lock = Path("dvc.lock")
     stages = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"] if lock.exists() else {}
     for stage in stages.values():
         for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
-            if entry["path"] == RAW_DATA.as_posix():
+            if entry["path"] == raw.as_posix():
                 return entry["md5"]
-    return md5(RAW_DATA) if RAW_DATA.exists() else "unknown"
+    return md5(raw) if raw.exists() else "unknown"
 
 
-def data_section(contract: Contract, profile: dict[str, Any] | None, task: str) -> list[str]:
+def data_section(contract: Contract, profile: dict[str, Any] | None, params: Params) -> list[str]:
     """Rows, features, the target's distribution and the numeric ranges seen in training, from
     the training data's profile (reports/reference_profile.json), so no data is needed."""
+    raw = params.data.raw
     lines = [
-        f"- Data fingerprint: `{RAW_DATA.as_posix()}` md5 `{data_fingerprint()}`",
+        f"- Data fingerprint: `{raw.as_posix()}` md5 `{data_fingerprint(raw)}`",
         f"- Features ({len(contract.features)}): {len(contract.numeric_features)} numeric, "
         f"{len(contract.categorical_features)} categorical; target `{contract.target}`",
     ]
@@ -72,7 +72,8 @@ def data_section(contract: Contract, profile: dict[str, Any] | None, task: str) 
         shares = ", ".join(
             f"`{label}` {count / total:.1%}" for label, count in sorted(target["counts"].items())
         )
-        lines.append(f"- {'Classes' if task == 'classification' else 'Target values'}: {shares}")
+        kind = "Classes" if params.task == "classification" else "Target values"
+        lines.append(f"- {kind}: {shares}")
     elif target:
         quantiles = target["quantiles"]
         lines.append(
@@ -154,7 +155,7 @@ def render(params: Params, contract: Contract) -> str:
         "",
         "## Training data",
         "",
-        *data_section(contract, profile, params.task),
+        *data_section(contract, profile, params),
         "",
         "## Metrics",
         "",

@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch",
         type=Path,
-        required=True,
-        help="prediction log (.jsonl or a folder of them) or a CSV/Parquet file of inputs",
+        help="prediction log (.jsonl or a folder of them) or a CSV/Parquet file of inputs "
+        "(default: data.raw)",
     )
     parser.add_argument("--labels", type=Path, help="CSV with request_id[, record] and the target")
 
@@ -178,13 +178,14 @@ def assess(
 def main(args: argparse.Namespace) -> int:
     """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm."""
     params, contract = load_params(), load_contract()
-    batch = load_batch(args.batch, contract)
+    batch_path = args.batch or params.data.raw
+    batch = load_batch(batch_path, contract)
     champion = find_champion(params.registry.model, params.registry.champion_stage)
     profile, source = reference_profile(champion)
     labels = pd.read_csv(args.labels) if args.labels else None
     champion_metrics = recorded_metrics(champion) if champion else None
     report = assess(batch, profile, params, contract, labels, champion_metrics)
-    report |= {"batch": str(args.batch), "reference": source}
+    report |= {"batch": str(batch_path), "reference": source}
     MONITOR_FILE.parent.mkdir(parents=True, exist_ok=True)
     MONITOR_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     MONITOR_MARKDOWN.write_text(markdown(report), encoding="utf-8")

@@ -40,7 +40,6 @@ from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
     PARAMS_FILE,
-    RAW_DATA,
     REPORTS,
     load_params,
 )
@@ -191,6 +190,7 @@ def tag_message(
     commit: str,
     gate: dict[str, Any],
     metrics: dict[str, Any],
+    data: Path,
 ) -> str:
     """The registry entry, readable with `git tag -n99` and `gto show`."""
     lines = [
@@ -198,7 +198,7 @@ def tag_message(
         "",
         f"commit: {commit}",
         f"gate: {gate['verdict']}",
-        f"data: {RAW_DATA.as_posix()} md5:{md5(RAW_DATA)}",
+        f"data: {data.as_posix()} md5:{md5(data)}",
         f"model: {MODEL_FILE.as_posix()} md5:{md5(MODEL_FILE)}",
         f"params: {PARAMS_FILE.as_posix()} sha256:{params_hash()}",
         f"metrics ({metrics.get('test_rows', '?')} test rows, primary {metrics['primary']}):",
@@ -291,7 +291,7 @@ def register(bump: str | None = None) -> str:
                 (bump, f"--bump {bump}") if bump else choose_bump(previous, contract, metrics)
             )
             version = bumped(previous["version"], kind)
-        message = tag_message(model, version, reason, commit, gate, metrics)
+        message = tag_message(model, version, reason, commit, gate, metrics, params.data.raw)
         gto.register(".", model, commit, version=version, message=message)
         outcome["version"] = version
         return f"{model}@{version}"

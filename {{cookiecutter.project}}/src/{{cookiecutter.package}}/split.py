@@ -6,7 +6,6 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from {{ cookiecutter.package }}.config import (
-    RAW_DATA,
     TEST_SPLIT,
     TRAIN_SPLIT,
     SplitParams,
@@ -32,8 +31,8 @@ def split(
 
 def main() -> int:
     """CLI entry: write data/split/train.parquet and data/split/test.parquet."""
-    contract = load_contract()
-    train, test = split(read_table(RAW_DATA, contract), contract, load_params().split)
+    contract, params = load_contract(), load_params()
+    train, test = split(read_table(params.data.raw, contract), contract, params.split)
     TRAIN_SPLIT.parent.mkdir(parents=True, exist_ok=True)
     train.to_parquet(TRAIN_SPLIT, index=False)
     test.to_parquet(TEST_SPLIT, index=False)

@@ -18,9 +18,9 @@ import yaml
 
 from {{ cookiecutter.package }}.config import (
     CONTRACT_FILE,
-    RAW_DATA,
     REPORTS,
     VALIDATION_REPORT,
+    load_params,
 )
 from {{ cookiecutter.package }}.contract import (
     ENVIRONMENTS,
@@ -473,7 +473,7 @@ def write_reports(findings: list[Finding], path: Path, rows: int) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m {{ cookiecutter.package }} validate`."""
-    parser.add_argument("--data", type=Path, default=RAW_DATA, help="CSV or Parquet to check")
+    parser.add_argument("--data", type=Path, help="CSV or Parquet to check (default: data.raw)")
     parser.add_argument("--contract", type=Path, default=CONTRACT_FILE, help="contract to apply")
     parser.add_argument(
         "--environment",
@@ -485,9 +485,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: report every problem; exit 1 when any is an error."""
-    contract = load_contract(args.contract)
-    findings, rows = validate_file(args.data, contract, args.environment)
-    write_reports(findings, args.data, rows)
+    contract, data = load_contract(args.contract), args.data or load_params().data.raw
+    findings, rows = validate_file(data, contract, args.environment)
+    write_reports(findings, data, rows)
     for f in findings:
         print(f"validate: {f.severity.upper()} {f.id}: {f.message}. Fix: {f.hint}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -495,5 +495,5 @@ def main(args: argparse.Namespace) -> int:
     if any(f.severity == "error" for f in findings):
         return 1
     warned = f" with {len(findings)} warning(s)" if findings else ""
-    print(f"validate: {args.data} ({rows} rows) passes {args.contract}{warned}")
+    print(f"validate: {data} ({rows} rows) passes {args.contract}{warned}")
     return 0
