@@ -10,6 +10,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+LAUNCHER = Path(__file__).with_name("launch.py")
 RESULTS = Path(__file__).resolve().parent / "results"
 VENV = Path(sys.prefix)
 PACKAGES = (
@@ -98,14 +100,16 @@ def measure(
     timeout: float | None = None,
 ) -> Run:
     """Run `command` to the end (or kill its process group after `timeout` seconds), with its
-    output appended to `log`; its own rusage comes from wait4, so runs do not blur together."""
+    output appended to `log`. CPU and peak RSS are the command's own, as bench/launch.py reads
+    them from wait4 (see there why the command is not started from this process directly)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as out:
+    with log.open("a") as out, tempfile.TemporaryDirectory() as scratch:
         out.write(f"\n$ {' '.join(command)}   (in {cwd})\n")
         out.flush()
+        usage_file = Path(scratch) / "usage.json"
         start = time.perf_counter()
         process = subprocess.Popen(
-            command,
+            [sys.executable, "-I", str(LAUNCHER), str(usage_file), *command],
             cwd=cwd,
             env=env or child_env(),
             stdout=out,
@@ -121,17 +125,17 @@ def measure(
         timer = threading.Timer(timeout, kill) if timeout else None
         if timer:
             timer.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
         wall = time.perf_counter() - start
         if timer:
             timer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
+        usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
     return Run(
         command=" ".join(command),
         returncode=process.returncode,
         wall_s=round(wall, 3),
-        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        cpu_s=round(usage.get("cpu_s", 0.0), 3),
+        peak_rss_mb=round(usage.get("peak_rss_kb", 0) / 1024, 1),
         timed_out=expired.is_set(),
     )
 

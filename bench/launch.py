@@ -1,0 +1,23 @@
+"""Run a command and write its own resource usage to a JSON file: `python launch.py OUT cmd...`.
+
+Why not wait4 on the command directly: Linux hands a process started by exec the memory
+high-water mark of the process it replaced, so a command spawned straight from the benchmark
+reports at least the benchmark's own size as its peak RSS. This launcher is small and forks
+the command itself, so the peak it reports is the command's own (plus a few MB at most).
+"""
+
+import json
+import os
+import sys
+
+out, command = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(command[0], command)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(out, "w") as report:
+    json.dump({"cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_kb": usage.ru_maxrss}, report)
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
