@@ -94,12 +94,16 @@ def test_make_schema_drafts_a_contract_with_the_current_target(project_frame, co
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_csv_and_parquet_read_to_the_same_frame(tmp_path, messy, task):
     """The pipeline sees the same frame whichever format data.raw has: missing values, text
-    categories and booleans (text in CSV, typed in Parquet) included."""
+    categories and booleans (text in CSV, typed in Parquet) included; columns outside the
+    contract are skipped when asked, in both formats."""
     frame, contract = messy(task)
     frame["flag"] = frame["size"] > 10
+    frame["notes"] = "a column the contract does not know"
     contract = spec.Contract(columns=contract.columns | {"flag": spec.Column("flag", "bool")})
-    csv = spec.read_table(spec.write_table(frame, tmp_path / "raw.csv"), contract)
-    parquet = spec.read_table(spec.write_table(frame, tmp_path / "raw.parquet"), contract)
-    pd.testing.assert_frame_equal(csv, parquet)
+    files = [spec.write_table(frame, tmp_path / name) for name in ("raw.csv", "raw.parquet")]
+    for only_contract in (False, True):
+        csv, parquet = (spec.read_table(path, contract, only_contract) for path in files)
+        pd.testing.assert_frame_equal(csv, parquet)
+        assert ("notes" in parquet.columns) is not only_contract
     assert set(parquet["flag"]) == {"True", "False"}
     assert parquet["colour"].isna().sum() == frame["colour"].isna().sum() > 0

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow.parquet as pq
 import yaml
 
 from {{ cookiecutter.package }}.config import (
@@ -208,13 +209,18 @@ def dump_contract(contract: Contract) -> str:
     return HEADER + yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
-def read_table(path: Path, contract: Contract) -> pd.DataFrame:
+def read_table(path: Path, contract: Contract, only_contract: bool = False) -> pd.DataFrame:
     """Read a CSV or Parquet file; the contract's text columns come back as text either way, so
-    both formats give the pipeline the same frame."""
+    both formats give the pipeline the same frame. `only_contract` skips the file's other
+    columns (Parquet then reads only the contract's column chunks)."""
     text = [c.name for c in contract.columns.values() if not c.is_numeric]
     if path.suffix != ".parquet":
-        return pd.read_csv(path, dtype=dict.fromkeys(text, "str"))
-    frame = pd.read_parquet(path)
+        usecols = (lambda name: name in contract.columns) if only_contract else None
+        return pd.read_csv(path, usecols=usecols, dtype=dict.fromkeys(text, "str"))
+    columns = None
+    if only_contract:
+        columns = [n for n in pq.read_schema(path).names if n in contract.columns]
+    frame = pd.read_parquet(path, engine="pyarrow", columns=columns)
     for name in (n for n in text if n in frame.columns and frame[n].dtype != "str"):
         frame[name] = frame[name].astype("str").where(frame[name].notna())
     return frame

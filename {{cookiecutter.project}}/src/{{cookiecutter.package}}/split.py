@@ -1,4 +1,5 @@
-"""Split: divide the validated raw data into train and test sets (Parquet keeps the dtypes)."""
+"""Split: divide the validated raw data into train and test sets (Parquet keeps the dtypes).
+Only the contract's columns are kept: the stages after this one read nothing else."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def split(
 def main() -> int:
     """CLI entry: write data/split/train.parquet and data/split/test.parquet."""
     contract, params = load_contract(), load_params()
-    train, test = split(read_table(params.data.raw, contract), contract, params.split)
+    frame = read_table(params.data.raw, contract, only_contract=True)
+    train, test = split(frame, contract, params.split)
     TRAIN_SPLIT.parent.mkdir(parents=True, exist_ok=True)
     train.to_parquet(TRAIN_SPLIT, index=False)
     test.to_parquet(TEST_SPLIT, index=False)
