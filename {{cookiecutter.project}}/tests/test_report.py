@@ -105,3 +105,10 @@ def test_an_unpaired_champion_difference_inside_the_interval_is_noise():
         }
         row = report.metrics_table(current, None, gate, "main")[-1]
         assert row.rstrip(" |").endswith(mark), row
+
+
+def test_the_data_section_states_validation_once(reports):
+    assert "validation against `contract.yaml`: not run" in report.build_report()
+    (REPORTS / "validation.md").write_text("### Data validation: ❌ failed\n", encoding="utf-8")
+    text = report.build_report()
+    assert text.count("validation") == 1 and "### Data validation: ❌ failed" in text
