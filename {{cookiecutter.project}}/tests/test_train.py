@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package }}.config import ModelParams
+from {{ cookiecutter.package }}.features import training_input
 from {{ cookiecutter.package }}.train import (
     build_model,
     load_model,
@@ -53,3 +54,14 @@ def test_the_same_model_is_saved_as_the_same_bytes(params, fitted, tmp_path):
     save_model(first, tmp_path / "first.skops")
     save_model(second, tmp_path / "second.skops")
     assert (tmp_path / "first.skops").read_bytes() == (tmp_path / "second.skops").read_bytes()
+
+
+def test_categories_as_pandas_categories_fit_the_same_model(params, messy, tmp_path):
+    """training_input only changes how text is held in memory: the saved model is the same."""
+    frame, contract = messy(params.task)
+    inputs = {"text": frame[contract.features], "category": training_input(frame, contract)}
+    assert (inputs["category"].dtypes == "category").sum() == len(contract.categorical_features)
+    for name, features in inputs.items():
+        model = build_model(contract, ModelParams(params.model.estimator, params.model.params))
+        save_model(model.fit(features, frame[contract.target]), tmp_path / f"{name}.skops")
+    assert (tmp_path / "text.skops").read_bytes() == (tmp_path / "category.skops").read_bytes()

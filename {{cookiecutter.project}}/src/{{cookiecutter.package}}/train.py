@@ -23,7 +23,10 @@ from {{ cookiecutter.package }}.contract import (
     load_contract,
     read_table,
 )
-from {{ cookiecutter.package }}.features import build_features
+from {{ cookiecutter.package }}.features import (
+    build_features,
+    training_input,
+)
 
 # skops refuses to load types it does not know; these prefixes are the libraries models come from.
 # Where skops writes id(obj): an object's "__id__" and the file name of its array.
@@ -88,7 +91,7 @@ def main() -> int:
     contract, params = load_contract(), load_params()
     train = read_table(TRAIN_SPLIT, contract)
     model = build_model(contract, params.model)
-    model.fit(train[contract.features], train[contract.target])
+    model.fit(training_input(train, contract), train[contract.target])
     save_model(model)
     print(f"train: fitted {params.model.estimator} on {len(train)} rows -> {MODEL_FILE}")
     return 0

@@ -117,9 +117,10 @@ def read_raw(path: Path) -> tuple[pd.DataFrame | None, Finding | None]:
 
 
 def schema_errors(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[pa.errors.SchemaError]:
-    """Every failure of a lazy pandera validation."""
+    """Every failure of a lazy pandera validation (in place: our schemas coerce nothing, so the
+    frame is not copied)."""
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         return list(errors.schema_errors)
     return []
