@@ -1,10 +1,13 @@
 """The contract format (load, dump) and its inference (`make schema`)."""
 
 from argparse import Namespace
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as arrow
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -107,3 +110,41 @@ def test_csv_and_parquet_read_to_the_same_frame(tmp_path, messy, task):
         assert ("notes" in parquet.columns) is not only_contract
     assert set(parquet["flag"]) == {"True", "False"}
     assert parquet["colour"].isna().sum() == frame["colour"].isna().sum() > 0
+
+
+def test_typed_parquet_columns_read_and_validate_like_their_csv_text(tmp_path):
+    """Parquet written by other tools (pyarrow, Spark, a database export) brings types CSV does
+    not have: decimals, numbers stored as text, booleans and integer codes with gaps. They read
+    to the frame the same rows give as CSV, and pass the contract the CSV passes."""
+    table = arrow.table(
+        {
+            "price": arrow.array(
+                [Decimal("1.50"), None, Decimal("2.25"), Decimal("3.00")], arrow.decimal128(10, 2)
+            ),
+            "size": ["1.5", "2", None, "4"],
+            "paperless": [True, None, False, True],
+            "plan": arrow.array([1, 2, None, 3], arrow.int64()),
+            "label": ["a", "b", "a", "b"],
+        }
+    )
+    pq.write_table(table, tmp_path / "raw.parquet")
+    csv = tmp_path / "raw.csv"
+    csv.write_text(
+        "price,size,paperless,plan,label\n1.50,1.5,True,1,a\n,2,,2,b\n2.25,,False,,a\n"
+        "3.00,4,True,3,b\n"
+    )
+    contract = spec.Contract(
+        columns={
+            "price": spec.Column("price", "float"),
+            "size": spec.Column("size", "float"),
+            "paperless": spec.Column("paperless", "bool", allowed_values=("False", "True")),
+            "plan": spec.Column("plan", "str", allowed_values=("1", "2", "3")),
+            "label": spec.Column("label", "str", "target"),
+        }
+    )
+    parquet = spec.read_table(tmp_path / "raw.parquet", contract)
+    pd.testing.assert_frame_equal(spec.read_table(csv, contract), parquet)
+    assert parquet["plan"].tolist()[:2] == ["1", "2"] and parquet["price"].dtype == "float64"
+    for path in (csv, tmp_path / "raw.parquet"):
+        findings, rows = validate_file(path, contract)
+        assert (findings, rows) == ([], 4), [f.message for f in findings]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as arrow
 import pyarrow.parquet as pq
 import yaml
 
@@ -210,20 +211,42 @@ def dump_contract(contract: Contract) -> str:
 
 
 def read_table(path: Path, contract: Contract, only_contract: bool = False) -> pd.DataFrame:
-    """Read a CSV or Parquet file; the contract's text columns come back as text either way, so
-    both formats give the pipeline the same frame. `only_contract` skips the file's other
-    columns (Parquet then reads only the contract's column chunks)."""
-    text = [c.name for c in contract.columns.values() if not c.is_numeric]
+    """Read a CSV or Parquet file as the pipeline expects it: the contract's text columns as
+    text, its numbers as numbers, whichever the format, so the same rows give the same frame.
+    `only_contract` skips the file's other columns (Parquet reads only the contract's chunks)."""
     if path.suffix != ".parquet":
+        text = [c.name for c in contract.columns.values() if not c.is_numeric]
         usecols = (lambda name: name in contract.columns) if only_contract else None
         return pd.read_csv(path, usecols=usecols, dtype=dict.fromkeys(text, "str"))
     columns = None
     if only_contract:
         columns = [n for n in pq.read_schema(path).names if n in contract.columns]
-    frame = pd.read_parquet(path, engine="pyarrow", columns=columns)
-    for name in (n for n in text if n in frame.columns and frame[n].dtype != "str"):
-        frame[name] = frame[name].astype("str").where(frame[name].notna())
+    frame = read_parquet(path, columns)
+    for column in (c for c in contract.columns.values() if c.name in frame.columns):
+        values = frame[column.name]
+        if column.is_numeric and not pd.api.types.is_numeric_dtype(values):
+            frame[column.name] = _as_number(values).astype("float64")
+        elif not column.is_numeric and values.dtype != "str":
+            frame[column.name] = as_text(values)
     return frame
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet file through pyarrow; decimals (common in database exports) become floats, as
+    the same numbers in a CSV file would."""
+    frame = pd.read_parquet(path, engine="pyarrow", columns=columns)
+    schema = pq.read_schema(path)
+    decimals = [f.name for f in schema if arrow.types.is_decimal(f.type) and f.name in frame]
+    return frame.astype(dict.fromkeys(decimals, "float64"))
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Typed values as the text a CSV file holds: True/False, whole numbers without '.0' (an
+    integer column with gaps arrives as floats), missing values stay missing."""
+    present = values.dropna()
+    if pd.api.types.is_float_dtype(values) and bool((present == present.round()).all()):
+        values = values.astype("Int64")
+    return values.astype("str").where(values.notna())
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
@@ -364,8 +387,8 @@ def typed(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
             values = frame[column.name]
             if column.is_numeric:
                 frame[column.name] = _as_number(values).astype("float64")
-            elif not _is_text(values):
-                frame[column.name] = values.astype("str").where(values.notna())
+            elif values.dtype != "str":
+                frame[column.name] = as_text(values)
     return frame
 
 
@@ -469,7 +492,7 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry (`make schema`): draft a contract from the data, keeping the current contract's
     target, id and ignored columns."""
     data = args.data or load_params().data.raw
-    frame = pd.read_parquet(data) if data.suffix == ".parquet" else pd.read_csv(data)
+    frame = read_parquet(data) if data.suffix == ".parquet" else pd.read_csv(data)
     roles: dict[str, str] = {}
     if CONTRACT_FILE.exists():
         current = load_contract(CONTRACT_FILE)

@@ -28,6 +28,7 @@ from {{ cookiecutter.package }}.contract import (
     class_shares,
     load_contract,
     parse_schema,
+    read_parquet,
     rules_schema,
     typed,
 )
@@ -82,7 +83,8 @@ class Finding:
 
 
 def read_raw(path: Path) -> tuple[pd.DataFrame | None, Finding | None]:
-    """The file with every cell as text (undecodable bytes become U+FFFD), or why it can't be."""
+    """The file as read: CSV with every cell as text (undecodable bytes become U+FFFD), Parquet
+    with its own types; or why it can't be read."""
 
     def problem(check: str, message: str, expected: str, hint: str) -> tuple[None, Finding]:
         return None, Finding(check, None, "error", message, expected, message, hint)
@@ -90,8 +92,7 @@ def read_raw(path: Path) -> tuple[pd.DataFrame | None, Finding | None]:
     if not path.exists():
         return problem("file", f"{path}: file not found", "a data file", "create it or pass --data")
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-        return frame.reset_index(drop=True), None
+        return read_parquet(path).reset_index(drop=True), None
     try:
         cells = pd.read_csv(
             path, header=None, dtype="str", encoding="utf-8-sig", encoding_errors="replace"
