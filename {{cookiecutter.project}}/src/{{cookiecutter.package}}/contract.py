@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -218,26 +219,30 @@ def read_table(path: Path, contract: Contract, only_contract: bool = False) -> p
         text = [c.name for c in contract.columns.values() if not c.is_numeric]
         usecols = (lambda name: name in contract.columns) if only_contract else None
         return pd.read_csv(path, usecols=usecols, dtype=dict.fromkeys(text, "str"))
-    columns = None
-    if only_contract:
-        columns = [n for n in pq.read_schema(path).names if n in contract.columns]
-    frame = read_parquet(path, columns)
+    return conform(read_parquet(path, contract.columns if only_contract else None), contract)
+
+
+def read_parquet(path: Path, only: Collection[str] | None = None) -> pd.DataFrame:
+    """A Parquet file through pyarrow, only the columns named in `only` when given; decimals
+    (common in database exports) become floats, as the same numbers in a CSV file would."""
+    schema = pq.read_schema(path)
+    columns = [n for n in schema.names if n in only] if only is not None else None
+    frame = pd.read_parquet(path, engine="pyarrow", columns=columns)
+    decimals = [f.name for f in schema if arrow.types.is_decimal(f.type) and f.name in frame]
+    return frame.astype(dict.fromkeys(decimals, "float64"))
+
+
+def conform(frame: pd.DataFrame, contract: Contract, floats: bool = False) -> pd.DataFrame:
+    """The contract's columns of a typed frame as the pipeline reads them, in place: numbers as
+    numbers (all as float64 with `floats`; text that is no number becomes missing), text as
+    text; other columns untouched."""
     for column in (c for c in contract.columns.values() if c.name in frame.columns):
         values = frame[column.name]
-        if column.is_numeric and not pd.api.types.is_numeric_dtype(values):
+        if column.is_numeric and (floats or not pd.api.types.is_numeric_dtype(values)):
             frame[column.name] = _as_number(values).astype("float64")
         elif not column.is_numeric and values.dtype != "str":
             frame[column.name] = as_text(values)
     return frame
-
-
-def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A Parquet file through pyarrow; decimals (common in database exports) become floats, as
-    the same numbers in a CSV file would."""
-    frame = pd.read_parquet(path, engine="pyarrow", columns=columns)
-    schema = pq.read_schema(path)
-    decimals = [f.name for f in schema if arrow.types.is_decimal(f.type) and f.name in frame]
-    return frame.astype(dict.fromkeys(decimals, "float64"))
 
 
 def as_text(values: pd.Series) -> pd.Series:
@@ -381,15 +386,7 @@ def rules_schema(contract: Contract) -> pa.DataFrameSchema:
 def typed(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     """The frame with numeric columns as numbers (text that is no number becomes missing: the
     parse schema reports it) and repeated column names dropped."""
-    frame = frame.loc[:, ~frame.columns.duplicated()].copy()
-    for column in contract.columns.values():
-        if column.name in frame.columns:
-            values = frame[column.name]
-            if column.is_numeric:
-                frame[column.name] = _as_number(values).astype("float64")
-            elif values.dtype != "str":
-                frame[column.name] = as_text(values)
-    return frame
+    return conform(frame.loc[:, ~frame.columns.duplicated()].copy(), contract, floats=True)
 
 
 # --- inference (make schema) ---------------------------------------------------------------------
