@@ -20,8 +20,8 @@ TESTS = (
 # report -> register -> package -> serve -> monitor -> retrain.
 MODULES = (
     "__init__", "__main__", "cli", "config",
-    "contract", "validate", "reference", "drift",
-    "split", "features", "train", "sweep",
+    "contract", "tables", "rules", "infer", "validate", "reference", "drift",
+    "split", "features", "modelfile", "train", "sweep",
     "metrics", "evaluate", "champion", "gate", "report",
     "registry", "versions", "promote", "modelcard", "release",
     "package", "service", "serve", "containerize",

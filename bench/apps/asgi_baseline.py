@@ -24,7 +24,9 @@ PACKAGE = os.environ["BENCH_PACKAGE"]
 PROJECT = Path(os.environ["BENCH_PROJECT"])
 contract_module = importlib.import_module(f"{PACKAGE}.contract")
 CONTRACT = contract_module.load_contract(PROJECT / "contract.yaml")
-MODEL = importlib.import_module(f"{PACKAGE}.train").load_model(PROJECT / "models" / "model.skops")
+MODEL = importlib.import_module(f"{PACKAGE}.modelfile").load_model(
+    PROJECT / "models" / "model.skops"
+)
 FEATURES = CONTRACT.features
 DTYPES = {n: contract_module.PANDAS_DTYPES[CONTRACT.columns[n].dtype] for n in FEATURES}
 CLASSES = [str(c) for c in getattr(MODEL, "classes_", [])]

@@ -25,7 +25,7 @@ CALLS, SECONDS = 400, 4.0
 def main(paths: list[str]) -> int:
     contract_module = importlib.import_module(f"{PACKAGE}.contract")
     contract = contract_module.load_contract(PROJECT / "contract.yaml")
-    model = importlib.import_module(f"{PACKAGE}.train").load_model(
+    model = importlib.import_module(f"{PACKAGE}.modelfile").load_model(
         PROJECT / "models" / "model.skops"
     )
     dtypes = {

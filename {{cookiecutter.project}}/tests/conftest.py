@@ -19,11 +19,13 @@ from {{ cookiecutter.package }}.contract import (
     Column,
     Contract,
     load_contract,
-    read_table,
 )
 {%- if cookiecutter.dataset != "csv" %}
 from {{ cookiecutter.package }}.data import ingest
 {%- endif %}
+from {{ cookiecutter.package }}.tables import (
+    read_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

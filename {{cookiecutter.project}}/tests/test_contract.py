@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 import {{ cookiecutter.package }}.contract as spec
+import {{ cookiecutter.package }}.infer as infer
+import {{ cookiecutter.package }}.tables as tables
 from {{ cookiecutter.package }}.validate import validate_file
 
 
@@ -39,7 +41,7 @@ def test_mistakes_in_the_contract_are_clear_errors(tmp_path, text, error):
 
 def test_inference_is_cautious_and_marks_every_rule(params, messy):
     frame, _ = messy(params.task, rows=2000)
-    inferred = spec.infer_contract(frame, "label", params.task)
+    inferred = infer.infer_contract(frame, "label", params.task)
     assert spec.parse_contract(yaml.safe_load(spec.dump_contract(inferred))) == inferred
     columns = [*inferred.columns.values(), inferred.table]
     assert all(c.inferred and c.severity == "warn" for c in columns)
@@ -61,7 +63,7 @@ def test_columns_with_many_values_get_no_category_list(params):
             "label": rng.integers(0, 2, 2000),
         }
     )
-    inferred = spec.infer_contract(frame, "label", params.task)
+    inferred = infer.infer_contract(frame, "label", params.task)
     assert inferred.columns["code"].allowed_values is None
     assert (inferred.columns["key"].role, inferred.columns["key"].unique) == ("id", True)
 
@@ -73,7 +75,7 @@ def test_resamples_and_new_samples_pass_the_inferred_contract(project_frame, par
     else:
         frame, _ = messy(params.task, rows=1000, seed=1)
         target, fresh = "label", messy(params.task, rows=1000, seed=2)[0]
-    inferred = spec.infer_contract(frame, target, params.task)
+    inferred = infer.infer_contract(frame, target, params.task)
     Path("contract.yaml").write_text(spec.dump_contract(inferred), encoding="utf-8")
     contract = spec.load_contract(Path("contract.yaml"))
     rng = np.random.default_rng(0)
@@ -87,7 +89,7 @@ def test_resamples_and_new_samples_pass_the_inferred_contract(project_frame, par
 def test_make_schema_drafts_a_contract_with_the_current_target(project_frame, contract):
     frame = project_frame()
     args = Namespace(data=None, target=None, output=Path("draft.yaml"))
-    assert spec.main(args) == 0
+    assert infer.main(args) == 0
     draft = spec.load_contract(Path("draft.yaml"))
     assert draft.target == contract.target
     assert list(draft.columns) == list(frame.columns)
@@ -103,9 +105,9 @@ def test_csv_and_parquet_read_to_the_same_frame(tmp_path, messy, task):
     frame["flag"] = frame["size"] > 10
     frame["notes"] = "a column the contract does not know"
     contract = spec.Contract(columns=contract.columns | {"flag": spec.Column("flag", "bool")})
-    files = [spec.write_table(frame, tmp_path / name) for name in ("raw.csv", "raw.parquet")]
+    files = [tables.write_table(frame, tmp_path / name) for name in ("raw.csv", "raw.parquet")]
     for only_contract in (False, True):
-        csv, parquet = (spec.read_table(path, contract, only_contract) for path in files)
+        csv, parquet = (tables.read_table(path, contract, only_contract) for path in files)
         pd.testing.assert_frame_equal(csv, parquet)
         assert ("notes" in parquet.columns) is not only_contract
     assert set(parquet["flag"]) == {"True", "False"}
@@ -142,8 +144,8 @@ def test_typed_parquet_columns_read_and_validate_like_their_csv_text(tmp_path):
             "label": spec.Column("label", "str", "target"),
         }
     )
-    parquet = spec.read_table(tmp_path / "raw.parquet", contract)
-    pd.testing.assert_frame_equal(spec.read_table(csv, contract), parquet)
+    parquet = tables.read_table(tmp_path / "raw.parquet", contract)
+    pd.testing.assert_frame_equal(tables.read_table(csv, contract), parquet)
     assert parquet["plan"].tolist()[:2] == ["1", "2"] and parquet["price"].dtype == "float64"
     for path in (csv, tmp_path / "raw.parquet"):
         findings, rows = validate_file(path, contract)

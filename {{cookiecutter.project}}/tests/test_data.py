@@ -1,7 +1,9 @@
 import pytest
 
-from {{ cookiecutter.package }}.contract import read_table
 from {{ cookiecutter.package }}.data import ingest
+from {{ cookiecutter.package }}.tables import (
+    read_table,
+)
 
 
 @pytest.mark.parametrize("name", ["raw.csv", "raw.parquet"])

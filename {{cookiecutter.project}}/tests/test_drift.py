@@ -9,8 +9,10 @@ import pytest
 
 from {{ cookiecutter.package }} import drift
 from {{ cookiecutter.package }}.contract import (
-    infer_contract,
     load_contract,
+)
+from {{ cookiecutter.package }}.infer import (
+    infer_contract,
 )
 from {{ cookiecutter.package }}.reference import (
     build_profile,

@@ -14,7 +14,9 @@ from {{ cookiecutter.package }}.config import (
     TEST_SPLIT,
     TRAIN_SPLIT,
 )
-from {{ cookiecutter.package }}.contract import write_table
+from {{ cookiecutter.package }}.tables import (
+    write_table,
+)
 
 
 def smaller(workdir) -> None:

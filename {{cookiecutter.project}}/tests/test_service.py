@@ -12,11 +12,11 @@ import yaml
 from starlette.testclient import TestClient
 
 from {{ cookiecutter.package }}.config import ModelParams
-from {{ cookiecutter.package }}.contract import load_contract
-from {{ cookiecutter.package }}.train import (
-    build_model,
-    save_model,
+from {{ cookiecutter.package }}.contract import (
+    load_contract,
 )
+from {{ cookiecutter.package }}.modelfile import save_model
+from {{ cookiecutter.package }}.train import build_model
 
 CONTRACT = {
     "columns": {

@@ -3,11 +3,8 @@ import pytest
 
 from {{ cookiecutter.package }}.config import ModelParams
 from {{ cookiecutter.package }}.features import training_input
-from {{ cookiecutter.package }}.train import (
-    build_model,
-    load_model,
-    save_model,
-)
+from {{ cookiecutter.package }}.modelfile import load_model, save_model
+from {{ cookiecutter.package }}.train import build_model
 
 
 @pytest.fixture

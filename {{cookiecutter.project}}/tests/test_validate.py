@@ -24,8 +24,12 @@ from {{ cookiecutter.package }}.config import (
 from {{ cookiecutter.package }}.contract import (
     Contract,
     dump_contract,
-    infer_contract,
     load_contract,
+)
+from {{ cookiecutter.package }}.infer import (
+    infer_contract,
+)
+from {{ cookiecutter.package }}.tables import (
     write_table,
 )
 

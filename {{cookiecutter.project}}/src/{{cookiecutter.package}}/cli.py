@@ -15,7 +15,7 @@ STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
     "ingest": ("data", "write the example data set to the raw data path (data.raw)"),
 {%- endif %}
-    "schema": ("contract", "draft contract.yaml from the data (rules to review)"),
+    "schema": ("infer", "draft contract.yaml from the data (rules to review)"),
     "validate": ("validate", "check the raw data (data.raw) against contract.yaml"),
     "drift": ("drift", "drift of the data (or --batch FILE) vs the reference profile"),
     "profile": ("reference", "write reports/reference_profile.json from the train split"),

@@ -8,7 +8,9 @@ import pandas as pd
 from sklearn import datasets
 
 from {{ cookiecutter.package }}.config import load_params
-from {{ cookiecutter.package }}.contract import write_table
+from {{ cookiecutter.package }}.tables import (
+    write_table,
+)
 
 LOADERS = {
     "breast_cancer": datasets.load_breast_cancer,

@@ -28,12 +28,14 @@ from {{ cookiecutter.package }}.config import (
 )
 from {{ cookiecutter.package }}.contract import (
     load_contract,
-    read_table,
 )
 from {{ cookiecutter.package }}.reference import (
     committed_profile,
     label,
     write_reference_profile,
+)
+from {{ cookiecutter.package }}.tables import (
+    read_table,
 )
 
 __all__ = ["DriftParams", "compare", "main", "write_reference_profile"]

@@ -24,7 +24,6 @@ from {{ cookiecutter.package }}.config import (
 from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
-    read_table,
 )
 from {{ cookiecutter.package }}.metrics import (
     Predictions,
@@ -33,7 +32,10 @@ from {{ cookiecutter.package }}.metrics import (
     score,
     score_all,
 )
-from {{ cookiecutter.package }}.train import load_model
+from {{ cookiecutter.package }}.modelfile import load_model
+from {{ cookiecutter.package }}.tables import (
+    read_table,
+)
 
 IMPORTANCE_FILE = REPORTS / "importance.json"
 # Permutation importance predicts the test rows (features x repeats) times: above this many rows

@@ -8,7 +8,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package }}.contract import Contract
+from {{ cookiecutter.package }}.contract import (
+    Contract,
+)
 
 
 def build_features(contract: Contract) -> ColumnTransformer:

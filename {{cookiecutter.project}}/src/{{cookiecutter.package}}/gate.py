@@ -36,7 +36,6 @@ from {{ cookiecutter.package }}.config import (
 from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
-    read_table,
 )
 from {{ cookiecutter.package }}.evaluate import (
     SLICES_FILE,
@@ -50,7 +49,10 @@ from {{ cookiecutter.package }}.metrics import (
     interval,
     score,
 )
-from {{ cookiecutter.package }}.train import load_model
+from {{ cookiecutter.package }}.modelfile import load_model
+from {{ cookiecutter.package }}.tables import (
+    read_table,
+)
 
 GATE_FILE = REPORTS / "gate.json"
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"

@@ -31,7 +31,6 @@ from {{ cookiecutter.package }}.config import (
 from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
-    read_table,
 )
 from {{ cookiecutter.package }}.metrics import (
     Predictions,
@@ -42,6 +41,9 @@ from {{ cookiecutter.package }}.predictionlog import read_log
 from {{ cookiecutter.package }}.reference import (
     PROFILE_FILE,
     committed_profile,
+)
+from {{ cookiecutter.package }}.tables import (
+    read_table,
 )
 
 MONITOR_FILE = REPORTS / "monitor.json"

@@ -25,6 +25,8 @@ from {{ cookiecutter.package }}.contract import (
     Column,
     Contract,
     load_contract,
+)
+from {{ cookiecutter.package }}.tables import (
     read_table,
 )
 

@@ -42,8 +42,8 @@ from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.modelfile import load_model
 from {{ cookiecutter.package }}.predictionlog import PredictionLog
-from {{ cookiecutter.package }}.train import load_model
 
 JSON_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 FLOAT32_MAX = float(np.finfo(np.float32).max)

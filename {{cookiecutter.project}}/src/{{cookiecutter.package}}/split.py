@@ -15,6 +15,8 @@ from {{ cookiecutter.package }}.config import (
 from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
+)
+from {{ cookiecutter.package }}.tables import (
     read_table,
 )
 

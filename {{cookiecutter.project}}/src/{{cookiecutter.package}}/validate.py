@@ -25,11 +25,15 @@ from {{ cookiecutter.package }}.config import (
 from {{ cookiecutter.package }}.contract import (
     ENVIRONMENTS,
     Contract,
-    class_shares,
     load_contract,
+)
+from {{ cookiecutter.package }}.rules import (
+    class_shares,
     parse_schema,
-    read_parquet,
     rules_schema,
+)
+from {{ cookiecutter.package }}.tables import (
+    read_parquet,
     typed,
 )
 
