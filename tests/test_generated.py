@@ -88,7 +88,18 @@ def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
 
 @pytest.mark.slow
 def test_pre_commit_passes_on_a_fresh_project(tmp_path, project_env):
+    """The hooks pass on what a user commits: the generated files, a raw CSV whose quoted fields
+    end in spaces (left byte for byte as it came) and the .dvc file `dvc add` writes (a hash the
+    secret scanner must not take for a secret)."""
     project = bake(tmp_path)
+    raw = project / "data" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    table = b'name,city \n"Smith  ",Oslo\n"Lee ",Rome'
+    (raw / "people.csv").write_bytes(table)
+    (raw / "people.csv.dvc").write_text(
+        "outs:\n- md5: 9e107d9d372bb6826bd81d3542a419d6\n  size: 41\n  hash: md5\n"
+        "  path: people.csv\n"
+    )
     run(["git", "add", "-A"], project)
     result = run(
         [str(project_env / "bin" / "pre-commit"), "run", "--all-files"],
@@ -98,3 +109,4 @@ def test_pre_commit_passes_on_a_fresh_project(tmp_path, project_env):
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "Failed" not in result.stdout
+    assert (raw / "people.csv").read_bytes() == table
