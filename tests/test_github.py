@@ -430,6 +430,23 @@ def release_and_promote(day: Day) -> None:
     assert not unknown.ok and "v9.9.9" in unknown.log
     assert day.origin_tags() == before
 
+    # Hostile inputs (anyone who may dispatch): refused by the check step, before make runs
+    # with the job's write token; the shell and make's $(...) run nothing.
+    marker = day.state / "pwned"
+    for version, stage in (
+        (f"v0.1.0; touch {marker}", "prod"),
+        (f"$(shell touch {marker})", "prod"),
+        (f"v0.1.0$(touch {marker})", "prod"),
+        ("v0.1.0", f"prod; touch {marker}"),
+    ):
+        inputs = {"inputs": {"version": version, "stage": stage}}
+        hostile = day.act("workflow_dispatch", "promote.yml", inputs)
+        hostile.report(f"4. promote hostile input {version!r} {stage!r}")
+        assert not hostile.ok and hostile.step("check inputs") is False, hostile.log[-3000:]
+        assert hostile.step("make promote") is None
+    assert not marker.exists(), "a hostile input ran a command"
+    assert day.origin_tags() == before
+
 
 def github_state(day: Day) -> dict:
     return json.loads((day.state / "github.json").read_text())

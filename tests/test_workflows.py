@@ -25,6 +25,15 @@ WORKFLOWS = ("pr.yml", "pr-comment.yml", "release.yml", "promote.yml")
 MAKE_CALL = re.compile(r"(?<![\w-])make\s+([a-z][a-z0-9-]*)")
 CONTEXT_READ = re.compile(r"\b(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+# `make X NAME=<value with $...>`: make expands $(...) in a command-line value, so a workflow
+# input passed that way runs as code; inputs go in the step's environment instead.
+MAKE_ARGUMENT = re.compile(
+    r"(?<![\w-])make\s+[a-z][a-z0-9-]*(?:\s+[A-Z_]+=\S+)*?\s+[A-Z_]+=[^\s;|&]*\$"
+)
+# Recipes that read a variable a workflow sets must read the shell's quoted copy ("$$NAME").
+MAKE_EXPANSION = re.compile(
+    r"\$\((VERSION|STAGE|BATCH|LABELS|BASE|BUMP|POINT|MONITOR_BATCH|REASON)\)"
+)
 # Provided by GitHub itself, not by the repository's settings.
 BUILTIN_SECRETS = {"GITHUB_TOKEN"}
 
@@ -96,6 +105,8 @@ def check_generated_workflows(project: Path) -> None:
     assert found == [], "\n".join(f["message"] for f in found)
 
     targets = makefile_targets(project)
+    pasted = MAKE_EXPANSION.findall((project / "Makefile").read_text())
+    assert not pasted, f"Makefile pastes workflow values into recipes: {pasted}"
     readme = (project / "README.md").read_text()
     undocumented = []  # in workflows other developers add: reported as xfail until documented
     for path in files:
@@ -111,6 +122,9 @@ def check_generated_workflows(project: Path) -> None:
                 for target in MAKE_CALL.findall(step["run"]):
                     assert target in targets, f"{path.name} {job_id}: make {target} not in Makefile"
                 assert "${{" not in step["run"], f"{path.name} {job_id}: expression in run:"
+                assert not MAKE_ARGUMENT.search(step["run"]), (
+                    f"{path.name} {job_id}: a $-value on make's command line: {step['run']!r}"
+                )
             if "uses" in step:
                 line = next(ln for ln in text.splitlines() if step["uses"] in ln)
                 assert PINNED.match(line.split("uses: ", 1)[1].strip()), line
