@@ -11,7 +11,9 @@ import yaml
 from conftest import CHOICES, bake, run, variant_id, variants
 
 ALL = list(variants())
-WORKFLOWS = ("pr", "pr-comment", "release", "promote", "monitor", "retrain", "sweep")
+WORKFLOWS = (
+    "pr", "pr-comment", "release", "promote", "monitor", "retrain", "sweep", "template-update",
+)  # fmt: skip
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "monitor", "pipeline", "registry",
     "report", "service", "split", "train", "validate",
