@@ -59,7 +59,7 @@ EXAMPLE_ONLY = {"src/{pkg}/data.py", "tests/test_data.py"}
 CSV_ONLY = {"data", "data/raw", "data/raw/dataset.csv"}
 # Jinja that was not rendered: a cookiecutter variable, a block tag, or an expression opener
 # (GitHub's ${{ }} expressions are meant to stay).
-LEFTOVER = re.compile(r"cookiecutter|\{%-?\s|\s-?%\}|(?<!\$)\{\{\s")
+LEFTOVER = re.compile(r"cookiecutter\.\w|\{%-?\s|\s-?%\}|(?<!\$)\{\{\s")
 
 
 def expected_paths(options: dict[str, str], package: str) -> set[str]:
