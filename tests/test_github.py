@@ -41,7 +41,8 @@ STANDINS = {
 }
 STEP_LINE = re.compile(
     r"^\[(?P<wf>[^/\]]+)/(?P<job>[^\]]+)\]\s+(?P<mark>✅  Success|❌  Failure)"
-    r" - (?P<phase>Main|Pre|Post) (?P<step>.+?)(?: \[[\d.]+[µm]?s\])?$"
+    # act appends the duration past a threshold: " [15.4ms]", " [2.1s]", " [1m15.4s]", " [1h2m3s]"
+    r" - (?P<phase>Main|Pre|Post) (?P<step>.+?)(?: \[(?:\d+h)?(?:\d+m)?[\d.]+[µm]?s\])?$"
 )
 FUTURE_TARGETS = ("gate", "report", "register", "promote", "package", "containerize")
 
