@@ -16,7 +16,7 @@ WORKFLOWS = (
 )  # fmt: skip
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "monitor", "pipeline", "registry",
-    "report", "service", "split", "train", "validate",
+    "report", "service", "split", "sweep", "train", "validate",
 )  # fmt: skip
 # The package, in the order of the flow: data -> contract -> train -> evaluate -> gate ->
 # report -> register -> package -> serve -> monitor -> retrain.

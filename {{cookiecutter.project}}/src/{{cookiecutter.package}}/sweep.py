@@ -20,6 +20,8 @@ from typing import Any
 from {{ cookiecutter.package }}.config import REPORTS, load_params
 from {{ cookiecutter.package }}.metrics import direction
 
+# GitHub runs at most 256 jobs from one matrix (sweep.yml runs a job per point).
+MATRIX_LIMIT = 256
 SWEEP_FILE = REPORTS / "sweep.json"
 SWEEP_MARKDOWN = REPORTS / "sweep.md"
 PREFIX = "sweep"
@@ -52,6 +54,40 @@ def points(grid: dict[str, list[Any]], samples: int, seed: int) -> list[dict[str
     if 0 < samples < len(combos):
         combos = random.Random(seed).sample(combos, samples)
     return combos
+
+
+class SweepError(ValueError):
+    """A sweep that cannot run, said in one line."""
+
+
+def read_grid(configured: Any) -> dict[str, list[Any]]:
+    """The search space: SWEEP_GRID (JSON, e.g. sweep.yml's input) for one run, else params.yaml
+    `sweep.grid`; each key a params path, each value a non-empty list."""
+    source, grid = "params.yaml sweep.grid", configured
+    if os.environ.get("SWEEP_GRID"):
+        source = "SWEEP_GRID"
+        try:
+            grid = json.loads(os.environ["SWEEP_GRID"])
+        except json.JSONDecodeError as error:
+            raise SweepError(f"{source}: not JSON ({error})") from None
+    if not isinstance(grid, dict) or not grid:
+        example = '{"model.params.n_estimators": [100, 300]}'
+        raise SweepError(f"{source}: {grid!r} is not a mapping of params to lists, e.g. {example}")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"{source}: {key}: {values!r} is not a non-empty list of values")
+    return grid
+
+
+def plan(grid: dict[str, list[Any]], samples: int, seed: int) -> list[dict[str, Any]]:
+    """The points to run, within GitHub's matrix limit."""
+    todo = points(grid, samples, seed)
+    if len(todo) > MATRIX_LIMIT:
+        raise SweepError(
+            f"params.yaml sweep: {len(todo)} points exceed GitHub's limit of {MATRIX_LIMIT} "
+            f"matrix jobs per run: set sweep.samples to at most {MATRIX_LIMIT} (a seeded draw)"
+        )
+    return todo
 
 
 def run_point(index: int, point: dict[str, Any]) -> bool:
@@ -101,13 +137,20 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry: list, run one point, run all points, or rank."""
     params = load_params()
     sweep = params.raw.get("sweep") or {}
-    # SWEEP_GRID (JSON, e.g. from sweep.yml's input) replaces params.yaml's grid for one run.
-    grid = json.loads(os.environ["SWEEP_GRID"]) if os.environ.get("SWEEP_GRID") else sweep["grid"]
-    todo = points(grid, int(sweep.get("samples", 0)), int(sweep.get("seed", 0)))
+    try:
+        grid = read_grid(sweep.get("grid"))
+        todo = plan(grid, int(sweep.get("samples", 0)), int(sweep.get("seed", 0)))
+    except SweepError as error:
+        print(f"sweep: {error}", file=sys.stderr)
+        return 2
     if args.list:
         print(json.dumps({"point": list(range(len(todo)))}))
         return 0
     if args.point is not None:
+        if not 0 <= args.point < len(todo):
+            last = len(todo) - 1
+            print(f"sweep: --point {args.point}: the sweep has points 0..{last}", file=sys.stderr)
+            return 2
         return 0 if run_point(args.point, todo[args.point]) else 1
     failed = 0
     if not args.rank:
