@@ -131,7 +131,7 @@ def raw_samples() -> dict[str, tuple[np.ndarray, np.ndarray]]:
             normal(0, 1, 1000).round(1),
             rng.exponential(1, 300).round(1),
         ),
-    } | {  # three draws: one alone can land close to the profile's summary by chance
+    } | {  # a long tail, 3 draws: the batch's extremes lie far beyond the reference's
         f"amounts (long tail) 300 vs 20000, draw {i}": (
             lognormal(0, 2, 300),
             lognormal(0, 2, 20_000),
@@ -157,8 +157,8 @@ def test_the_ks_statistic_agrees_with_scipy_on_raw_samples(case):
     stored quantile (numpy's default linear interpolation) is off the reference's CDF by at most
     1/n_ref: the profile's CDF is within 1/(Q-1) + 1/n_ref of the reference's everywhere, and so
     the KS statistic (the largest gap to the batch's CDF) is within that of scipy's two-sample
-    statistic on the raw values. The quantiles' 6-digit rounding moves a knot by 5e-6 of its
-    value, past at most one batch value: 1/n_batch more."""
+    statistic on the raw values. The quantiles' 6-digit rounding (at most 5e-6 of a value) is
+    allowed one batch row more: 1/n_batch."""
     reference, batch = SAMPLES[case]
     quantiles = np.asarray(numeric_profile(reference)["quantiles"])
     _, statistic = drift.numeric_distances(batch, quantiles)
