@@ -19,7 +19,7 @@ class Predictions:
 
 
 Metric = Callable[[Predictions, np.ndarray], np.ndarray]
-EPS = 1e-15
+EPS = np.finfo(float).eps  # probabilities are clipped to [EPS, 1 - EPS], as scikit-learn does
 
 
 def _weighted_mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ def f1_macro(p: Predictions, w: np.ndarray) -> np.ndarray:
 def log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
     """Mean negative log-probability of the true class."""
     assert p.proba is not None
-    picked = np.clip(p.proba[np.arange(len(p.y_true)), p.y_true], EPS, 1.0)
+    picked = np.clip(p.proba[np.arange(len(p.y_true)), p.y_true], EPS, 1 - EPS)
     return _weighted_mean(w, -np.log(picked))
 
 
@@ -95,7 +95,9 @@ def r2(p: Predictions, w: np.ndarray) -> np.ndarray:
     """Coefficient of determination."""
     total = w.sum(axis=1)
     sse = w @ ((p.y_true - p.y_pred) ** 2)
-    sst = w @ (p.y_true**2) - (w @ p.y_true) ** 2 / total
+    # Centred first: a target whose mean dwarfs its spread would cancel to noise otherwise.
+    centred = p.y_true - p.y_true.mean()
+    sst = w @ (centred**2) - (w @ centred) ** 2 / total
     return 1 - sse / sst
 
 
