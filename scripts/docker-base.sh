@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A Docker engine and the base image BentoML's Dockerfile names, on a machine with neither.
 # A test fixture of this machine, not part of the generated project. Idempotent: installs what
-# is missing (Debian's docker.io, mmdebstrap, docker-registry), starts dockerd if it is not
-# answering, and builds the stand-in `python:3.11-slim` from Debian packages once (reused by tag).
-# Needs root. Prints the time of each step it runs.
+# is missing: starts Debian's dockerd (docker.io) unless an engine answers, builds the stand-in
+# `python:3.11-slim` from Debian packages (mmdebstrap) unless that tag exists, and installs
+# docker-registry (the reference OCI registry). Needs root. Prints the time of each step.
 set -euo pipefail
 BASE=python:3.11-slim
 ROOTFS_TAG=local/python:3.11-bookworm
@@ -17,19 +17,20 @@ step() { # step NAME COMMAND...: run a command and print how long it took
     echo "docker-base: $name took $((SECONDS - start)) s"
 }
 
-install_packages() {
+install() { # install the Debian packages given that are not installed yet
     local missing=()
-    for package in docker.io mmdebstrap docker-registry; do
+    for package in "$@"; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" iptables >/dev/null
+    [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq && APT_UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null
 }
 
-start_engine() {
+start_engine() { # Debian's engine, unless one already answers (Docker CE, Docker Desktop, ...)
     docker info >/dev/null 2>&1 && return
+    command -v dockerd >/dev/null || install docker.io iptables
     setsid dockerd >"$STATE/dockerd.log" 2>&1 </dev/null &
     for _ in $(seq 60); do
         docker info >/dev/null 2>&1 && return
@@ -43,6 +44,7 @@ start_engine() {
 build_base() {
     docker image inspect "$BASE" >/dev/null 2>&1 && return
     if ! docker image inspect "$ROOTFS_TAG" >/dev/null 2>&1; then
+        install mmdebstrap
         mmdebstrap --quiet --variant=minbase \
             --include=python3,python3-venv,python3-pip,ca-certificates \
             bookworm "$STATE/rootfs.tar"
@@ -65,6 +67,6 @@ DOCKERFILE
     rm -rf "$context"
 }
 
-step "installing docker.io, mmdebstrap, docker-registry" install_packages
-step "starting dockerd" start_engine
+step "starting the Docker engine" start_engine
 step "building $BASE" build_base
+step "installing docker-registry" install docker-registry
