@@ -9,10 +9,12 @@ import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from {{ cookiecutter.package }}.package import build_options
+from {{ cookiecutter.package }}.registry import RegistryError
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package }}"
@@ -76,6 +78,20 @@ def test_the_bento_installs_every_package_the_service_imports():
     for module in third_party:
         names = {canonicalize_name(name) for name in distributions[module]}
         assert names & installed, f"the service imports {module}; the bento does not install it"
+
+
+def test_every_package_comes_pinned_from_the_lock(tmp_path):
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "constraints.txt")
+    locked = set((ROOT / "constraints.txt").read_text().split())
+    assert all(pin in locked for pin in options["python"]["packages"])
+    lock = tmp_path / "constraints.txt"
+    lock.write_text("bentoml==1.4.40\n")
+    with pytest.raises(RegistryError, match=r"no pin for .*numpy.*: `make lock`"):
+        build_options(ROOT / "bentofile.yaml", lock)
+    bentofile = tmp_path / "bentofile.yaml"
+    bentofile.write_text("python:\n  packages: [no-such-package]\n")
+    with pytest.raises(RegistryError, match="no-such-package is not installed"):
+        build_options(bentofile, ROOT / "constraints.txt")
 
 
 def test_importing_the_service_modules_loads_no_training_stack():

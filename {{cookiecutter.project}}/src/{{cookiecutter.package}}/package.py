@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from importlib.metadata import requires
+from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,11 @@ def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[s
     options = yaml.safe_load(bentofile.read_text(encoding="utf-8"))
     python = options.setdefault("python", {})
     pins = locked_versions(lock)
-    needed = sorted(required_closure(python["packages"]))
+    try:
+        needed = sorted(required_closure(python["packages"]))
+    except PackageNotFoundError as error:
+        missing = f"{bentofile}: python.packages: {error.name} is not installed"
+        raise RegistryError(f"{missing}: `make setup`") from None
     unpinned = [name for name in needed if name not in pins]
     if unpinned:
         missing = ", ".join(unpinned)
