@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,21 @@ def project_env() -> Path:
     """The environment baked projects run in: this one, which `make setup` installed once with
     every generated project's pinned dependencies (requirements-dev.txt)."""
     return Path(sys.prefix)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A Docker engine that answers, with the base image the bento's Dockerfile names. As root,
+    scripts/docker-base.sh installs and starts what is missing (as .ci/run does). No engine:
+    skipped on a developer's machine, failed in CI (CI=true), where the container must be tested."""
+    if shutil.which("docker") and os.geteuid() == 0:
+        run([str(TEMPLATE / "scripts" / "docker-base.sh")], TEMPLATE, timeout=900)
+    docker = shutil.which("docker")
+    if not docker or run([docker, "info"], TEMPLATE, check=False).returncode != 0:
+        reason = "no Docker engine answers `docker info` (scripts/docker-base.sh starts one)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
 
 
 def make(project: Path, target: str, env_dir: Path, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -1,17 +1,31 @@
 """Containerize: an OCI image of HEAD's bento, tagged for the GitHub container registry.
 
-Needs a Docker engine (`bentoml containerize`). The image is `IMAGE:<X.Y.Z>` and `IMAGE:latest`.
+Needs a Docker engine (`bentoml containerize`). The image is `IMAGE:<X.Y.Z>` and `IMAGE:latest`:
+the Python base image, a virtualenv with the bento's pinned packages, the bento and its model
+(bentofile.yaml, bento.Dockerfile.j2). Without the buildx plugin (e.g. Debian's docker.io), the
+classic builder builds it.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 
 from {{ cookiecutter.package }}.package import package
 from {{ cookiecutter.package }}.registry import RegistryError
 
 IMAGE = "ghcr.io/{{ cookiecutter.github_owner | lower }}/{{ cookiecutter.project }}"
+
+
+def has_buildx() -> bool:
+    """Whether `docker buildx` (BuildKit, BentoML's default builder) is installed."""
+    try:
+        probe = subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return probe.returncode == 0
 
 
 def main() -> int:
@@ -24,4 +38,10 @@ def main() -> int:
     semver = str(bento.tag.version).removeprefix("v")
     command = [sys.executable, "-m", "bentoml", "containerize", str(bento.tag)]
     command += ["--image-tag", f"{IMAGE}:{semver}", "--image-tag", f"{IMAGE}:latest"]
-    return subprocess.run(command, check=False).returncode
+    env = dict(os.environ)
+    if "DOCKER_BUILDKIT" not in env and not has_buildx():
+        print("containerize: no docker buildx: building with the classic builder")
+        env["DOCKER_BUILDKIT"] = "0"
+    # BentoML assembles the build context in a temporary folder and reads the Dockerfile
+    # template from there, refusing any file outside the working directory: run it there.
+    return subprocess.run(command, check=False, env=env, cwd=tempfile.gettempdir()).returncode

@@ -3,8 +3,9 @@
 `make package` needs HEAD to be a registered version (`make register`) and the workspace model
 to be the one registered (its MD5 is in the tag message). Both the BentoML model and the bento
 are tagged `<model>:<version>`, e.g. `churn-model:v1.2.0`; packaging a version twice reuses them.
-The bento's Python packages are those listed in bentofile.yaml, pinned to the versions installed
-here, so the service loads the model with the libraries that trained it.
+The bento's Python packages are those bentofile.yaml lists and everything they require, each
+pinned to its version in constraints.txt (the lock the project installs from), so the image
+serves with the libraries that trained the model and carries nothing only training needs.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from importlib.metadata import version as installed_version
+from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from {{ cookiecutter.package }}.config import (
     CONTRACT_FILE,
@@ -34,6 +37,7 @@ from {{ cookiecutter.package }}.registry import (
 )
 
 BENTOFILE = Path("bentofile.yaml")
+LOCK_FILE = Path("constraints.txt")
 BUILD_CONTEXT = Path("src")
 
 
@@ -67,11 +71,58 @@ def save_model(params: Params, version: str, commit: str) -> bentoml.Model:
     return stored
 
 
-def build_options(bentofile: Path = BENTOFILE) -> dict[str, Any]:
-    """bentofile.yaml with its Python packages pinned to the installed versions."""
+def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
+    """Name -> version of each pin in the lock that applies to this Python and platform."""
+    pins = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text or text.startswith("-"):
+            continue
+        pin = Requirement(text)
+        if pin.marker is None or pin.marker.evaluate():
+            pins[canonicalize_name(pin.name)] = str(pin.specifier).removeprefix("==")
+    return pins
+
+
+def required_closure(roots: list[str]) -> set[str]:
+    """`roots` and every distribution they require here, from the installed packages' metadata
+    (environment markers evaluated, requested extras followed)."""
+    found: set[str] = set()
+    pending = [(root, frozenset[str]()) for root in roots]
+    visited: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        name, extras = pending.pop()
+        key = (canonicalize_name(name), extras)
+        if key in visited:
+            continue
+        visited.add(key)
+        found.add(key[0])
+        for text in requires(name) or []:
+            needed = Requirement(text)
+            applies = needed.marker is None or any(
+                needed.marker.evaluate({"extra": extra}) for extra in (*extras, "")
+            )
+            if applies:
+                pending.append((needed.name, frozenset(needed.extras)))
+    return found
+
+
+def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[str, Any]:
+    """bentofile.yaml with its Python packages expanded to everything they require, each pinned
+    to the lock's version: the image installs exactly the serving part of the lock."""
     options = yaml.safe_load(bentofile.read_text(encoding="utf-8"))
     python = options.setdefault("python", {})
-    python["packages"] = [f"{name}=={installed_version(name)}" for name in python["packages"]]
+    pins = locked_versions(lock)
+    try:
+        needed = sorted(required_closure(python["packages"]))
+    except PackageNotFoundError as error:
+        missing = f"{bentofile}: python.packages: {error.name} is not installed"
+        raise RegistryError(f"{missing}: `make setup`") from None
+    unpinned = [name for name in needed if name not in pins]
+    if unpinned:
+        missing = ", ".join(unpinned)
+        raise RegistryError(f"{lock}: no pin for {missing}, which serving needs: `make lock`")
+    python["packages"] = [f"{name}=={pins[name]}" for name in needed]
     return options
 
 

@@ -1,0 +1,111 @@
+"""The service imports only what its bento installs, and nothing that only training needs."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from {{ cookiecutter.package }}.package import build_options
+from {{ cookiecutter.package }}.registry import RegistryError
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "{{ cookiecutter.package }}"
+# Training, validation, Parquet and registry code: none of it belongs in the image.
+TRAINING_ONLY = {"pandera", "pyarrow", "dvc", "gto", "matplotlib"}
+TRAINING_MODULES = {"tables", "rules", "infer", "train", "data", "validate", "registry"}
+
+
+class Imports(ast.NodeVisitor):
+    """The modules a file imports when it runs (not those under `if TYPE_CHECKING:`)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_If(self, node: ast.If) -> None:
+        if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+            self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.names.update(alias.name for alias in node.names)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and node.level == 0:
+            self.names.add(node.module)
+
+
+def service_imports() -> tuple[set[str], set[str]]:
+    """(the project's modules, the top-level third-party modules) the service imports, following
+    the project's own modules."""
+    own: set[str] = set()
+    third_party: set[str] = set()
+    pending = ["service"]
+    while pending:
+        module = pending.pop()
+        if module in own:
+            continue
+        own.add(module)
+        visitor = Imports()
+        visitor.visit(ast.parse((ROOT / "src" / PACKAGE / f"{module}.py").read_text()))
+        for name in visitor.names:
+            top, _, rest = name.partition(".")
+            if top == PACKAGE:
+                pending.append(rest.split(".")[0])
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                third_party.add(top)
+    return own, third_party
+
+
+def test_the_service_imports_no_training_code():
+    own, third_party = service_imports()
+    assert not own & TRAINING_MODULES
+    assert not third_party & TRAINING_ONLY
+
+
+def test_the_bento_installs_every_package_the_service_imports():
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "constraints.txt")
+    installed = {canonicalize_name(Requirement(pin).name) for pin in options["python"]["packages"]}
+    assert not installed & TRAINING_ONLY
+    distributions = packages_distributions()
+    _, third_party = service_imports()
+    for module in third_party:
+        names = {canonicalize_name(name) for name in distributions[module]}
+        assert names & installed, f"the service imports {module}; the bento does not install it"
+
+
+def test_every_package_comes_pinned_from_the_lock(tmp_path):
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "constraints.txt")
+    locked = set((ROOT / "constraints.txt").read_text().split())
+    assert all(pin in locked for pin in options["python"]["packages"])
+    lock = tmp_path / "constraints.txt"
+    lock.write_text("bentoml==1.4.40\n")
+    with pytest.raises(RegistryError, match=r"no pin for .*numpy.*: `make lock`"):
+        build_options(ROOT / "bentofile.yaml", lock)
+    bentofile = tmp_path / "bentofile.yaml"
+    bentofile.write_text("python:\n  packages: [no-such-package]\n")
+    with pytest.raises(RegistryError, match="no-such-package is not installed"):
+        build_options(bentofile, ROOT / "constraints.txt")
+
+
+def test_importing_the_service_modules_loads_no_training_stack():
+    """pyarrow aside: pandas imports it whenever it is installed, as it is here."""
+    own, _ = service_imports()
+    own.discard("service")  # importing it loads a model from the store
+    watched = sorted(TRAINING_ONLY - {"pyarrow"})
+    code = [f"import {PACKAGE}.{module}" for module in sorted(own)]
+    code.append(f"import sys; print(sorted(set({watched!r}) & set(sys.modules)))")
+    loaded = subprocess.run(
+        [sys.executable, "-c", "\n".join(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert loaded.stdout.strip() == "[]"
