@@ -31,12 +31,20 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_serializer,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.responses import JSONResponse
 
@@ -54,12 +62,25 @@ from {{ cookiecutter.package }}.contract import (
 from {{ cookiecutter.package }}.modelfile import load_model
 from {{ cookiecutter.package }}.predictionlog import PredictionLog
 
-JSON_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+
+def integral(value: Any) -> Any:
+    """2.0 as 2: JSON Schema counts a number without a fraction as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JSON_TYPES: dict[str, Any] = {
+    "int": Annotated[int, BeforeValidator(integral)],
+    "float": float,
+    "str": str,
+    "bool": bool,
+}
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-BOUNDS: dict[type, dict[str, Any]] = {
+BOUNDS: dict[str, dict[str, Any]] = {
     # Beyond float32's range no estimator can use a value (trees compute in float32).
-    float: {"allow_inf_nan": False, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX},
-    int: {"ge": -(2**53), "le": 2**53},  # beyond 2**53 an int has no exact float64
+    "float": {"allow_inf_nan": False, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX},
+    "int": {"ge": -(2**53), "le": 2**53},  # beyond 2**53 an int has no exact float64
 }
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 VALUE_BYTES = 256  # a feature value in a request, with its quotes, separators and spacing
@@ -95,7 +116,7 @@ def record_model(contract: Contract) -> type[BaseModel]:
     for index, name in enumerate(contract.features):
         column = contract.columns[name]
         kind = JSON_TYPES[column.dtype]
-        extra = BOUNDS.get(kind, {})
+        extra = BOUNDS.get(column.dtype, {})
         annotation = kind | None if accepts_missing(column) else kind
         # Python names are positional; clients use the contract's names (aliases).
         fields[f"feature_{index}"] = (annotation, Field(alias=name, strict=True, **extra))
