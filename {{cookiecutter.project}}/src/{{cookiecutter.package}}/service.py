@@ -43,7 +43,6 @@ from pydantic import (
     Field,
     ValidationError,
     create_model,
-    model_serializer,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.responses import JSONResponse
@@ -166,16 +165,10 @@ class PredictResponse(BaseModel):
     request_id: str
     predictions: list[str | int | float | bool]
     probabilities: list[dict[str, float]] | None = Field(
-        default=None, description="classification only: probability of each class, per record"
+        default=None,
+        description="classification: probability of each class, per record; regression: null",
+        json_schema_extra={"nullable": True},  # OpenAPI 3.0's null, which BentoML's schema drops
     )
-
-    @model_serializer(mode="wrap")
-    def _omit_missing_probabilities(self, handler: Any) -> dict[str, Any]:
-        """Regression answers leave `probabilities` out rather than send null."""
-        data = handler(self)
-        if data.get("probabilities") is None:
-            data.pop("probabilities", None)
-        return data
 
 
 class Problem(BaseModel):
