@@ -44,7 +44,6 @@ from pydantic import (
     ValidationError,
     create_model,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.responses import JSONResponse
 
 from {{ cookiecutter.package }}.config import (
@@ -69,17 +68,14 @@ def integral(value: Any) -> Any:
     return value
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 JSON_TYPES: dict[str, Any] = {
-    "int": Annotated[int, BeforeValidator(integral)],
-    "float": float,
+    # Beyond 2**53 an int has no exact float64 (the model's dtype).
+    "int": Annotated[int, Field(ge=-(2**53), le=2**53), BeforeValidator(integral)],
+    # Beyond float32's range no estimator can use a value (trees compute in float32).
+    "float": Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)],
     "str": str,
     "bool": bool,
-}
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-BOUNDS: dict[str, dict[str, Any]] = {
-    # Beyond float32's range no estimator can use a value (trees compute in float32).
-    "float": {"allow_inf_nan": False, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX},
-    "int": {"ge": -(2**53), "le": 2**53},  # beyond 2**53 an int has no exact float64
 }
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 VALUE_BYTES = 256  # a feature value in a request, with its quotes, separators and spacing
@@ -115,10 +111,9 @@ def record_model(contract: Contract) -> type[BaseModel]:
     for index, name in enumerate(contract.features):
         column = contract.columns[name]
         kind = JSON_TYPES[column.dtype]
-        extra = BOUNDS.get(column.dtype, {})
         annotation = kind | None if accepts_missing(column) else kind
         # Python names are positional; clients use the contract's names (aliases).
-        fields[f"feature_{index}"] = (annotation, Field(alias=name, strict=True, **extra))
+        fields[f"feature_{index}"] = (annotation, Field(alias=name, strict=True))
     return create_model("Record", __config__=ConfigDict(extra="forbid"), **fields)
 
 
@@ -205,13 +200,6 @@ def error_response(status: int, problem: Problem, headers: dict[str, str] | None
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def too_large(records: list[int]) -> ValidationError:
-    """The 400 of records whose encoded values overflow the model, shaped as pydantic's."""
-    error = PydanticCustomError("too_large", "values too large for the model")
-    details = [InitErrorDetails(type=error, loc=("records", i), input=None) for i in records]
-    return ValidationError.from_exception_data("PredictRequest", details)
-
-
 class ApiKey:
     """ASGI middleware: with a key, every path but the probes, /metrics and the docs needs
     `Authorization: Bearer <key>` (compared in constant time), else a 401."""
@@ -296,6 +284,7 @@ class BodyLimit:
         await error_response(413, problem, {"Connection": "close"})(scope, receive, send)
 
 
+NULL = {"type": "null"}
 ERRORS = {
     400: "Invalid request: `detail` lists each problem with its location",
     401: "Missing or wrong API key (only when the service runs with API_KEY)",
@@ -305,9 +294,27 @@ ERRORS = {
 }
 
 
+def nullable(node: Any) -> Any:
+    """OpenAPI 3.0 has no `type: null`: pydantic's anyOf [schema, null] becomes the schema with
+    `nullable: true` (otherwise its bounds are lost on the way to JSON Schema)."""
+    if isinstance(node, list):
+        return [nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: nullable(value) for key, value in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and NULL in options:
+        rest = [option for option in options if option != NULL]
+        del node["anyOf"]
+        node |= (rest[0] if len(rest) == 1 else {"anyOf": rest}) | {"nullable": True}
+    return node
+
+
 def openapi(spec: dict[str, Any], key_required: bool) -> dict[str, Any]:
     """BentoML's OpenAPI document with the errors /predict actually answers, all in the
-    `ErrorResponse` shape, and the API key scheme when one is required."""
+    `ErrorResponse` shape, nullable fields in OpenAPI 3.0's form, and the API key scheme when
+    one is required."""
+    spec = nullable(spec)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in ("InvalidArgument", "NotFound", "InternalServerError"):
         schemas.pop(name, None)
@@ -384,10 +391,10 @@ class ModelService:
     def predict(self, records: list[BaseModel], ctx: bentoml.Context) -> PredictResponse:
         """Predict every record; classification adds each class's probability."""
         encoded = self.model[:-1].transform(to_frame(records, CONTRACT))
-        # Tree estimators compute in float32: a value beyond its range would fail as a 500.
-        overflowing = np.flatnonzero((np.abs(encoded) >= FLOAT32_MAX).any(axis=1))
-        if overflowing.size:
-            raise too_large(overflowing.tolist())
+        # Tree estimators compute in float32, where a value the scaling pushed beyond its range
+        # fails (a 500): held at float32's largest, it takes the same branches as any value
+        # beyond the last split. The request schema keeps raw values within that range.
+        encoded = np.clip(encoded, -FLOAT32_MAX, FLOAT32_MAX)
         estimator = self.model[-1]
         probabilities = None
         if self.labels["task"] == "classification":
