@@ -5,11 +5,11 @@ feature present and typed (no coercion: "1.5" is not a float), unknown fields re
 infinity rejected, `null` only where the contract allows missing values, and
 between 1 and `serve.max_records` records. A bad request gets a 400 that names each problem.
 
-Before any of that, three ASGI middlewares: with the environment variable API_KEY set, every
-path but the probes, /metrics and the API docs needs `Authorization: Bearer <API_KEY>` (401
+Before any of that, ASGI middlewares: with the environment variable API_KEY set, every path
+but the probes, /metrics and the API docs needs `Authorization: Bearer <API_KEY>` (401
 otherwise); a body that is not JSON gets a 415; a body larger than `serve.max_body_bytes` gets
-a 413 before it is read. Every error answers with the same shape, `ErrorResponse`, as the
-OpenAPI document (/docs.json) declares.
+a 413 before it is read. Every error answers in one shape, `ErrorResponse`, as the OpenAPI
+document (/docs.json, rewritten by `openapi`) declares.
 
 Every answered request is appended to the prediction log (`predictionlog.py`: folder
 PREDICTION_LOG_DIR, default logs/predictions; PREDICTION_LOG=off turns it off; the contract's
@@ -296,7 +296,7 @@ ERRORS = {
 
 def nullable(node: Any) -> Any:
     """OpenAPI 3.0 has no `type: null`: pydantic's anyOf [schema, null] becomes the schema with
-    `nullable: true` (otherwise its bounds are lost on the way to JSON Schema)."""
+    `nullable: true`, the 3.0 form (the document declares openapi 3.0.2)."""
     if isinstance(node, list):
         return [nullable(item) for item in node]
     if not isinstance(node, dict):
@@ -322,7 +322,9 @@ def openapi(spec: dict[str, Any], key_required: bool) -> dict[str, Any]:
     schemas.update(error.pop("$defs"))
     schemas["ErrorResponse"] = error
     reference = {"$ref": "#/components/schemas/ErrorResponse"}
-    responses = spec["paths"]["/predict"]["post"]["responses"]
+    predict = spec["paths"]["/predict"]["post"]
+    predict["requestBody"]["required"] = True  # no body is a 400 (`records` missing)
+    responses = predict["responses"]
     for status in [s for s in responses if str(s) != "200"]:
         del responses[status]
     for status, description in ERRORS.items():
@@ -332,7 +334,7 @@ def openapi(spec: dict[str, Any], key_required: bool) -> dict[str, Any]:
     if key_required:
         responses["401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
         spec["components"]["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
-        spec["paths"]["/predict"]["post"]["security"] = [{"apiKey": []}]
+        predict["security"] = [{"apiKey": []}]
     return spec
 
 
