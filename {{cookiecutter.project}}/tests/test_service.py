@@ -278,3 +278,25 @@ def test_a_client_error_is_one_info_line_without_traceback(served, caplog):
         assert post(served[0], {"records": [{**GOOD, "bogus": 1}]}).status_code == 400
     lines = [r for r in caplog.records if "/predict [POST]" in r.getMessage()]
     assert lines and all(r.levelno == logging.INFO and not r.exc_info for r in lines)
+
+
+@pytest.mark.parametrize(
+    ("host", "environment", "refused"),
+    [
+        ("127.0.0.1", {}, False),
+        ("::1", {}, False),
+        ("localhost", {}, False),
+        ("0.0.0.0", {}, True),
+        ("my-host.example", {}, True),
+        ("0.0.0.0", {"API_KEY": "k"}, False),
+        ("0.0.0.0", {"ALLOW_NO_API_KEY": "1"}, False),
+    ],
+)
+def test_serve_refuses_an_open_service_beyond_loopback(monkeypatch, host, environment, refused):
+    from {{ cookiecutter.package }}.serve import open_refusal
+
+    for name in ("API_KEY", "ALLOW_NO_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert (open_refusal(host) is not None) is refused
