@@ -1,19 +1,26 @@
+import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package }}.contract import load_contract
 from {{ cookiecutter.package }}.monitor import (
     EXIT_CODES,
+    MONITOR_FILE,
+    MONITOR_MARKDOWN,
     assess,
+    main,
     markdown,
 )
 from {{ cookiecutter.package }}.predictionlog import (
+    MASK_TOKEN,
     PredictionLog,
     read_log,
 )
-from {{ cookiecutter.package }}.reference import build_profile
+from {{ cookiecutter.package }}.reference import PROFILE_FILE, build_profile
 
 
 @pytest.fixture
@@ -52,7 +59,7 @@ def test_labels_joined_by_request_id_measure_performance(params, reference, tmp_
     records = batch[contract.features].to_dict("records")
     for start in range(0, 200, 50):
         log.write(f"r{start}", "v0.1.0", records[start : start + 50], wrong[start : start + 50])
-    logged = read_log(tmp_path / "log")
+    logged = read_log(tmp_path / "log").frame
     assert len(logged) == 200 and set(contract.features) <= set(logged.columns)
     labels = pd.DataFrame(
         {"request_id": logged["request_id"], "record": logged["record"], contract.target: truth}
@@ -80,3 +87,59 @@ def test_log_rotates_by_size_and_an_unwritable_sink_does_not_raise(tmp_path, cap
     blocked.write_text("")
     assert PredictionLog(blocked).write("r", "v1", [{"x": np.float64(1.0)}], [1]) is False
     assert "prediction log: not written" in capsys.readouterr().err
+
+
+def damaged_log(folder, records):
+    """A log of `records` whose last line was cut short (a full disk), then a line of bytes
+    that are not even text, then a record written after space was freed."""
+    log = PredictionLog(folder)
+    log.write("before", "v1", records, [0] * len(records))
+    whole = log.path.read_bytes()
+    log.path.write_bytes(whole[: len(whole) - 40] + b"\n\xff\xfe\n")
+    log.write("after", "v1", records[:1], [0])
+    return log.path
+
+
+def test_read_log_skips_and_counts_lines_cut_short(tmp_path):
+    records = [{"x": float(i), "colour": "red"} for i in range(5)]
+    path = damaged_log(tmp_path / "log", records)
+    logged = read_log(tmp_path / "log")
+    assert logged.frame["request_id"].tolist() == ["before"] * 4 + ["after"]
+    assert logged.bad_lines == [f"{path}:5", f"{path}:6"]
+    with pytest.raises(ValueError, match="no logged predictions"):
+        path.write_bytes(b'{"request_id": "cut')
+        read_log(path)
+
+
+def test_monitor_reports_skipped_lines_and_does_not_die(project_frame, capsys):
+    frame, contract = project_frame(), load_contract()
+    importance = [{"feature": f, "importance": 1.0} for f in contract.features]
+    PROFILE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PROFILE_FILE.write_text(json.dumps(build_profile(frame, contract, importance), default=str))
+    records = json.loads(frame[contract.features].head(300).to_json(orient="records"))
+    path = damaged_log(Path("logs"), records)
+    code = main(argparse.Namespace(batch=path.parent, labels=None))
+    assert code in EXIT_CODES.values(), capsys.readouterr().err
+    assert "skipped 2 unreadable log lines" in capsys.readouterr().err
+    assert json.loads(MONITOR_FILE.read_text())["skipped_lines"] == 2
+    assert "2 unreadable log lines skipped" in MONITOR_MARKDOWN.read_text()
+
+
+def test_pii_values_become_a_keyed_hash_or_a_token(tmp_path, monkeypatch):
+    records = [
+        {"email": "a@example.com", "x": 1.0},
+        {"email": "a@example.com", "x": 2.0},
+        {"email": "b@example.com", "x": 3.0},
+        {"email": None, "x": 4.0},
+    ]
+    monkeypatch.setenv("PREDICTION_LOG_KEY", "k1")
+    PredictionLog(tmp_path / "keyed", masked=["email"]).write("r", "v1", records, [0] * 4)
+    keyed = read_log(tmp_path / "keyed").frame["email"].tolist()
+    assert keyed[0] == keyed[1] != keyed[2] and pd.isna(keyed[3])
+    assert keyed[0].startswith("hmac:") and "example" not in "".join(keyed[:3])
+    monkeypatch.setenv("PREDICTION_LOG_KEY", "k2")  # another key: other hashes
+    PredictionLog(tmp_path / "k2", masked=["email"]).write("r", "v1", records[:1], [0])
+    assert read_log(tmp_path / "k2").frame["email"][0] != keyed[0]
+    monkeypatch.delenv("PREDICTION_LOG_KEY")
+    PredictionLog(tmp_path / "token", masked=["email"]).write("r", "v1", records, [0] * 4)
+    assert read_log(tmp_path / "token").frame["email"].tolist()[:3] == [MASK_TOKEN] * 3

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from {{ cookiecutter.package }}.config import ModelParams
@@ -22,7 +25,7 @@ CONTRACT = {
     "columns": {
         "size": {"dtype": "float", "max_null_fraction": 0.2},
         "count": {"dtype": "int", "max_null_fraction": 0},
-        "colour": {"dtype": "str", "max_null_fraction": 0.2},
+        "colour": {"dtype": "str", "max_null_fraction": 0.2, "pii": True},
         "label": {"dtype": "str", "role": "target"},
     }
 }
@@ -145,7 +148,7 @@ def test_every_answer_is_logged_under_its_request_id(served):
     )
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == response.json()["request_id"] == "order-42"
-    logged = read_log(logs).query("request_id == 'order-42'").sort_values("record")
+    logged = read_log(logs).frame.query("request_id == 'order-42'").sort_values("record")
     assert logged["size"].iloc[0] == 10.5 and np.isnan(logged["size"].iloc[1])
     assert logged["count"].tolist() == [3, 0]
     assert logged["prediction"].tolist() == response.json()["predictions"]
@@ -178,3 +181,122 @@ def test_an_unwritable_log_does_not_fail_the_request(served, capfd):
         kept.rename(logs)
     assert response.status_code == 200, response.text
     assert "prediction log: not written" in capfd.readouterr().err
+
+
+def test_integral_numbers_are_integers(served):
+    """JSON Schema's integer includes 3.0: the documented schema must accept it."""
+    assert post(served[0], {"records": [{**GOOD, "count": 3.0}]}).status_code == 200
+
+
+def test_pii_columns_are_masked_in_the_log(served):
+    from {{ cookiecutter.package }}.predictionlog import MASK_TOKEN, read_log
+
+    client, _, _, logs = served
+    response = client.post(
+        "/predict",
+        content=json.dumps({"records": [GOOD, {**GOOD, "colour": None}]}),
+        headers={"content-type": "application/json", "x-request-id": "pii-1"},
+    )
+    assert response.status_code == 200, response.text
+    logged = read_log(logs).frame.query("request_id == 'pii-1'").sort_values("record")
+    assert logged["colour"].iloc[0] == MASK_TOKEN and pd.isna(logged["colour"].iloc[1])
+    assert '"red"' not in logs.joinpath("predictions.jsonl").read_text()
+
+
+def body_limit() -> int:
+    service = importlib.import_module("{{ cookiecutter.package }}.service")
+    return service.body_limit(service.SETTINGS, service.CONTRACT)
+
+
+def test_a_body_beyond_the_limit_gets_a_413_naming_it_before_it_is_read(served):
+    limit = body_limit()
+    padded = b'{"records": [' + json.dumps(GOOD).encode() + b"]" + b" " * limit + b"}"
+    sized = served[0].post("/predict", content=padded, headers={"content-type": "application/json"})
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for start in range(0, len(padded), 65536):
+            yield padded[start : start + 65536]
+
+    chunked = served[0].post(
+        "/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in chunked.request.headers
+    for response in (sized, chunked):
+        assert response.status_code == 413, response.text
+        assert str(limit) in response.json()["error"]
+        assert response.json()["detail"][0]["limit"] == limit
+    within = json.dumps({"records": [GOOD] * 10}).encode()
+    assert len(within) < limit
+    assert post(served[0], {"records": [GOOD] * 10}).status_code == 200
+
+
+def test_an_api_key_guards_all_but_probes_and_docs(served):
+    service = importlib.import_module("{{ cookiecutter.package }}.service")
+    guarded = TestClient(service.ApiKey(JSONResponse({"ok": True}), key="s3cret"))
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "s3cret"}):
+        response = guarded.post("/predict", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "API key" in response.json()["error"]
+    assert guarded.post("/predict", headers={"authorization": "Bearer s3cret"}).status_code == 200
+    for path in ("/healthz", "/livez", "/readyz", "/metrics", "/docs.json"):
+        assert guarded.get(path).status_code == 200, path
+    open_service = TestClient(service.ApiKey(JSONResponse({"ok": True}), key=None))
+    assert open_service.post("/predict").status_code == 200
+
+
+def test_every_error_answers_in_the_documented_shape(served):
+    client = served[0]
+    spec = client.get("/docs.json").json()
+    responses = spec["paths"]["/predict"]["post"]["responses"]
+    error_schema = {"$ref": "#/components/schemas/ErrorResponse", "components": spec["components"]}
+    for status in ("400", "413", "415", "500"):
+        declared = responses[status]["content"]["application/json"]["schema"]
+        assert declared == {"$ref": "#/components/schemas/ErrorResponse"}, status
+    assert spec["components"]["schemas"]["ErrorResponse"]["properties"]["detail"]["type"] == "array"
+    json_type = {"content-type": "application/json"}
+    answers = {
+        "bad record": post(client, {"records": [{**GOOD, "bogus": 1}]}),
+        "1e300": client.post(
+            "/predict",
+            content=json.dumps({"records": [GOOD]}).replace("10.5", "1e300"),
+            headers=json_type,
+        ),
+        "not JSON": client.post("/predict", content=b'{"records": [', headers=json_type),
+        "media type": client.post("/predict", content=b"x", headers={"content-type": "text/plain"}),
+        "too large": client.post("/predict", content=b" " * (body_limit() + 1), headers=json_type),
+    }
+    for case, response in answers.items():
+        assert str(response.status_code) in responses, (case, response.status_code)
+        jsonschema.validate(response.json(), error_schema)
+        assert isinstance(response.json()["detail"], list), case
+    assert answers["1e300"].json()["detail"][0]["loc"] == ["records", 0, "size"]
+
+
+def test_a_client_error_is_one_info_line_without_traceback(served, caplog):
+    with caplog.at_level(logging.INFO):
+        assert post(served[0], {"records": [{**GOOD, "bogus": 1}]}).status_code == 400
+    lines = [r for r in caplog.records if "/predict [POST]" in r.getMessage()]
+    assert lines and all(r.levelno == logging.INFO and not r.exc_info for r in lines)
+
+
+@pytest.mark.parametrize(
+    ("host", "environment", "refused"),
+    [
+        ("127.0.0.1", {}, False),
+        ("::1", {}, False),
+        ("localhost", {}, False),
+        ("0.0.0.0", {}, True),
+        ("my-host.example", {}, True),
+        ("0.0.0.0", {"API_KEY": "k"}, False),
+        ("0.0.0.0", {"ALLOW_NO_API_KEY": "1"}, False),
+    ],
+)
+def test_serve_refuses_an_open_service_beyond_loopback(monkeypatch, host, environment, refused):
+    from {{ cookiecutter.package }}.serve import open_refusal
+
+    for name in ("API_KEY", "ALLOW_NO_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert (open_refusal(host) is not None) is refused

@@ -116,6 +116,7 @@ class ServeParams:
     """Limits of the prediction service."""
 
     max_records: int = 1000
+    max_body_bytes: int | None = None  # None: derived from max_records (service.body_limit)
 
 
 @dataclass(frozen=True)

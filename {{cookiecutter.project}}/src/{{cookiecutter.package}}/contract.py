@@ -38,7 +38,8 @@ HEADER = """\
 # Column fields: dtype (int, float, str, bool); role (feature, target, id, ignored);
 #   environments (where the column must be present; default: training and serving, the
 #   target only training); max_null_fraction; range [min, max]; allowed_values with
-#   max_unknown_fraction (share of unseen values tolerated); unique; severity (error, warn).
+#   max_unknown_fraction (share of unseen values tolerated); unique; severity (error, warn);
+#   pii: true masks the column's values in the prediction log (README, "What the service logs").
 # Table fields: min_rows, max_rows, max_duplicate_fraction, min_classes and min_class_fraction
 #   (class balance of the target), extra_columns (fail or warn), severity.
 # `inferred: true` marks rules drafted by `make schema` (warning level): review them, delete
@@ -62,6 +63,7 @@ class Column:
     unique: bool = False
     severity: str = "error"
     inferred: bool = False
+    pii: bool = False  # personal data: masked in the prediction log (predictionlog.mask)
 
     @property
     def is_numeric(self) -> bool:

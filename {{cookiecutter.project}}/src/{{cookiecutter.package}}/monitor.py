@@ -66,11 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", type=Path, help="CSV with request_id[, record] and the target")
 
 
-def load_batch(path: Path, contract: Contract) -> pd.DataFrame:
-    """The batch's rows, from a prediction log or a data file."""
+def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]:
+    """The batch's rows, from a prediction log or a data file, and the log's unreadable lines
+    (skipped). A log's `pii` columns are masked, so they are left out of the comparison."""
     if path.is_dir() or path.suffix == ".jsonl":
-        return read_log(path)
-    return read_table(path, contract)
+        logged = read_log(path)
+        masked = [name for name, column in contract.columns.items() if column.pii]
+        return logged.frame.drop(columns=masked, errors="ignore"), logged.bad_lines
+    return read_table(path, contract), []
 
 
 def reference_profile(champion: Champion | None) -> tuple[dict[str, Any], str]:
@@ -136,8 +139,14 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Batch `{report['batch']}` ({report['rows']} rows) against `{report['reference']}`.",
         "",
-        drift.markdown(report["drift"]).strip(),
     ]
+    if report.get("skipped_lines"):
+        lines += [
+            f"⚠️ {report['skipped_lines']} unreadable log lines skipped (a write cut short, e.g. "
+            f"by a full disk), first at `{report['first_skipped']}`.",
+            "",
+        ]
+    lines.append(drift.markdown(report["drift"]).strip())
     checks = report.get("performance", {}).get("checks")
     if checks:
         lines += [
@@ -181,13 +190,24 @@ def main(args: argparse.Namespace) -> int:
     """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm."""
     params, contract = load_params(), load_contract()
     batch_path = args.batch or params.data.raw
-    batch = load_batch(batch_path, contract)
+    try:
+        batch, bad_lines = load_batch(batch_path, contract)
+    except (OSError, ValueError) as error:
+        print(f"monitor: cannot read the batch: {error}", file=sys.stderr)
+        return 1
+    if bad_lines:
+        print(
+            f"monitor: skipped {len(bad_lines)} unreadable log lines, first at {bad_lines[0]}",
+            file=sys.stderr,
+        )
     champion = find_champion(params.registry.model, params.registry.champion_stage)
     profile, source = reference_profile(champion)
     labels = pd.read_csv(args.labels) if args.labels else None
     champion_metrics = recorded_metrics(champion) if champion else None
     report = assess(batch, profile, params, contract, labels, champion_metrics)
-    report |= {"batch": str(batch_path), "reference": source}
+    report |= {"batch": str(batch_path), "reference": source, "skipped_lines": len(bad_lines)}
+    if bad_lines:
+        report["first_skipped"] = bad_lines[0]
     MONITOR_FILE.parent.mkdir(parents=True, exist_ok=True)
     MONITOR_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     MONITOR_MARKDOWN.write_text(markdown(report), encoding="utf-8")

@@ -133,7 +133,7 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
         return bentoml.bentos.get(tag)
     except bentoml.exceptions.NotFound:
         pass
-    args = {"model_tag": tag, "max_records": params.serve.max_records}
+    args = {"model_tag": tag, **vars(params.serve)}  # every serve setting: max_records, ...
     return bentoml.bentos.build(
         **build_options(),
         name=stored.tag.name,

@@ -1,16 +1,26 @@
 """Prediction log: every served record's inputs, outputs, model version, time and request id,
 appended as JSON lines to a folder (rotated by size) that `make monitor` reads back.
 
+Inputs are stored verbatim, except the contract's `pii: true` columns: with PREDICTION_LOG_KEY
+set, each value becomes a keyed hash (`hmac:` and 16 hex digits: equal values give equal
+hashes, so distinct values can still be counted and joined, but not read back or guessed
+without the key); without it, the fixed token `<pii>`. Missing values stay null.
+
 Writing never fails a request: an unwritable sink is reported on stderr and the request goes on.
-Point the folder at mounted or synced storage with PREDICTION_LOG_DIR.
+Reading skips lines that are not whole JSON records (a write cut short by a full disk) and
+counts them. Point the folder at mounted or synced storage with PREDICTION_LOG_DIR.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,14 +30,36 @@ import pydantic_core
 
 DEFAULT_FOLDER = Path("logs/predictions")
 CURRENT = "predictions.jsonl"
+MASK_TOKEN = "<pii>"
+
+
+def masker(key: str | None) -> Callable[[Any], str]:
+    """The function that replaces one personal value: a keyed hash with `key`, else a token."""
+    if not key:
+        return lambda value: MASK_TOKEN
+    secret = key.encode()
+
+    def keyed_hash(value: Any) -> str:
+        digest = hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()
+        return f"hmac:{digest[:16]}"
+
+    return keyed_hash
 
 
 class PredictionLog:
     """Appends one JSON line per predicted record; rotates the file past `max_bytes`."""
 
-    def __init__(self, folder: Path | None = None, max_bytes: int = 50_000_000, keep: int = 20):
+    def __init__(
+        self,
+        folder: Path | None = None,
+        max_bytes: int = 50_000_000,
+        keep: int = 20,
+        masked: Iterable[str] = (),
+    ):
         self.folder = Path(os.environ.get("PREDICTION_LOG_DIR") or folder or DEFAULT_FOLDER)
         self.max_bytes, self.keep = max_bytes, keep
+        self.masked = frozenset(masked)
+        self._mask = masker(os.environ.get("PREDICTION_LOG_KEY"))
         self._lock = threading.Lock()
 
     @property
@@ -45,6 +77,7 @@ class PredictionLog:
     ) -> bool:
         """Log one request; False (and a line on stderr) when the sink cannot be written."""
         try:
+            records = [self.mask(record) for record in records]
             lines = self._lines(request_id, model_version, records, predictions, probabilities)
             with self._lock:
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -55,6 +88,15 @@ class PredictionLog:
             print(f"prediction log: not written to {self.path}: {error}", file=sys.stderr)
             return False
         return True
+
+    def mask(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with each personal (`masked`) value replaced; nulls kept."""
+        if not self.masked:
+            return record
+        return {
+            name: self._mask(value) if name in self.masked and value is not None else value
+            for name, value in record.items()
+        }
 
     @staticmethod
     def _lines(
@@ -92,17 +134,42 @@ class PredictionLog:
             old.unlink()
 
 
-def read_log(path: Path) -> pd.DataFrame:
+@dataclass(frozen=True)
+class LoggedBatch:
+    """The readable records of a prediction log and where its unreadable lines are."""
+
+    frame: pd.DataFrame
+    bad_lines: list[str]  # "file:line" of each line that is not a whole JSON record
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One logged record, or None when the line is cut short or not a record."""
+    try:
+        entry = json.loads(line)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("features"), dict):
+        return None
+    return entry
+
+
+def read_log(path: Path) -> LoggedBatch:
     """One row per logged record: request_id, record, timestamp, model_version, prediction,
-    the features as columns; `path` is one .jsonl file or a folder of them."""
+    the features as columns; `path` is one .jsonl file or a folder of them. Lines that do not
+    parse are skipped and listed; a log with no readable record is a ValueError."""
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-    entries = [
-        json.loads(line)
-        for file in files
-        for line in file.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    entries, bad_lines = [], []
+    for file in files:
+        for number, line in enumerate(file.read_bytes().splitlines(), start=1):
+            if not line.strip():
+                continue
+            entry = parse_line(line)
+            if entry is None:
+                bad_lines.append(f"{file}:{number}")
+            else:
+                entries.append(entry)
     if not entries:
-        raise ValueError(f"{path}: no logged predictions")
+        skipped = f" ({len(bad_lines)} unreadable lines)" if bad_lines else ""
+        raise ValueError(f"{path}: no logged predictions{skipped}")
     frame = pd.json_normalize(entries, sep=".")
-    return frame.rename(columns=lambda c: c.removeprefix("features."))
+    return LoggedBatch(frame.rename(columns=lambda c: c.removeprefix("features.")), bad_lines)
