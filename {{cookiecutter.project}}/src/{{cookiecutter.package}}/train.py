@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from sklearn.pipeline import Pipeline
 
+from {{ cookiecutter.package }} import checks
 from {{ cookiecutter.package }}.config import (
     MODEL_FILE,
     TRAIN_SPLIT,
@@ -25,16 +25,15 @@ from {{ cookiecutter.package }}.modelfile import save_model
 from {{ cookiecutter.package }}.tables import (
     read_table,
 )
+from {{ cookiecutter.package }}.typed import ConfigError
 
 
 def make_estimator(params: ModelParams) -> Any:
     """Instantiate the estimator from its import path and keyword arguments."""
-    module_name, _, class_name = params.estimator.rpartition(".")
-    try:
-        estimator_class = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"params model.estimator: cannot import {params.estimator!r}") from error
-    return estimator_class(**params.params)
+    estimator, problems = checks.make_estimator(params)
+    if problems:
+        raise ConfigError(problems)
+    return estimator
 
 
 def build_model(contract: Contract, params: ModelParams) -> Pipeline:
