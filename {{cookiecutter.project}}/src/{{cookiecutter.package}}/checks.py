@@ -14,6 +14,8 @@ from dataclasses import is_dataclass
 from difflib import get_close_matches
 from typing import Any, get_type_hints
 
+from sklearn.base import is_classifier, is_regressor
+
 from {{ cookiecutter.package }}.config import (
     BENTOFILE,
     CONTRACT_FILE,
@@ -29,6 +31,7 @@ from {{ cookiecutter.package }}.metrics import METRICS, RANGES
 from {{ cookiecutter.package }}.typed import ConfigError, Problem, build, read_yaml, show
 
 FILE = str(PARAMS_FILE)
+TASK_KINDS = {"classification": "classifier", "regression": "regressor"}
 
 
 def make_estimator(model: ModelParams, task: str | None = None) -> tuple[Any, list[Problem]]:
@@ -69,16 +72,9 @@ def make_estimator(model: ModelParams, task: str | None = None) -> tuple[Any, li
         key = f"model.params.{name[1]}" if name else "model.params"
         value = model.params.get(name[1]) if name else model.params
         return None, [Problem(FILE, key, show(value), message)]
-    kind = getattr(estimator, "_estimator_type", None)
-    if task and kind and kind != {"classification": "classifier", "regression": "regressor"}[task]:
-        return None, [
-            Problem(
-                FILE,
-                "model.estimator",
-                model.estimator,
-                f"an estimator for task {task} (this one is a {kind})",
-            )
-        ]
+    if task and not {"classification": is_classifier, "regression": is_regressor}[task](estimator):
+        allowed = f"an estimator for task {task} (a {TASK_KINDS[task]})"
+        return None, [Problem(FILE, "model.estimator", model.estimator, allowed)]
     return estimator, []
 
 

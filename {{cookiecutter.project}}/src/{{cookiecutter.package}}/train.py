@@ -22,6 +22,7 @@ from {{ cookiecutter.package }}.features import (
     training_input,
 )
 from {{ cookiecutter.package }}.modelfile import save_model
+from {{ cookiecutter.package }}.outputs import replacing
 from {{ cookiecutter.package }}.tables import (
     read_table,
 )
@@ -47,6 +48,7 @@ def main() -> int:
     train = read_table(TRAIN_SPLIT, contract)
     model = build_model(contract, params.model)
     model.fit(training_input(train, contract), train[contract.target])
-    save_model(model)
+    with replacing(MODEL_FILE) as temporary:  # a failed run keeps the last good model file
+        save_model(model, temporary)
     print(f"train: fitted {params.model.estimator} on {len(train)} rows -> {MODEL_FILE}")
     return 0

@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -153,8 +153,12 @@ def _convert(
         if value is None and type(None) in args:
             return None, []
         kinds = [a for a in args if a is not type(None)]
-        if len(kinds) == 1:
-            return _convert(value, kinds[0], file, key, meta)
+        if len(kinds) == 1:  # `X | None`: say that null is allowed too
+            converted, problems = _convert(value, kinds[0], file, key, meta)
+            kind = describe(kinds[0])
+            return converted, [
+                replace(p, allowed=describe(hint)) if p.allowed == kind else p for p in problems
+            ]
         for kind in kinds:
             converted, problems = _convert(value, kind, file, key, meta)
             if not problems:
@@ -194,7 +198,7 @@ def _convert(
         bounds = meta.get("range")
         if bounds is not None and value not in bounds:
             return None, [Problem(file, key, show(value), f"{describe(hint)} {bounds}")]
-        return hint(value), []
+        return value, []  # as written: a whole number stays one where a number is allowed
     if hint is Path:
         if not isinstance(value, str) or not value:
             return wrong()
