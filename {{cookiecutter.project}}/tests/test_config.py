@@ -387,7 +387,7 @@ CASES["contract yes unquoted"] = (
 
 
 def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    """`python -m {{ cookiecutter.package }} check` here: its exit code and stderr lines."""
+    """The `check` step in the working directory: its exit code and stderr lines."""
     code = cli.main(["check"])
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -26,9 +26,22 @@ from {{ cookiecutter.package }}.config import (
     Params,
     SweepParams,
 )
-from {{ cookiecutter.package }}.contract import Contract, load_contract
-from {{ cookiecutter.package }}.metrics import METRICS, RANGES
-from {{ cookiecutter.package }}.typed import ConfigError, Problem, build, read_yaml, show
+from {{ cookiecutter.package }}.contract import (
+    Contract,
+    load_contract,
+)
+from {{ cookiecutter.package }}.drift import DriftParams
+from {{ cookiecutter.package }}.metrics import (
+    METRICS,
+    RANGES,
+)
+from {{ cookiecutter.package }}.typed import (
+    ConfigError,
+    Problem,
+    build,
+    read_yaml,
+    show,
+)
 
 FILE = str(PARAMS_FILE)
 TASK_KINDS = {"classification": "classifier", "regression": "regressor"}
@@ -140,8 +153,6 @@ def _lookup(raw: Any, path: str) -> Any:
 def params_problems(raw: Any, contract: Contract | None) -> list[Problem]:
     """Every problem in params.yaml's mapping: the field types of each section, then the checks
     above on every section that is itself valid (so one bad section hides nothing else)."""
-    from {{ cookiecutter.package }}.drift import DriftParams  # the drift section's one definition
-
     problems = build(Params, raw, FILE)[1]
     if not isinstance(raw, dict):
         return problems

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from {{ cookiecutter.package }}.typed import ConfigError, between, build, read_yaml
+from {{ cookiecutter.package }}.typed import (
+    ConfigError,
+    between,
+    build,
+    read_yaml,
+)
 
 PARAMS_FILE = Path("params.yaml")
 CONTRACT_FILE = Path("contract.yaml")

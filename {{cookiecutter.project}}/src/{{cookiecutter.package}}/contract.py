@@ -12,8 +12,17 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from {{ cookiecutter.package }}.config import CONTRACT_FILE
-from {{ cookiecutter.package }}.typed import ConfigError, Problem, between, build, read_yaml, show
+from {{ cookiecutter.package }}.config import (
+    CONTRACT_FILE,
+)
+from {{ cookiecutter.package }}.typed import (
+    ConfigError,
+    Problem,
+    between,
+    build,
+    read_yaml,
+    show,
+)
 
 Dtype = Literal["int", "float", "str", "bool"]
 Role = Literal["feature", "target", "id", "ignored"]

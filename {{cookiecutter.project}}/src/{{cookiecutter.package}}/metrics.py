@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from {{ cookiecutter.package }}.typed import Range
+from {{ cookiecutter.package }}.typed import (
+    Range,
+)
 
 
 @dataclass(frozen=True)
