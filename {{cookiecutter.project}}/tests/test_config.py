@@ -3,8 +3,10 @@ the key, the value and what is allowed (`make check-config`, exit 2), never a tr
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,11 @@ import yaml
 from {{ cookiecutter.package }} import cli
 from {{ cookiecutter.package }}.config import load_params
 from {{ cookiecutter.package }}.metrics import METRICS
-from {{ cookiecutter.package }}.typed import ConfigError
+from {{ cookiecutter.package }}.typed import (
+    ConfigError,
+    between,
+    build,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("params.yaml", "contract.yaml", "bentofile.yaml")
@@ -449,3 +455,23 @@ def test_load_params_raises_one_error_listing_every_problem(tmp_path: Path):
         load_params(path)
     keys = [problem.key for problem in raised.value.problems]
     assert keys == ["data", "split", "model", "evaluate", "registry", "gate"]
+
+
+def test_numbers_with_an_exponent_are_numbers(settings, capsys):
+    text = (settings / "params.yaml").read_text(encoding="utf-8")
+    (settings / "params.yaml").write_text(re.sub(r"margin: [\d.]+", "margin: 1e-3", text, count=1))
+    assert check(capsys) == (0, [])
+    assert 0.001 in [rule.margin for rule in load_params().gate.metrics.values()]
+
+
+def test_a_new_field_is_checked_from_its_type_alone():
+    @dataclass(frozen=True)
+    class Limits:
+        max_body_bytes: int = field(default=1, metadata=between(1))
+        api_key_env: str | None = None
+
+    _, problems = build(Limits, {"max_body_bytes": 0, "api_key_env": 3}, "params.yaml", "serve")
+    assert [str(p) for p in problems] == [
+        "params.yaml: serve.max_body_bytes: 0 — a whole number >= 1",
+        "params.yaml: serve.api_key_env: 3 — text or null",
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, replace
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,8 @@ def _convert(
         return value, []
     if hint in (bool, str):
         return (value, []) if isinstance(value, hint) else wrong()
+    if hint is float and isinstance(value, str) and EXPONENT.fullmatch(value):
+        value = float(value)  # YAML 1.1 (PyYAML) reads 1e-3, without a dot, as text
     if hint in (int, float):
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or (hint is int and not isinstance(value, int)) or value != value:
@@ -237,4 +242,7 @@ def _dataclass(
         values[f.name] = value
     if problems:
         return None, problems
-    return cls(**given, **values), []
+    try:
+        return cls(**given, **values), []
+    except (TypeError, ValueError) as error:  # a check of the dataclass's own __post_init__
+        return None, [Problem(file, key or "(top level)", show(raw), str(error))]
