@@ -17,7 +17,7 @@ STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
     "ingest": ("data", "write the example data set to the raw data path (data.raw)"),
 {%- endif %}
-    "check": ("checks", "check params.yaml, contract.yaml and bentofile.yaml (one line a problem)"),
+    "check": ("checks", "check params.yaml, contract.yaml, bentofile.yaml (a line a problem)"),
     "schema": ("infer", "draft contract.yaml from the data (rules to review)"),
     "validate": ("validate", "check the raw data (data.raw) against contract.yaml"),
     "drift": ("drift", "drift of the data (or --batch FILE) vs the reference profile"),

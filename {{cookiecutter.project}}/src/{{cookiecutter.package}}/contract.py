@@ -12,9 +12,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
-from {{ cookiecutter.package }}.config import (
-    CONTRACT_FILE,
-)
+from {{ cookiecutter.package }}.config import CONTRACT_FILE
 from {{ cookiecutter.package }}.typed import (
     ConfigError,
     Problem,

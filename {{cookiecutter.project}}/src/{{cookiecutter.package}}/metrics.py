@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from {{ cookiecutter.package }}.typed import (
-    Range,
-)
+from {{ cookiecutter.package }}.typed import Range
 
 
 @dataclass(frozen=True)
