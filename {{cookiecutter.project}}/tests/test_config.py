@@ -318,7 +318,7 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
     "contract range of one value": (
         C,
         setting(f"{COLUMN}.range", [0]),
-        f"contract.yaml: {COLUMN}.range: [0] — a list of 2 values, each a number or null",
+        f"contract.yaml: {COLUMN}.range: [0] — a list of 2 values (a number or null each)",
     ),
     "contract range backwards": (
         C,

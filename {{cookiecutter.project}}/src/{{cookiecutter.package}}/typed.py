@@ -118,7 +118,7 @@ def describe(hint: Any) -> str:
     if origin is list or (origin is tuple and args[-1:] == (...,)):
         return f"a list of {_plural(args[0])}"
     if origin is tuple:
-        return f"a list of {len(args)} values, each {describe(args[0])}"
+        return f"a list of {len(args)} values ({describe(args[0])} each)"
     if origin is dict:
         return f"a mapping of names to {_plural(args[1])}"
     if dataclasses.is_dataclass(hint):
