@@ -28,6 +28,7 @@ MODULES = (
     "registry", "versions", "promote", "modelcard", "release",
     "package", "service", "serve", "containerize",
     "predictionlog", "monitor", "retrain",
+    "typed", "checks", "outputs",
 )  # fmt: skip
 COMMON = {
     ".dvc",

@@ -14,6 +14,7 @@ import yaml
 import {{ cookiecutter.package }}.contract as spec
 import {{ cookiecutter.package }}.infer as infer
 import {{ cookiecutter.package }}.tables as tables
+from {{ cookiecutter.package }}.typed import ConfigError
 from {{ cookiecutter.package }}.validate import validate_file
 
 
@@ -25,18 +26,20 @@ def test_the_project_contract_round_trips_through_yaml(contract):
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("columns: {y: {dtype: float, role: target, max_nul_fraction: 0}}", "unknown fields"),
-        ("columns: {y: {dtype: text, role: target}}", "unknown dtype"),
+        ("columns: {y: {dtype: float, role: target, max_nul_fraction: 0}}", "unknown key"),
+        ("columns: {y: {dtype: text, role: target}}", "dtype: text — one of int, float"),
         ("columns: {y: {dtype: str, role: target, allowed_values: [yes, no]}}", "quote yes/no"),
         ("columns: {x: {dtype: float}}", "exactly one column needs role 'target'"),
-        ("table: {min_row: 3}\ncolumns: {y: {dtype: int, role: target}}", "unknown fields"),
+        ("table: {min_row: 3}\ncolumns: {y: {dtype: int, role: target}}", "did you mean min_rows"),
+        ("columns: {y: {dtype: float, role: target, range: [0]}}", "range: \\[0\\] — a list of 2"),
+        ("columns:\n  y: {dtype: float\n", "contract.yaml: line 3, column 1: not valid YAML"),
     ],
 )
-def test_mistakes_in_the_contract_are_clear_errors(tmp_path, text, error):
-    path = tmp_path / "contract.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ValueError, match=error):
-        spec.load_contract(path)
+def test_mistakes_in_the_contract_are_clear_errors(tmp_path, monkeypatch, text, error):
+    monkeypatch.chdir(tmp_path)
+    Path("contract.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=error):
+        spec.load_contract(Path("contract.yaml"))
 
 
 def test_inference_is_cautious_and_marks_every_rule(params, messy):

@@ -10,11 +10,14 @@ import argparse
 import importlib
 import sys
 
+from {{ cookiecutter.package }}.typed import ConfigError
+
 # step name -> (module, one-line help), in the order the pipeline runs them
 STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
     "ingest": ("data", "write the example data set to the raw data path (data.raw)"),
 {%- endif %}
+    "check": ("checks", "check params.yaml, contract.yaml, bentofile.yaml (a line a problem)"),
     "schema": ("infer", "draft contract.yaml from the data (rules to review)"),
     "validate": ("validate", "check the raw data (data.raw) against contract.yaml"),
     "drift": ("drift", "drift of the data (or --batch FILE) vs the reference profile"),
@@ -50,13 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("options", nargs=argparse.REMAINDER, help="options of the step")
     args = parser.parse_args(argv)
     module = importlib.import_module(f".{STEPS[args.step][0]}", __package__)
-    if not hasattr(module, "add_arguments"):
-        if args.options:
-            parser.error(f"step {args.step!r} takes no options")
-        return int(module.main() or 0)
-    step_parser = argparse.ArgumentParser(prog=f"{parser.prog} {args.step}")
-    module.add_arguments(step_parser)
-    return int(module.main(step_parser.parse_args(args.options)) or 0)
+    try:
+        if not hasattr(module, "add_arguments"):
+            if args.options:
+                parser.error(f"step {args.step!r} takes no options")
+            return int(module.main() or 0)
+        step_parser = argparse.ArgumentParser(prog=f"{parser.prog} {args.step}")
+        module.add_arguments(step_parser)
+        return int(module.main(step_parser.parse_args(args.options)) or 0)
+    except ConfigError as error:  # bad settings: one line per problem, no traceback
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
+from {{ cookiecutter.package }}.typed import (
+    ConfigError,
+    between,
+    build,
+    read_yaml,
+)
 
 PARAMS_FILE = Path("params.yaml")
 CONTRACT_FILE = Path("contract.yaml")
+BENTOFILE = Path("bentofile.yaml")
 TABLE_FORMATS = (".csv", ".parquet")
 TRAIN_SPLIT = Path("data/split/train.parquet")
 TEST_SPLIT = Path("data/split/test.parquet")
@@ -24,21 +30,16 @@ PLOTS_DIR = REPORTS / "plots"
 class DataParams:
     """Where the raw data lives (CSV or Parquet, by suffix); for the examples, its source."""
 
-    raw: Path
+    raw: Path = field(metadata={"suffixes": TABLE_FORMATS})
     source: str | None = None
-
-    def __post_init__(self) -> None:
-        if Path(self.raw).suffix not in TABLE_FORMATS:
-            raise ValueError(f"data.raw must end in .csv or .parquet, got {str(self.raw)!r}")
-        object.__setattr__(self, "raw", Path(self.raw))
 
 
 @dataclass(frozen=True)
 class SplitParams:
     """How the raw data is split into train and test."""
 
-    test_size: float
-    seed: int
+    test_size: float = field(metadata=between(0, 1, open_low=True, open_high=True))
+    seed: int = field(metadata=between(0))
     stratify: bool = False
 
 
@@ -54,9 +55,9 @@ class ModelParams:
 class BootstrapParams:
     """Bootstrap settings for metric confidence intervals."""
 
-    resamples: int = 1000
-    confidence: float = 0.95
-    seed: int = 0
+    resamples: int = field(default=1000, metadata=between(1))
+    confidence: float = field(default=0.95, metadata=between(0, 1, open_low=True, open_high=True))
+    seed: int = field(default=0, metadata=between(0))
 
 
 @dataclass(frozen=True)
@@ -75,19 +76,15 @@ class MetricRule:
 
     floor: float | None = None
     ceiling: float | None = None
-    compare: str | None = None  # "non_inferior" or "superior"
-    margin: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.compare not in (None, "non_inferior", "superior"):
-            raise ValueError(f"gate compare must be non_inferior or superior, got {self.compare!r}")
+    compare: Literal["non_inferior", "superior"] | None = None
+    margin: float = field(default=0.0, metadata=between(0))
 
 
 @dataclass(frozen=True)
 class SliceRules:
     """Floors every slice with at least `min_rows` test rows must meet."""
 
-    min_rows: int = 30
+    min_rows: int = field(default=30, metadata=between(1))
     floors: dict[str, float] = field(default_factory=dict)
 
 
@@ -97,9 +94,9 @@ class GateParams:
 
     metrics: dict[str, MetricRule]
     slices: SliceRules = field(default_factory=SliceRules)
-    confidence: float = 0.95
-    resamples: int = 2000
-    seed: int = 0
+    confidence: float = field(default=0.95, metadata=between(0, 1, open_low=True, open_high=True))
+    resamples: int = field(default=2000, metadata=between(1))
+    seed: int = field(default=0, metadata=between(0))
     require_champion_model: bool = False
 
 
@@ -115,47 +112,53 @@ class RegistryParams:
 class ServeParams:
     """Limits of the prediction service."""
 
-    max_records: int = 1000
-    max_body_bytes: int | None = None  # None: derived from max_records (service.body_limit)
+    max_records: int = field(default=1000, metadata=between(1))
+    # None: derived from max_records (service.body_limit)
+    max_body_bytes: int | None = field(default=None, metadata=between(1))
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    """`make sweep`: the grid of params.yaml paths to values, all of it or `samples` points."""
+
+    samples: int = field(default=0, metadata=between(0))
+    seed: int = field(default=0, metadata=between(0))
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitorParams:
+    """Where the service logs predictions, how the log rotates, and the performance alarm."""
+
+    log_dir: Path = Path("logs/predictions")
+    max_bytes: int = field(default=50_000_000, metadata=between(1))
+    keep: int = field(default=20, metadata=between(1))
+    performance_tolerance: float = field(default=0.05, metadata=between(0))
 
 
 @dataclass(frozen=True)
 class Params:
-    """Every knob of the pipeline."""
+    """Every knob of the pipeline (`drift` is checked against drift.DriftParams by `make
+    check-config`; `raw` is the file as read)."""
 
-    task: str
+    task: Literal["classification", "regression"]
     data: DataParams
     split: SplitParams
     model: ModelParams
     evaluate: EvaluateParams
     registry: RegistryParams
-    serve: ServeParams
     gate: GateParams
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
-
-
-def _gate_params(raw: dict[str, Any]) -> GateParams:
-    raw = dict(raw)
-    metrics = {name: MetricRule(**rule) for name, rule in raw.pop("metrics").items()}
-    return GateParams(metrics=metrics, slices=SliceRules(**raw.pop("slices", {})), **raw)
+    serve: ServeParams = field(default_factory=ServeParams)
+    drift: dict[str, Any] = field(default_factory=dict)
+    sweep: SweepParams = field(default_factory=SweepParams)
+    monitor: MonitorParams = field(default_factory=MonitorParams)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata={"in_file": False})
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read params.yaml into typed settings; unknown keys raise a clear error."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    try:
-        evaluate = dict(raw["evaluate"])
-        bootstrap = BootstrapParams(**evaluate.pop("bootstrap", {}))
-        return Params(
-            task=raw["task"],
-            data=DataParams(**raw["data"]),
-            split=SplitParams(**raw["split"]),
-            model=ModelParams(**raw["model"]),
-            evaluate=EvaluateParams(bootstrap=bootstrap, **evaluate),
-            registry=RegistryParams(**raw["registry"]),
-            serve=ServeParams(**raw.get("serve", {})),
-            gate=_gate_params(raw["gate"]),
-            raw=raw,
-        )
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"{path}: invalid or missing setting: {error}") from error
+    """Read params.yaml into typed settings; ConfigError lists every problem (one line each)."""
+    raw = read_yaml(path)
+    params, problems = build(Params, raw if raw is not None else {}, str(path))
+    if problems:
+        raise ConfigError(problems)
+    return replace(params, raw=raw)

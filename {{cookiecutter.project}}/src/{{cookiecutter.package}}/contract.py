@@ -8,17 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
 from {{ cookiecutter.package }}.config import CONTRACT_FILE
+from {{ cookiecutter.package }}.typed import (
+    ConfigError,
+    Problem,
+    between,
+    build,
+    read_yaml,
+    show,
+)
 
+Dtype = Literal["int", "float", "str", "bool"]
+Role = Literal["feature", "target", "id", "ignored"]
+Environment = Literal["training", "serving"]
+Severity = Literal["error", "warn"]
 NUMERIC_DTYPES = {"int", "float"}
 CATEGORICAL_DTYPES = {"str", "bool"}
 PANDAS_DTYPES = {"int": "float64", "float": "float64", "str": "str", "bool": "str"}
-ROLES = ("feature", "target", "id", "ignored")
-ENVIRONMENTS = ("training", "serving")
+ROLES = get_args(Role)
+ENVIRONMENTS = get_args(Environment)
+FRACTION = between(0, 1)
 MAX_CATEGORIES = 100  # inference lists allowed values only up to this many distinct values
 # Checks whose failure breaks training whatever severity the contract gives: always errors.
 STRUCTURAL = {
@@ -52,16 +65,16 @@ HEADER = """\
 class Column:
     """One column of the contract and its rules (None: not checked)."""
 
-    name: str
-    dtype: str
-    role: str = "feature"
-    environments: tuple[str, ...] | None = None  # None: by role
-    max_null_fraction: float | None = None
+    name: str = field(metadata={"in_file": False})
+    dtype: Dtype
+    role: Role = "feature"
+    environments: tuple[Environment, ...] | None = None  # None: by role
+    max_null_fraction: float | None = field(default=None, metadata=FRACTION)
     range: tuple[float | None, float | None] | None = None
     allowed_values: tuple[Any, ...] | None = None
-    max_unknown_fraction: float = 0.0
+    max_unknown_fraction: float = field(default=0.0, metadata=FRACTION)
     unique: bool = False
-    severity: str = "error"
+    severity: Severity = "error"
     inferred: bool = False
     pii: bool = False  # personal data: masked in the prediction log (predictionlog.mask)
 
@@ -80,13 +93,13 @@ class Column:
 class TableRules:
     """Rules about the whole table."""
 
-    min_rows: int = 1
-    max_rows: int | None = None
-    max_duplicate_fraction: float | None = None
-    min_classes: int | None = None
-    min_class_fraction: float | None = None
-    extra_columns: str = "fail"
-    severity: str = "error"
+    min_rows: int = field(default=1, metadata=between(0))
+    max_rows: int | None = field(default=None, metadata=between(1))
+    max_duplicate_fraction: float | None = field(default=None, metadata=FRACTION)
+    min_classes: int | None = field(default=None, metadata=between(1))
+    min_class_fraction: float | None = field(default=None, metadata=FRACTION)
+    extra_columns: Literal["fail", "warn"] = "fail"
+    severity: Severity = "error"
     inferred: bool = False
 
 
@@ -127,50 +140,72 @@ class Contract:
         return "error" if rules.severity == "error" else "warning"
 
 
-def _column(name: str, spec: dict[str, Any], source: str) -> Column:
-    known = {f.name for f in fields(Column)} - {"name"}
-    unknown = set(spec) - known
-    if unknown:
-        raise ValueError(f"{source}: column {name!r} has unknown fields {sorted(unknown)}")
-    spec = dict(spec)
-    for key in ("environments", "range", "allowed_values"):
-        if spec.get(key) is not None:
-            spec[key] = tuple(spec[key])
-    column = Column(name, **spec)
-    if column.dtype not in NUMERIC_DTYPES | CATEGORICAL_DTYPES:
-        raise ValueError(f"{source}: column {name!r} has unknown dtype {column.dtype!r}")
-    if column.role not in ROLES or column.severity not in ("error", "warn"):
-        raise ValueError(f"{source}: column {name!r}: role is one of {ROLES}, severity error|warn")
-    if column.allowed_values and not column.is_numeric:
-        if any(isinstance(v, bool) for v in column.allowed_values):
-            raise ValueError(
-                f"{source}: column {name!r}: quote yes/no/true/false in allowed_values"
+def _column_problems(column: Column, file: str) -> list[Problem]:
+    """What the field types cannot say: a range that runs backwards, unquoted yes/no."""
+    key, problems = f"columns.{column.name}", []
+    low, high = column.range or (None, None)
+    if low is not None and high is not None and low > high:
+        problems.append(
+            Problem(
+                file, f"{key}.range", show(list(column.range or ())), "[min, max] with min <= max"
             )
-        return replace(column, allowed_values=tuple(map(str, column.allowed_values)))
-    return column
+        )
+    if not column.is_numeric and any(isinstance(v, bool) for v in column.allowed_values or ()):
+        allowed = "text values: quote yes/no/true/false ('yes')"
+        problems.append(
+            Problem(file, f"{key}.allowed_values", show(list(column.allowed_values or ())), allowed)
+        )
+    return problems
+
+
+def contract_problems(raw: Any, file: str = "contract") -> tuple[Contract | None, list[Problem]]:
+    """The Contract in the YAML mapping `raw`, and every problem found (Contract None if any)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict) or not raw["columns"]:
+        columns = raw.get("columns") if isinstance(raw, dict) else raw
+        return None, [
+            Problem(file, "columns", show(columns), "a mapping of column names to fields")
+        ]
+    unknown = sorted(set(raw) - {"columns", "table"})
+    problems = [
+        Problem(file, str(k), show(raw[k]), "unknown key; known: columns, table") for k in unknown
+    ]
+    table, found = build(TableRules, raw.get("table") or {}, file, "table")
+    problems += found
+    columns = {}
+    for name, spec in raw["columns"].items():
+        column, found = build(Column, spec or {}, file, f"columns.{name}", name=str(name))
+        problems += found
+        if column is not None:
+            problems += _column_problems(column, file)
+            columns[str(name)] = column
+    targets = [c.name for c in columns.values() if c.role == "target"]
+    if not problems and len(targets) != 1:
+        allowed = "exactly one column needs role 'target'"
+        problems.append(Problem(file, "columns", f"targets {targets}", allowed))
+    if problems:
+        return None, problems
+    texts = {
+        n: tuple(map(str, c.allowed_values))
+        for n, c in columns.items()
+        if c.allowed_values and not c.is_numeric
+    }
+    columns = {
+        n: replace(c, allowed_values=texts.get(n, c.allowed_values)) for n, c in columns.items()
+    }
+    return Contract(columns=columns, table=table), []
 
 
 def parse_contract(raw: dict[str, Any], source: str = "contract") -> Contract:
-    """Build a Contract from its YAML mapping, rejecting unknown fields and roles."""
-    columns = {str(n): _column(str(n), spec or {}, source) for n, spec in raw["columns"].items()}
-    unknown = set(raw.get("table") or {}) - {f.name for f in fields(TableRules)}
-    if unknown:
-        raise ValueError(f"{source}: table has unknown fields {sorted(unknown)}")
-    table = TableRules(**(raw.get("table") or {}))
-    if table.extra_columns not in ("fail", "warn"):
-        raise ValueError(f"{source}: table.extra_columns must be fail or warn")
-    targets = [c.name for c in columns.values() if c.role == "target"]
-    if len(targets) != 1:
-        raise ValueError(f"{source}: exactly one column needs role 'target', found {targets}")
-    return Contract(columns=columns, table=table)
+    """Build a Contract from its YAML mapping; ConfigError lists every problem."""
+    contract, problems = contract_problems(raw, source)
+    if problems or contract is None:
+        raise ConfigError(problems)
+    return contract
 
 
 def load_contract(path: Path = CONTRACT_FILE) -> Contract:
-    """Read contract.yaml, checking the parts the pipeline relies on."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not raw.get("columns"):
-        raise ValueError(f"{path}: no columns")
-    return parse_contract(raw, str(path))
+    """Read contract.yaml; ConfigError names the file and each problem (YAML errors: the line)."""
+    return parse_contract(read_yaml(path), str(path))
 
 
 class _Dumper(yaml.SafeDumper):

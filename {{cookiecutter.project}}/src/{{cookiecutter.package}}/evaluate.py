@@ -33,6 +33,7 @@ from {{ cookiecutter.package }}.metrics import (
     score_all,
 )
 from {{ cookiecutter.package }}.modelfile import load_model
+from {{ cookiecutter.package }}.outputs import write_text
 from {{ cookiecutter.package }}.tables import (
     read_table,
 )
@@ -174,9 +175,8 @@ def write_plots(
 
 
 def write_json(path: Path, payload: object) -> None:
-    """Write JSON the way every report file is written: indented, newline-terminated."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    """Write JSON the way every report file is written: indented, newline-terminated, whole."""
+    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def main() -> int:
@@ -184,16 +184,18 @@ def main() -> int:
     params, contract = load_params(), load_contract()
     model, test = load_model(MODEL_FILE), read_table(TEST_SPLIT, contract)
     predictions = predict(model, test, contract, params.task)
+    # Everything is computed before anything is written: a failure keeps the last good reports.
     metrics = metric_table(predictions, params.evaluate)
+    slices = slice_table(test, predictions, params.evaluate.slices, params.evaluate.metrics)
+    seed = params.evaluate.bootstrap.seed
+    ranking = importance(model, test, contract, params.evaluate.primary, seed)
+    write_plots(model, predictions, params.task)
+    write_json(SLICES_FILE, slices)
+    write_json(IMPORTANCE_FILE, ranking)
     write_json(
         METRICS_FILE,
         {"primary": params.evaluate.primary, "test_rows": len(test), "metrics": metrics},
     )
-    slices = slice_table(test, predictions, params.evaluate.slices, params.evaluate.metrics)
-    write_json(SLICES_FILE, slices)
-    seed = params.evaluate.bootstrap.seed
-    write_json(IMPORTANCE_FILE, importance(model, test, contract, params.evaluate.primary, seed))
-    write_plots(model, predictions, params.task)
     primary = metrics[params.evaluate.primary]
     print(
         f"evaluate: {params.evaluate.primary} = {primary['value']:.4f} "

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from {{ cookiecutter.package }}.typed import Range
+
 
 @dataclass(frozen=True)
 class Predictions:
@@ -110,6 +112,19 @@ METRICS: dict[str, tuple[Metric, str]] = {
     "rmse": (rmse, "lower"),
     "mae": (mae, "lower"),
     "r2": (r2, "higher"),
+}
+
+
+# The values each metric can take: a gate floor or ceiling outside them always or never passes.
+RANGES: dict[str, Range] = {
+    "accuracy": Range(0, 1),
+    "balanced_accuracy": Range(0, 1),
+    "f1_macro": Range(0, 1),
+    "roc_auc": Range(0, 1),
+    "log_loss": Range(0),
+    "rmse": Range(0),
+    "mae": Range(0),
+    "r2": Range(high=1),
 }
 
 

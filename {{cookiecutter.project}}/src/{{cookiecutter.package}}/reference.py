@@ -26,6 +26,7 @@ from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.outputs import write_text
 from {{ cookiecutter.package }}.tables import (
     read_table,
 )
@@ -110,8 +111,7 @@ def write_reference_profile(
     if importance_file.exists():
         importance = json.loads(importance_file.read_text(encoding="utf-8"))
     profile = {"data": str(data)} | build_profile(read_table(data, contract), contract, importance)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(profile, indent=1) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(profile, indent=1) + "\n")
     return path
 
 

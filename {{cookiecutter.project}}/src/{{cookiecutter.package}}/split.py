@@ -16,6 +16,7 @@ from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.outputs import replacing
 from {{ cookiecutter.package }}.tables import (
     read_table,
 )
@@ -37,8 +38,8 @@ def main() -> int:
     contract, params = load_contract(), load_params()
     frame = read_table(params.data.raw, contract, only_contract=True)
     train, test = split(frame, contract, params.split)
-    TRAIN_SPLIT.parent.mkdir(parents=True, exist_ok=True)
-    train.to_parquet(TRAIN_SPLIT, index=False)
-    test.to_parquet(TEST_SPLIT, index=False)
+    with replacing(TRAIN_SPLIT) as train_file, replacing(TEST_SPLIT) as test_file:
+        train.to_parquet(train_file, index=False)
+        test.to_parquet(test_file, index=False)
     print(f"split: {len(train)} train rows, {len(test)} test rows")
     return 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from sklearn.pipeline import Pipeline
 
+from {{ cookiecutter.package }} import checks
 from {{ cookiecutter.package }}.config import (
     MODEL_FILE,
     TRAIN_SPLIT,
@@ -22,19 +22,19 @@ from {{ cookiecutter.package }}.features import (
     training_input,
 )
 from {{ cookiecutter.package }}.modelfile import save_model
+from {{ cookiecutter.package }}.outputs import replacing
 from {{ cookiecutter.package }}.tables import (
     read_table,
 )
+from {{ cookiecutter.package }}.typed import ConfigError
 
 
 def make_estimator(params: ModelParams) -> Any:
     """Instantiate the estimator from its import path and keyword arguments."""
-    module_name, _, class_name = params.estimator.rpartition(".")
-    try:
-        estimator_class = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ValueError(f"params model.estimator: cannot import {params.estimator!r}") from error
-    return estimator_class(**params.params)
+    estimator, problems = checks.make_estimator(params)
+    if problems:
+        raise ConfigError(problems)
+    return estimator
 
 
 def build_model(contract: Contract, params: ModelParams) -> Pipeline:
@@ -48,6 +48,7 @@ def main() -> int:
     train = read_table(TRAIN_SPLIT, contract)
     model = build_model(contract, params.model)
     model.fit(training_input(train, contract), train[contract.target])
-    save_model(model)
+    with replacing(MODEL_FILE) as temporary:  # a failed run keeps the last good model file
+        save_model(model, temporary)
     print(f"train: fitted {params.model.estimator} on {len(train)} rows -> {MODEL_FILE}")
     return 0

@@ -27,6 +27,7 @@ from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.outputs import write_text
 from {{ cookiecutter.package }}.rules import (
     class_shares,
     parse_schema,
@@ -472,9 +473,8 @@ def write_reports(findings: list[Finding], path: Path, rows: int) -> None:
             {"id": f.id} | {k: v for k, v in asdict(f).items() if k != "rows"} for f in findings
         ],
     }
-    VALIDATION_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    VALIDATION_REPORT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    VALIDATION_MARKDOWN.write_text(markdown(findings, path, rows), encoding="utf-8")
+    write_text(VALIDATION_REPORT, json.dumps(report, indent=2) + "\n")
+    write_text(VALIDATION_MARKDOWN, markdown(findings, path, rows))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
