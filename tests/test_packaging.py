@@ -50,7 +50,7 @@ def test_a_second_project_with_the_same_model_name_gets_its_own_bento(
     make(first, "package", project_env)
 
     refused = make(second, "package", project_env, check=False)
-    assert refused.returncode == 1
+    assert refused.returncode != 0
     line = refused.stdout.strip().splitlines()[-1]
     assert line.startswith(f"package: refused: the BentoML store already holds model {TAG}")
     assert str(first.parent / "origin.git") in line

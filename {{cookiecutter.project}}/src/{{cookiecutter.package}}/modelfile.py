@@ -28,9 +28,9 @@ OBJECT_ID = re.compile(r'(?<="__id__": )\d+|(?<="file": ")\d+(?=\.npy")')
 # exact name. These are what this project's pipelines produce with the estimators of
 # sklearn.ensemble (random forests, extra trees, gradient boosting, histogram gradient boosting),
 # sklearn.linear_model, sklearn.tree and sklearn.dummy. skops does not trust the two tree types by
-# default because a crafted file can crash `predict` (out-of-bounds indices, no code runs); a
-# registered model is also checked against its recorded hash. Another estimator may need a type
-# of its own: `make train` then names it; review it and add it here.
+# default: a crafted file's node indices can make `predict` read out of bounds or crash, which is
+# why a registered model is also checked against its recorded hash. Another estimator may need a
+# type of its own: `make train` then names it; review it and add it here.
 TRUSTED_TYPES = frozenset(
     {
         "numpy.dtype",
