@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -60,9 +61,9 @@ def registered_head(model: str) -> tuple[str, str]:
 
 
 def project_identity() -> str:
-    """Which project this is, beyond its model name: the URL of its origin remote, else the
-    folder of its git repository."""
-    origin = git("remote", "get-url", "origin").stdout.strip()
+    """Which project this is, beyond its model name: the URL of its origin remote (without any
+    credentials in it: labels ship inside the bento), else the folder of its git repository."""
+    origin = re.sub(r"//[^/@]*@", "//", git("remote", "get-url", "origin").stdout.strip())
     return origin or git("rev-parse", "--show-toplevel").stdout.strip()
 
 
