@@ -68,3 +68,11 @@ def test_a_second_project_with_the_same_model_name_gets_its_own_bento(
 
     again = make(second, "package", project_env)
     assert "rebuilding" not in again.stdout
+
+    stored = store / "models" / MODEL / "v0.1.0" / "model.skops"
+    stored.write_bytes(stored.read_bytes() + b"\0")  # this project's entry, altered in the store
+    rebuilt = make(second, "package", project_env)
+    assert f"package: rebuilding model {TAG} in the BentoML store (model_sha256 differ)" in (
+        rebuilt.stdout
+    )
+    assert sha256(store / "models" / MODEL / "v0.1.0" / "model.skops") == second_model
