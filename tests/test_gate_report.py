@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -41,7 +42,9 @@ def project(tmp_path_factory, project_env):
     assert "champion (none yet)" in first and "First model" in first
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "first model")
-    git(project, "tag", "-a", "churn-model@v0.1.0", "-m", "registered")
+    digest = hashlib.sha256((project / "models/model.skops").read_bytes()).hexdigest()
+    message = f"registered\n\nmodel: models/model.skops sha256:{digest}\n"  # as `make register`
+    git(project, "tag", "-a", "churn-model@v0.1.0", "-m", message)
     return project
 
 

@@ -57,15 +57,29 @@ def env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, project_env, env) -> Path:
-    """A baked csv/classification project with a local DVC remote, its pipeline run and
-    committed, pushed to a bare repository `origin`."""
-    root = tmp_path_factory.mktemp("registry")
-    project = bake(root, task="classification", dataset="csv", dvc_remote="local")
+    """The project of pushed_project, with this module's BentoML store."""
     patch = pytest.MonkeyPatch()
     for key, value in env.items():
         patch.setenv(key, value)
+    yield pushed_project(tmp_path_factory.mktemp("registry"), project_env)
+    patch.undo()
+
+
+def pushed_project(root: Path, project_env: Path, params: dict | None = None) -> Path:
+    """A baked csv/classification project in `root` with a local DVC remote, `params` (dotted
+    params.yaml keys) set, its pipeline run and committed, pushed to a bare repository `origin`."""
+    project = bake(root, task="classification", dataset="csv", dvc_remote="local")
     for key, value in (("user.email", "t@example.com"), ("user.name", "T")):
         git(project, "config", key, value)
+    if params:
+        settings = yaml.safe_load((project / "params.yaml").read_text())
+        for dotted, value in params.items():
+            *parents, name = dotted.split(".")
+            section = settings
+            for parent in parents:
+                section = section[parent]
+            section[name] = value
+        (project / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     make(project, "repro", project_env)
     with (project / ".git" / "info" / "exclude").open("a") as exclude:
         exclude.write("reports/gate.json\n")
@@ -74,8 +88,7 @@ def project(tmp_path_factory, project_env, env) -> Path:
     git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(project, "remote", "add", "origin", str(root / "origin.git"))
     git(project, "push", "-q", "origin", "main")
-    yield project
-    patch.undo()
+    return project
 
 
 def register(project: Path, project_env: Path, check: bool = True):

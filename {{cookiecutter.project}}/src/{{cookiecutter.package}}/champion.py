@@ -22,6 +22,7 @@ from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
 )
+from {{ cookiecutter.package }}.modelfile import verify_hash
 
 
 @dataclass(frozen=True)
@@ -91,29 +92,46 @@ def recorded_metrics(champion: Champion) -> dict[str, Any] | None:
     return json.loads(text) if text else None
 
 
+def tag_message(tag: str) -> str:
+    """The message of an annotated tag (the registry entry), or "" when there is none."""
+    return _git("tag", "--list", "--format=%(contents)", tag)
+
+
 def fetch_model(champion: Champion, destination: Path) -> str | None:
     """Fetch the champion's model file; return where it came from, or None when it cannot be had.
 
     Tries DVC (local cache, then the configured remote) at the champion's commit, then the
-    GitHub Release asset of its tag (needs the `gh` CLI and GH_TOKEN, as in CI).
+    GitHub Release asset of its tag (needs the `gh` CLI and GH_TOKEN, as in CI). The file is
+    written to `destination` only when its hash is the one the champion's tag records; any other
+    file raises ModelFileError (no fallback to another source).
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent) as folder:
+        fetched = Path(folder) / MODEL_FILE.name
+        source = _download(champion, fetched)
+        if source is None:
+            return None
+        verify_hash(fetched, tag_message(champion.tag), f"tag {champion.tag}")
+        fetched.replace(destination)
+    return source
+
+
+def _download(champion: Champion, target: Path) -> str | None:
+    """Write the champion's model file to `target` from DVC or its GitHub Release; say which."""
     try:
         import dvc.api
 
         with dvc.api.open(MODEL_FILE.as_posix(), rev=champion.commit, mode="rb") as source:
-            destination.write_bytes(source.read())
+            target.write_bytes(source.read())
         return f"DVC at {champion.tag}"
     except Exception:  # any DVC failure means "not available from DVC"
-        pass
+        target.unlink(missing_ok=True)
     if shutil.which("gh") and os.environ.get("GH_TOKEN"):
-        with tempfile.TemporaryDirectory() as folder:
-            result = subprocess.run(
-                ["gh", "release", "download", champion.tag, "-p", MODEL_FILE.name, "-D", folder],
-                capture_output=True,
-                check=False,
-            )
-            if result.returncode == 0:
-                shutil.move(Path(folder) / MODEL_FILE.name, destination)
-                return f"GitHub Release {champion.tag}"
+        result = subprocess.run(
+            ["gh", "release", "download", champion.tag, "-p", MODEL_FILE.name, "-D", target.parent],
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode == 0 and target.exists():
+            return f"GitHub Release {champion.tag}"
     return None

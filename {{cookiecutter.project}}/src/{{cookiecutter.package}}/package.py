@@ -1,8 +1,11 @@
 """Package: the registered model into BentoML's model store, then a bento of the same version.
 
 `make package` needs HEAD to be a registered version (`make register`) and the workspace model
-to be the one registered (its MD5 is in the tag message). Both the BentoML model and the bento
-are tagged `<model>:<version>`, e.g. `churn-model:v1.2.0`; packaging a version twice reuses them.
+to be the one registered (its hash is in the tag message). Both the BentoML model and the bento
+are tagged `<model>:<version>`, e.g. `churn-model:v1.2.0`. Packaging a version twice reuses them
+once their files and labels show they are this project's registered model: an entry of this
+project with other files is rebuilt; an entry of another project (same model name, same store) is
+refused with the command that removes it, since deleting it would break that project's bento.
 The bento's Python packages are those bentofile.yaml lists and everything they require, each
 pinned to its version in constraints.txt (the lock the project installs from), so the image
 serves with the libraries that trained the model and carries nothing only training needs.
@@ -10,6 +13,7 @@ serves with the libraries that trained the model and carries nothing only traini
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -29,10 +33,14 @@ from {{ cookiecutter.package }}.config import (
     Params,
     load_params,
 )
+from {{ cookiecutter.package }}.modelfile import (
+    ModelFileError,
+    file_hash,
+    verify_hash,
+)
 from {{ cookiecutter.package }}.registry import (
     RegistryError,
     git,
-    md5,
     version_of,
 )
 
@@ -47,28 +55,81 @@ def registered_head(model: str) -> tuple[str, str]:
     version = version_of(model, commit)
     if version is None:
         raise RegistryError(f"HEAD ({commit[:12]}) is not a registered version: `make register`")
-    message = git("tag", "--list", "--format=%(contents)", f"{model}@{version}").stdout
-    recorded = re.search(rf"^model: {re.escape(MODEL_FILE.as_posix())} md5:(\w+)$", message, re.M)
-    if recorded and recorded.group(1) != md5(MODEL_FILE):
-        raise RegistryError(
-            f"{MODEL_FILE} is not the model registered as {version}: `dvc checkout`"
-        )
+    tag = f"{model}@{version}"
+    message = git("tag", "--list", "--format=%(contents)", tag).stdout
+    try:
+        verify_hash(MODEL_FILE, message, f"tag {tag}")
+    except ModelFileError as error:
+        raise RegistryError(f"{error}: `dvc checkout {MODEL_FILE}`") from None
     return version, commit
 
 
+def project_identity() -> str:
+    """Which project this is, beyond its model name: the URL of its origin remote (without any
+    credentials in it: labels ship inside the bento), else the folder of its git repository."""
+    origin = re.sub(r"//[^/@]*@", "//", git("remote", "get-url", "origin").stdout.strip())
+    return origin or git("rev-parse", "--show-toplevel").stdout.strip()
+
+
+def expected_labels(params: Params, version: str, commit: str) -> dict[str, str]:
+    """The labels that bind a store entry to this project's registered model."""
+    return {
+        "version": version,
+        "commit": commit,
+        "task": params.task,
+        "repository": project_identity(),
+        "model_sha256": file_hash(MODEL_FILE),
+        "contract_sha256": file_hash(CONTRACT_FILE),
+    }
+
+
+def mismatch(kind: str, tag: str, found: dict[str, str], expected: dict[str, str]) -> str | None:
+    """Why the stored `kind` (model or bento) `tag` is not this project's registered model, else
+    None; another project's entry raises RegistryError with the command that removes it."""
+    differing = [key for key, value in expected.items() if found.get(key) != value]
+    if not differing:
+        return None
+    if found.get("repository") != expected["repository"]:
+        raise RegistryError(
+            f"the BentoML store already holds {kind} {tag} of another project "
+            f"({found.get('repository', 'unlabelled')}); remove it with `bentoml delete {tag} -y"
+            f" && bentoml models delete {tag} -y`, or set BENTOML_HOME to a store of your own"
+        )
+    return f"{', '.join(differing)} differ"
+
+
 def save_model(params: Params, version: str, commit: str) -> bentoml.Model:
-    """The model file and its contract in the BentoML store, with labels and metrics."""
+    """The model file and its contract in the BentoML store, with labels and metrics. A stored
+    entry is reused only when its files are this project's registered ones."""
     tag = f"{params.registry.model}:{version}"
+    labels = expected_labels(params, version, commit)
     try:
-        return bentoml.models.get(tag)
+        stored = bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
         pass
+    else:
+        found = {
+            **stored.info.labels,
+            "model_sha256": file_hash(Path(stored.path_of(MODEL_FILE.name))),
+            "contract_sha256": file_hash(Path(stored.path_of(CONTRACT_FILE.name))),
+        }
+        reason = mismatch("model", tag, found, labels)
+        if reason is None:
+            return stored
+        print(f"package: rebuilding model {tag} in the BentoML store ({reason})")
+        remove(tag)
     metrics = json.loads(METRICS_FILE.read_text(encoding="utf-8"))
-    labels = {"version": version, "commit": commit, "task": params.task}
     with bentoml.models.create(tag, labels=labels, metadata=metrics) as stored:
         shutil.copy(MODEL_FILE, stored.path_of(MODEL_FILE.name))
         shutil.copy(CONTRACT_FILE, stored.path_of(CONTRACT_FILE.name))
     return stored
+
+
+def remove(tag: str) -> None:
+    """Delete the bento and the model `tag` from the BentoML store, where present."""
+    for delete in (bentoml.bentos.delete, bentoml.models.delete):
+        with contextlib.suppress(bentoml.exceptions.NotFound):
+            delete(tag)
 
 
 def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
@@ -127,15 +188,25 @@ def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[s
 
 
 def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
-    """The bento `<model>:<version>` serving exactly `stored`."""
+    """The bento `<model>:<version>` serving exactly `stored`, labelled with its identity."""
     tag = str(stored.tag)
+    keys = ("version", "repository", "model_sha256", "contract_sha256")
+    expected = {key: stored.info.labels[key] for key in keys}
     try:
-        return bentoml.bentos.get(tag)
+        bento = bentoml.bentos.get(tag)
     except bentoml.exceptions.NotFound:
         pass
+    else:
+        reason = mismatch("bento", tag, dict(bento.info.labels), expected)
+        if reason is None:
+            return bento
+        print(f"package: rebuilding bento {tag} ({reason})")
+        bentoml.bentos.delete(tag)
+    options = build_options()
+    options["labels"] = {**options.get("labels", {}), **expected}
     args = {"model_tag": tag, **vars(params.serve)}  # every serve setting: max_records, ...
     return bentoml.bentos.build(
-        **build_options(),
+        **options,
         name=stored.tag.name,
         version=stored.tag.version,
         build_ctx=str(BUILD_CONTEXT),
