@@ -21,7 +21,7 @@ TESTS = (
 # The package, in the order of the flow: data -> contract -> train -> evaluate -> gate ->
 # report -> register -> package -> serve -> monitor -> retrain.
 MODULES = (
-    "__init__", "__main__", "cli", "config",
+    "__init__", "__main__", "cli", "config", "errors",
     "contract", "tables", "rules", "infer", "validate", "reference", "drift",
     "split", "features", "modelfile", "train", "sweep",
     "metrics", "evaluate", "champion", "gate", "report",

@@ -228,3 +228,19 @@ def test_the_champion_model_is_fetched_only_with_its_registered_hash(tmp_path, m
     assert list(destination.parent.iterdir()) == []
     assert fetch_model(Champion("m", "v0.2.0", commit), destination) == "DVC at m@v0.2.0"
     assert file_hash(destination) == digest
+
+
+def test_the_cli_says_a_refused_model_file_in_one_line(monkeypatch, capsys):
+    """A step that meets a model file it must not load ends with one line and exit 1."""
+    import types
+
+    from {{ cookiecutter.package }} import cli
+    from {{ cookiecutter.package }}.modelfile import ModelFileError
+
+    def main() -> int:
+        raise ModelFileError("models/model.skops: refusing to load type builtins.eval")
+
+    monkeypatch.setattr(cli.importlib, "import_module", lambda *_: types.SimpleNamespace(main=main))
+    assert cli.main(["evaluate"]) == 1
+    err = capsys.readouterr().err
+    assert err == "evaluate: refused: models/model.skops: refusing to load type builtins.eval\n"

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from {{ cookiecutter.package }}.errors import StepError
 from {{ cookiecutter.package }}.typed import ConfigError
 
 # step name -> (module, one-line help), in the order the pipeline runs them
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 2
+    except StepError as error:  # a refusal (e.g. a model file that must not be loaded)
+        print(f"{args.step}: refused: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

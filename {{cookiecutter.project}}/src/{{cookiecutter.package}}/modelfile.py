@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import skops.io as sio
 
 from {{ cookiecutter.package }}.config import MODEL_FILE
+from {{ cookiecutter.package }}.errors import StepError
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -41,7 +42,7 @@ TRUSTED_TYPES = frozenset(
 HASH_ALGORITHMS = ("sha256", "md5")  # strongest first
 
 
-class ModelFileError(ValueError):
+class ModelFileError(StepError, ValueError):
     """A model file that must not be loaded; the message is one line saying why."""
 
 
