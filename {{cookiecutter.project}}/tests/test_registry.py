@@ -60,11 +60,11 @@ def test_contract_changes_that_break_clients_are_incompatible(contract):
     assert changed == [f"feature {first!r} is now {dtype}, was {column.dtype}"]
 
 
-@pytest.mark.parametrize("gate", [None, {"verdict": "NOT_BLESSED"}, {"blessed": True}])
+@pytest.mark.parametrize("gate", [None, {"verdict": "NOT_BLESSED"}, {"blessed": True}, "{", []])
 def test_registration_needs_a_blessed_gate(workdir, gate):
     if gate is not None:
         GATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        GATE_FILE.write_text(json.dumps(gate))
+        GATE_FILE.write_text(gate if isinstance(gate, str) else json.dumps(gate))
     with pytest.raises(RegistryError, match="gate"):
         read_gate()
 

@@ -219,11 +219,13 @@ def read_gate() -> dict[str, Any]:
     """reports/gate.json, which must say BLESSED."""
     if not GATE_FILE.exists():
         raise RegistryError(f"{GATE_FILE} not found: run `make gate` first")
-    gate = json.loads(GATE_FILE.read_text(encoding="utf-8"))
-    if gate.get("verdict") != "BLESSED":
-        raise RegistryError(
-            f"the gate did not bless this model ({GATE_FILE}: {gate.get('verdict')})"
-        )
+    try:
+        gate = json.loads(GATE_FILE.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RegistryError(f"{GATE_FILE} is not valid JSON ({error}): run `make gate`") from None
+    verdict = gate.get("verdict") if isinstance(gate, dict) else None
+    if verdict != "BLESSED":
+        raise RegistryError(f"the gate did not bless this model ({GATE_FILE}: {verdict})")
     return gate
 
 
