@@ -24,7 +24,7 @@ MODULES = (
     "__init__", "__main__", "cli", "config", "errors",
     "contract", "tables", "rules", "infer", "validate", "reference", "drift",
     "split", "features", "modelfile", "train", "sweep",
-    "metrics", "evaluate", "champion", "gate", "report",
+    "metrics", "evaluate", "champion", "fingerprint", "gate", "report",
     "registry", "versions", "promote", "modelcard", "release",
     "package", "service", "serve", "containerize",
     "predictionlog", "monitor", "retrain",

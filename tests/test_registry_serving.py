@@ -44,6 +44,11 @@ def set_gate(project: Path, verdict: str | None) -> None:
         gate.write_text(json.dumps({"verdict": verdict, "checks": []}))
 
 
+def gate(project: Path, project_env: Path) -> None:
+    """A real BLESSED verdict on HEAD: register checks the commit and hashes it judged."""
+    assert "gate: BLESSED" in make(project, "gate", project_env).stdout
+
+
 def origin_tags(project: Path) -> set[str]:
     listing = git(project, "ls-remote", "--tags", "origin")
     return {line.split("refs/tags/")[1] for line in listing.splitlines() if "^{}" not in line}
@@ -116,7 +121,7 @@ def test_registration_refuses_a_dirty_tree(project, project_env):
 
 
 def test_register_tags_pushes_and_rerunning_is_a_no_op(project, project_env):
-    set_gate(project, "BLESSED")
+    gate(project, project_env)
     first = register(project, project_env)
     assert f"{MODEL}@v0.1.0" in first.stdout
     assert origin_tags(project) == {f"{MODEL}@v0.1.0"}
@@ -166,8 +171,8 @@ def test_two_clones_registering_at_once_get_distinct_versions(project, project_e
         run([str(project_env / "bin" / "dvc"), "pull", "-q"], clone)
         (clone / "README.md").write_text((clone / "README.md").read_text() + f"\n{name}\n")
         git(clone, "commit", "-qam", f"change in {name}")
-        (clone / ".git" / "info" / "exclude").write_text("reports/gate.json\n")
-        set_gate(clone, "BLESSED")
+        git(clone, "push", "-q", "origin", "main")  # only commits on origin's main register
+        gate(clone, project_env)
         clones.append(clone)
     a, b = clones
     hook(a, f"git -C {b} tag --list '{MODEL}@v0.1.1' | grep -q .")

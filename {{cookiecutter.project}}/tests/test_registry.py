@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from gto import api as gto
 
+from {{ cookiecutter.package }}.champion import find_champion
 from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
+    load_params,
 )
+from {{ cookiecutter.package }}.fingerprint import fingerprints
+from {{ cookiecutter.package }}.promote import promote
 from {{ cookiecutter.package }}.registry import (
     GATE_FILE,
     RegistryError,
     bumped,
+    check_judged,
+    check_on_branch,
     incompatible,
+    publish,
     read_gate,
     register,
     tag_message,
@@ -51,11 +60,11 @@ def test_contract_changes_that_break_clients_are_incompatible(contract):
     assert changed == [f"feature {first!r} is now {dtype}, was {column.dtype}"]
 
 
-@pytest.mark.parametrize("gate", [None, {"verdict": "NOT_BLESSED"}, {"blessed": True}])
+@pytest.mark.parametrize("gate", [None, {"verdict": "NOT_BLESSED"}, {"blessed": True}, "{", []])
 def test_registration_needs_a_blessed_gate(workdir, gate):
     if gate is not None:
         GATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        GATE_FILE.write_text(json.dumps(gate))
+        GATE_FILE.write_text(gate if isinstance(gate, str) else json.dumps(gate))
     with pytest.raises(RegistryError, match="gate"):
         read_gate()
 
@@ -86,3 +95,113 @@ def test_the_tag_message_is_a_registry_entry(workdir):
         assert line in message
     assert "data: data/raw/dataset.parquet md5:9dd4e461268c8034f5c8564e155c67a6" in message
     assert "params: params.yaml sha256:" in message
+    model = "model: " + re.escape(MODEL_FILE.as_posix()) + " md5:[0-9a-f]{32} sha256:[0-9a-f]{64}"
+    assert re.search(f"^{model}$", message, re.M), message
+
+
+def git(*args: str) -> str:
+    """Run git in the working directory; its output."""
+    result = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+@pytest.fixture
+def repo(workdir: Path) -> Path:
+    """The scratch folder as a git repository: a model file and raw data, committed on main."""
+    for path, text in ((MODEL_FILE, "a model"), (load_params().data.raw, "x,y\n1,2\n")):
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    git("init", "-q", "-b", "main")
+    git("config", "user.name", "T")
+    git("config", "user.email", "t@example.com")
+    git("add", "-A")
+    git("commit", "-qm", "first model")
+    return workdir
+
+
+@pytest.fixture
+def origin(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bare repository `origin` that has the scratch repository's main."""
+    bare = tmp_path_factory.mktemp("origin") / "origin.git"
+    git("init", "-q", "--bare", "-b", "main", str(bare))
+    git("remote", "add", "origin", str(bare))
+    git("push", "-q", "origin", "main")
+    return bare
+
+
+def test_a_verdict_on_another_model_or_commit_is_refused(repo):
+    """Gate BLESSED, then the model changes and is committed: the verdict is stale."""
+    data = load_params().data.raw
+    gate = {"verdict": "BLESSED", "judged": fingerprints(data)}
+    check_judged(gate, data)  # it describes HEAD
+    MODEL_FILE.write_text("another model")
+    git("commit", "-qam", "another model")
+    with pytest.raises(RegistryError) as refused:
+        check_judged(gate, data)
+    message = str(refused.value)
+    assert "\n" not in message and message.endswith("run `make gate`")
+    assert "gate judged commit" in message and "models/model.skops differs" in message
+
+
+@pytest.mark.parametrize("changed", ["params.yaml", "contract.yaml", "data"])
+def test_a_verdict_on_other_params_contract_or_data_is_refused(repo, changed):
+    data = load_params().data.raw
+    path = data if changed == "data" else Path(changed)
+    judged = fingerprints(data)
+    if changed == "data":
+        path.write_bytes(path.read_bytes() + b"\n")
+    else:  # a real change of the parsed content, not only of the layout
+        path.write_text(path.read_text() + "\nchanged_by_test: 1\n")
+    with pytest.raises(RegistryError, match=f"{re.escape(path.as_posix())} differs"):
+        check_judged({"verdict": "BLESSED", "judged": {**judged, "commit": None}}, data)
+    with pytest.raises(RegistryError, match="gate ran with uncommitted changes"):
+        check_judged({"verdict": "BLESSED", "judged": {**fingerprints(data), "clean": False}}, data)
+
+
+def test_only_commits_on_origins_release_branch_are_registered(repo, origin):
+    check_on_branch(git("rev-parse", "HEAD"), "main")
+    git("switch", "-q", "-c", "feature")
+    git("commit", "-q", "--allow-empty", "-m", "not on main")
+    git("push", "-q", "origin", "feature")  # on origin, but not on its main
+    head = git("rev-parse", "HEAD")
+    with pytest.raises(RegistryError, match=f"{head[:12]} is not on origin's main"):
+        check_on_branch(head, "main")
+
+
+def test_a_push_origin_refuses_stops_at_once_with_its_reason(repo, origin):
+    """A refusal that is not 'the name is taken' (here a pre-receive hook) is not retried."""
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'tags are frozen by policy' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    made = []
+
+    def make_tag() -> str:
+        git("tag", "-a", "m@v0.1.0", "-m", "m v0.1.0")
+        made.append("m@v0.1.0")
+        return "m@v0.1.0"
+
+    with pytest.raises(RegistryError) as refused:
+        publish(make_tag)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("origin refused m@v0.1.0: ")
+    assert "tags are frozen by policy" in message and "pre-receive hook declined" in message
+    assert made == ["m@v0.1.0"] and git("tag") == ""  # one attempt, no local tag left
+
+
+def test_promote_validates_the_stage_is_idempotent_and_rolls_back(repo):
+    model = load_params().registry.model
+    gto.register(".", model, "HEAD", version="v0.1.0", message="first")
+    git("commit", "-q", "--allow-empty", "-m", "second model")
+    gto.register(".", model, "HEAD", version="v0.2.0", message="second")
+    with pytest.raises(RegistryError, match="stage 'Prod!' is not allowed: letters, digits"):
+        promote("v0.1.0", "Prod!")
+    assert promote("v0.1.0", "prod") == f"{model}#prod#1"
+    assert promote("v0.1.0", "prod") is None  # already there: nothing to do, no traceback
+    assert promote("v0.2.0", "prod") == f"{model}#prod#2"
+    assert promote("v0.1.0", "prod") == f"{model}#prod#3"  # a rollback
+    champion = find_champion(model, "prod")
+    assert champion is not None and champion.version == "v0.1.0"
+    assert sorted(git("tag").split()) == sorted(
+        [f"{model}@v0.1.0", f"{model}@v0.2.0", *(f"{model}#prod#{n}" for n in (1, 2, 3))]
+    )

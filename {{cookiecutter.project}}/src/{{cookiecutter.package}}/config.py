@@ -102,10 +102,12 @@ class GateParams:
 
 @dataclass(frozen=True)
 class RegistryParams:
-    """The model's name in the git-tag registry and the stage whose version is the champion."""
+    """The model's name in the git-tag registry, the stage whose version is the champion and
+    the release branch."""
 
     model: str
     champion_stage: str = "prod"
+    branch: str = "main"  # only commits on origin's release branch are registered
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ The candidate and the champion are scored on the same current test rows; the dif
 each compared metric is a paired bootstrap, so "as good as the champion" is a statement with a
 confidence level rather than a coin flip between two numbers. Writes reports/gate.json and
 exits 1 when the candidate is NOT_BLESSED (after writing everything the report needs).
+
+gate.json also records what was judged (`judged`: the commit, whether the tree was clean, the
+model, data, params and contract hashes), so `make register` can refuse a verdict that no longer
+describes HEAD. It is a per-run output (git-ignored), written where it is used.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from {{ cookiecutter.package }}.champion import (
 )
 from {{ cookiecutter.package }}.config import (
     MODEL_FILE,
-    REPORTS,
     TEST_SPLIT,
     GateParams,
     MetricRule,
@@ -41,6 +44,10 @@ from {{ cookiecutter.package }}.evaluate import (
     SLICES_FILE,
     predict,
 )
+from {{ cookiecutter.package }}.fingerprint import (
+    GATE_FILE,
+    fingerprints,
+)
 from {{ cookiecutter.package }}.metrics import (
     Predictions,
     Resamples,
@@ -54,7 +61,6 @@ from {{ cookiecutter.package }}.tables import (
     read_table,
 )
 
-GATE_FILE = REPORTS / "gate.json"
 BLESSED, NOT_BLESSED = "BLESSED", "NOT_BLESSED"
 
 
@@ -274,9 +280,12 @@ def main() -> int:
     """CLI entry: write reports/gate.json; exit 1 when the candidate is not blessed."""
     params, contract = load_params(), load_contract()
     champion = find_champion(params.registry.model, params.registry.champion_stage)
+    judged = fingerprints(params.data.raw)
+    # No verdict survives a run that cannot finish (e.g. a champion file that fails its hash).
+    GATE_FILE.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         test = read_table(TEST_SPLIT, contract)
-        report = run_gate(params, contract, test, champion, Path(folder))
+        report = {**run_gate(params, contract, test, champion, Path(folder)), "judged": judged}
     GATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     GATE_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for check in report["checks"]:

@@ -11,16 +11,19 @@ Version bump rule (override with `--bump`), against the latest registered versio
   patch  otherwise.
 The first version is v0.1.0.
 
-Refuses (exit 1) without a BLESSED reports/gate.json, with uncommitted changes or with a
-pipeline out of date; a commit that already carries a version is a no-op. With a git remote
-`origin`, the tag is pushed; a rejected push (another run took the version) fetches the tags,
-bumps again and retries, a bounded number of times. Models and data go to the DVC remote first.
+Refuses (exit 1) without a BLESSED reports/gate.json, with uncommitted changes, with a
+pipeline out of date, or when the gate judged something else than HEAD (another commit, a dirty
+tree, another model, data, params or contract: see fingerprint.py); a commit that already
+carries a version is a no-op. With a git remote `origin`, only commits on origin's release
+branch (params `registry.branch`) are registered, and the tag is pushed; when origin already has
+the tag's name (another run took the version) it fetches the tags, bumps again and retries, a
+bounded number of times; any other refusal stops at once with git's reason. Models and data go
+to the DVC remote first.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -29,9 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from gto import api as gto
-from gto.exceptions import ArtifactNotFound
+from gto.exceptions import ArtifactNotFound, GTOException
 from gto.versions import SemVer
 
 from {{ cookiecutter.package }}.champion import git_show
@@ -40,16 +42,22 @@ from {{ cookiecutter.package }}.config import (
     METRICS_FILE,
     MODEL_FILE,
     PARAMS_FILE,
-    REPORTS,
     load_params,
 )
 from {{ cookiecutter.package }}.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.fingerprint import (
+    GATE_FILE,
+    differences,
+    fingerprints,
+    md5,
+    params_hash,
+    sha256,
+)
 from {{ cookiecutter.package }}.metrics import direction
 
-GATE_FILE = REPORTS / "gate.json"
 FIRST_VERSION = "v0.1.0"
 BUMPS = ("major", "minor", "patch")
 PUSH_ATTEMPTS = 5
@@ -59,11 +67,18 @@ class RegistryError(Exception):
     """A reason to refuse, shown to the user as one line."""
 
 
+def one_line(message: str) -> str:
+    """git's error output as one line: what git and the remote said, without the noise."""
+    noise = ("To ", "error: failed to push some refs", "hint:")
+    lines = [line.removeprefix("remote:").strip() for line in message.splitlines()]
+    return "; ".join(line for line in lines if line and not line.startswith(noise)) or "no reason"
+
+
 def git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run git in the current directory, capturing its output."""
     result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise RegistryError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+        raise RegistryError(f"git {' '.join(args)} failed: {one_line(result.stderr)}")
     return result
 
 
@@ -78,9 +93,15 @@ def fetch_tags() -> None:
         git("fetch", "--quiet", "origin", "+refs/tags/*:refs/tags/*")
 
 
-def push_tag(tag: str) -> bool:
-    """Push one tag to origin; False when origin rejected it (the name is taken there)."""
-    return git("push", "--quiet", "origin", f"refs/tags/{tag}", check=False).returncode == 0
+def push_tag(tag: str) -> str | None:
+    """Push one tag to origin; None when pushed, else git's reason for the refusal."""
+    result = git("push", "--quiet", "origin", f"refs/tags/{tag}", check=False)
+    return None if result.returncode == 0 else one_line(result.stderr)
+
+
+def origin_has(tag: str) -> bool:
+    """Whether origin has a tag of this name."""
+    return bool(git("ls-remote", "--tags", "origin", f"refs/tags/{tag}").stdout.strip())
 
 
 def versions(model: str) -> list[dict[str, Any]]:
@@ -167,22 +188,6 @@ def bumped(version: str, kind: str) -> str:
     return getattr(SemVer(version), f"bump_{kind}")().version
 
 
-def md5(path: Path) -> str:
-    """MD5 of a file, the hash DVC records in dvc.lock."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def params_hash() -> str:
-    """SHA-256 of params.yaml's content (parsed, so comments and layout do not count)."""
-    parsed = yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8"))
-    canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def tag_message(
     model: str,
     version: str,
@@ -199,7 +204,7 @@ def tag_message(
         f"commit: {commit}",
         f"gate: {gate['verdict']}",
         f"data: {data.as_posix()} md5:{md5(data)}",
-        f"model: {MODEL_FILE.as_posix()} md5:{md5(MODEL_FILE)}",
+        f"model: {MODEL_FILE.as_posix()} md5:{md5(MODEL_FILE)} sha256:{sha256(MODEL_FILE)}",
         f"params: {PARAMS_FILE.as_posix()} sha256:{params_hash()}",
         f"metrics ({metrics.get('test_rows', '?')} test rows, primary {metrics['primary']}):",
     ]
@@ -214,12 +219,49 @@ def read_gate() -> dict[str, Any]:
     """reports/gate.json, which must say BLESSED."""
     if not GATE_FILE.exists():
         raise RegistryError(f"{GATE_FILE} not found: run `make gate` first")
-    gate = json.loads(GATE_FILE.read_text(encoding="utf-8"))
-    if gate.get("verdict") != "BLESSED":
-        raise RegistryError(
-            f"the gate did not bless this model ({GATE_FILE}: {gate.get('verdict')})"
-        )
+    try:
+        gate = json.loads(GATE_FILE.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RegistryError(f"{GATE_FILE} is not valid JSON ({error}): run `make gate`") from None
+    verdict = gate.get("verdict") if isinstance(gate, dict) else None
+    if verdict != "BLESSED":
+        raise RegistryError(f"the gate did not bless this model ({GATE_FILE}: {verdict})")
     return gate
+
+
+def check_judged(gate: dict[str, Any], data: Path) -> None:
+    """Refuse a verdict that does not describe HEAD: see fingerprint.differences."""
+    found = differences(gate.get("judged") or {}, fingerprints(data))
+    if found:
+        raise RegistryError(
+            f"{GATE_FILE} does not describe HEAD ({'; '.join(found)}): run `make gate`"
+        )
+
+
+def check_on_branch(commit: str, branch: str) -> None:
+    """Refuse a commit that is not on origin's `branch` (without origin there is nothing to ask)."""
+    if not has_origin():
+        return
+    fetched = git(
+        "fetch",
+        "--quiet",
+        "origin",
+        f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+        check=False,
+    )
+    if fetched.returncode != 0:
+        reason = one_line(fetched.stderr)
+        raise RegistryError(
+            f"cannot fetch {branch!r} (params registry.branch) from origin: {reason}"
+        )
+    on_branch = git(
+        "merge-base", "--is-ancestor", commit, f"refs/remotes/origin/{branch}", check=False
+    )
+    if on_branch.returncode != 0:
+        raise RegistryError(
+            f"{commit[:12]} is not on origin's {branch} (params registry.branch): only commits "
+            f"pushed or merged there are registered"
+        )
 
 
 def check_clean() -> None:
@@ -253,10 +295,18 @@ def publish(make_tag: Callable[[], str | None], attempts: int = PUSH_ATTEMPTS) -
     """
     for attempt in range(1, attempts + 1):
         fetch_tags()
-        tag = make_tag()
-        if tag is None or not has_origin() or push_tag(tag):
+        try:
+            tag = make_tag()
+        except GTOException as error:
+            raise RegistryError(str(error)) from None
+        if tag is None or not has_origin():
+            return tag
+        refused = push_tag(tag)
+        if refused is None:
             return tag
         git("tag", "--delete", tag)
+        if not origin_has(tag):
+            raise RegistryError(f"origin refused {tag}: {refused}")
         print(f"register: origin already has {tag} (attempt {attempt}/{attempts}); retrying")
     raise RegistryError(f"could not push a tag to origin in {attempts} attempts")
 
@@ -273,6 +323,8 @@ def register(bump: str | None = None) -> str:
         return existing
     gate = read_gate()
     check_clean()
+    check_judged(gate, params.data.raw)
+    check_on_branch(commit, params.registry.branch)
     metrics = json.loads(METRICS_FILE.read_text(encoding="utf-8"))
     push_dvc()
     outcome: dict[str, str] = {}

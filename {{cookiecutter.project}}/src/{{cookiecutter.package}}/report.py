@@ -24,6 +24,7 @@ from {{ cookiecutter.package }}.config import (
     REPORTS,
     load_params,
 )
+from {{ cookiecutter.package }}.fingerprint import GATE_FILE
 from {{ cookiecutter.package }}.metrics import direction
 
 MARKER = "<!-- {{ cookiecutter.project }}-model-report -->"
@@ -310,7 +311,7 @@ def build_report(base_rev: str | None = None) -> str:
     current = read_json(METRICS_FILE)
     if current is None:
         raise FileNotFoundError(f"{METRICS_FILE} is missing: run `make repro` first")
-    gate = read_json(REPORTS / "gate.json")
+    gate = read_json(GATE_FILE)
     base_name, base, base_commit = resolve_base(base_rev)
     head = (git("rev-parse", "--short", "HEAD") or "").strip()
     sections = [
