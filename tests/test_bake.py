@@ -15,8 +15,8 @@ WORKFLOWS = (
     "pr", "pr-comment", "release", "promote", "monitor", "retrain", "sweep", "template-update",
 )  # fmt: skip
 TESTS = (
-    "config", "contract", "drift", "gate", "metrics", "monitor", "pipeline", "registry",
-    "report", "service", "serving_imports", "split", "sweep", "train", "validate",
+    "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
+    "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
 )  # fmt: skip
 # The package, in the order of the flow: data -> contract -> train -> evaluate -> gate ->
 # report -> register -> package -> serve -> monitor -> retrain.
