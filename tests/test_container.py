@@ -24,8 +24,8 @@ from test_registry_serving import (
     in_process_predictions,
     ready,
     records_of,
-    set_gate,
 )
+from test_registry_serving import gate as blessed_gate
 
 pytestmark = pytest.mark.slow
 IMAGE = f"ghcr.io/example-org/{MODEL}"
@@ -57,7 +57,7 @@ def built(docker_engine, tmp_path_factory, project_env):
     git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(project, "remote", "add", "origin", str(root / "origin.git"))
     git(project, "push", "-q", "origin", "main")
-    set_gate(project, "BLESSED")
+    blessed_gate(project, project_env)
     make(project, "register", project_env, env=env)
     started = time.monotonic()
     make(project, "containerize", project_env, env=env, timeout=1500)

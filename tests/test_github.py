@@ -95,6 +95,7 @@ class Day:
         self.env = {
             "PATH": f"{ACTIONS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
             "STANDIN_STATE": str(self.state),
+            "BENTOML_HOME": str(self.state / "bentoml"),
             # The project's own pytest (make check in pr.yml's check job) must not inherit this
             # session's options; it runs two of its files: the job's YAML is what is under test
             # here, test_generated.py runs the whole suite.
@@ -155,6 +156,10 @@ class Day:
             "GITHUB_TOKEN=ghs_standin",
             "--env",
             f"STANDIN_STATE={self.state}",
+            # A BentoML store of this repository's own: two days at once (xdist) bake projects
+            # with the same model name, and `make package` refuses another project's entry.
+            "--env",
+            f"BENTOML_HOME={self.state / 'bentoml'}",
             "--env",
             f"STANDIN_PYTHON={sys.executable}",
             "--env",

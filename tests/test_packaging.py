@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import make, run
-from test_registry_serving import MODEL, pushed_project, register, set_gate
+from test_registry_serving import MODEL, gate, pushed_project, register
 
 pytestmark = pytest.mark.slow
 TAG = f"{MODEL}:v0.1.0"
@@ -33,7 +33,7 @@ def store(tmp_path_factory) -> Path:
 
 def registered(root: Path, project_env: Path, params: dict | None = None) -> Path:
     project = pushed_project(root, project_env, params)
-    set_gate(project, "BLESSED")
+    gate(project, project_env)
     register(project, project_env)
     return project
 

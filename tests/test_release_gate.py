@@ -4,6 +4,7 @@ does not register a model swapped after it, nor a commit that is not on origin's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from conftest import bake, make, run
 
+MAKE_ERROR = re.compile(r"make(\[\d+\])?: \*\*\*")
 pytestmark = pytest.mark.slow
 MODEL = "churn-model"  # the default project's slug, the registry's model name
 FIRST = f"{MODEL}@v0.1.0"
@@ -34,7 +36,8 @@ def origin_tags(project: Path) -> set[str]:
 
 def refusal(result) -> str:
     """The one line `register` wrote to stderr (make's own error line aside)."""
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    # make's own "make: ***" ("make[1]: ***" when run under another make) is not the message.
+    lines = [line for line in result.stderr.splitlines() if not MAKE_ERROR.match(line)]
     assert result.returncode != 0 and len(lines) == 1, result.stderr
     return lines[0]
 
