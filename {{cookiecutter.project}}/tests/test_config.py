@@ -139,7 +139,7 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
     ),
     "estimator argument typo": (
         P,
-        renaming("model.params.n_estimators", "n_estimatorz"),
+        setting("model.params", {"n_estimatorz": 200}),  # whatever the project's n_estimators
         "params.yaml: model.params.n_estimatorz: 200 — not an argument of",
     ),
     "estimator argument out of range": (
