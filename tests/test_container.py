@@ -22,11 +22,11 @@ from test_registry_serving import (
     BAD,
     MODEL,
     free_port,
+    gate,
     git,
     in_process_predictions,
     ready,
     records_of,
-    set_gate,
 )
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def built(docker_engine, tmp_path_factory, project_env):
     git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(project, "remote", "add", "origin", str(root / "origin.git"))
     git(project, "push", "-q", "origin", "main")
-    set_gate(project, "BLESSED")
+    gate(project, project_env)  # a real verdict on HEAD: register checks what it judged
     make(project, "register", project_env, env=env)
     started = time.monotonic()
     make(project, "containerize", project_env, env=env, timeout=1500)
