@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +22,12 @@ from test_registry_serving import (
     BAD,
     MODEL,
     free_port,
+    gate,
     git,
     in_process_predictions,
     ready,
     records_of,
 )
-from test_registry_serving import gate as blessed_gate
 
 pytestmark = pytest.mark.slow
 IMAGE = f"ghcr.io/example-org/{MODEL}"
@@ -57,7 +59,7 @@ def built(docker_engine, tmp_path_factory, project_env):
     git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
     git(project, "remote", "add", "origin", str(root / "origin.git"))
     git(project, "push", "-q", "origin", "main")
-    blessed_gate(project, project_env)
+    gate(project, project_env)  # a real verdict on HEAD: register checks what it judged
     make(project, "register", project_env, env=env)
     started = time.monotonic()
     make(project, "containerize", project_env, env=env, timeout=1500)
@@ -67,18 +69,14 @@ def built(docker_engine, tmp_path_factory, project_env):
     docker("rmi", f"{IMAGE}:0.1.0", f"{IMAGE}:latest", check=False)
 
 
-@pytest.fixture(scope="module")
-def served(built, tmp_path_factory):
-    """(url, container name, host folder of the prediction log) of the running image."""
-    _, _, image = built
-    volume = tmp_path_factory.mktemp("predictions")
-    volume.chmod(0o777)  # the image's user owns nothing on the host
+@contextmanager
+def running(image: str, *options: str) -> Iterator[tuple[str, str]]:
+    """(url, container name) of `docker run image` on a free port of 127.0.0.1, once /readyz
+    answers (at most 180 s); the container is removed on exit. `options` go to `docker run`."""
     name, port = f"container-test-{time.time_ns()}", free_port()
     started = time.monotonic()
-    docker(
-        "run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:3000",
-        "--volume", f"{volume}:{LOG_DIR}", "--env", f"PREDICTION_LOG_DIR={LOG_DIR}", image,
-    )  # fmt: skip
+    publish = f"127.0.0.1:{port}:3000"
+    docker("run", "--detach", "--name", name, "--publish", publish, *options, image)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -89,9 +87,19 @@ def served(built, tmp_path_factory):
                 pytest.fail(f"not ready: {(logs.stdout + logs.stderr)[-3000:]}")
             time.sleep(0.5)
         print(f"container ready in {time.monotonic() - started:.1f} s")
-        yield url, name, volume
+        yield url, name
     finally:
         docker("rm", "--force", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def served(built, tmp_path_factory):
+    """(url, container name, host folder of the prediction log) of the running image."""
+    volume = tmp_path_factory.mktemp("predictions")
+    volume.chmod(0o777)  # the image's user owns nothing on the host
+    mount = ("--volume", f"{volume}:{LOG_DIR}", "--env", f"PREDICTION_LOG_DIR={LOG_DIR}")
+    with running(built[2], *mount) as (url, name):
+        yield url, name, volume
 
 
 def check_the_image_runs_as_a_non_root_user(built, served) -> None:

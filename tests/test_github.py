@@ -7,6 +7,9 @@ remote action replaced by a local stand-in (tests/actions/*/action.yml, via
 (tests/actions/bin). Steps that call `make` run for real in the shared environment: act gets
 the repository variable `VENV=<this interpreter's prefix>` (`--var`), so the workflows skip
 `make setup` and every target uses that environment, as on a runner with a prebuilt one.
+For the default variant the recording `docker` runs the real docker CLI after recording: the
+release builds the image with this machine's engine and pushes it to a local registry (the
+repository variable IMAGE_REGISTRY); the test pulls it back from there, runs it and calls it.
 Each scenario prints which steps ran for real and which were stand-ins.
 """
 
@@ -15,14 +18,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 import yaml
 from conftest import TEMPLATE, bake, run
+from test_container import docker, running
+from test_registry_serving import free_port, in_process_predictions, records_of
 
 pytestmark = [pytest.mark.github, pytest.mark.slow]
 
@@ -76,10 +85,78 @@ def check_inputs(workflow: Path) -> None:
         assert not missing, f"{workflow.name}: {repo} needs {sorted(missing)}"
 
 
-class Day:
-    """One repository on a simulated GitHub: a bare origin, a developer's clone, act runs."""
+@pytest.fixture(scope="module")
+def local_registry(tmp_path_factory) -> Iterator[str]:
+    """host:port of Debian's docker-registry (the reference OCI registry) on 127.0.0.1, its
+    storage in a temporary folder; stopped by its PID."""
+    binary = shutil.which("docker-registry")
+    if not binary:
+        pytest.skip("no docker-registry (apt-get install docker-registry; scripts/docker-base.sh)")
+    root = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{free_port()}"
+    config = {
+        "version": 0.1,
+        "log": {"level": "warn"},
+        "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+        "http": {"addr": address},
+    }
+    (root / "config.yml").write_text(yaml.safe_dump(config))
+    with (root / "registry.log").open("w") as log:
+        process = subprocess.Popen(
+            [binary, "serve", str(root / "config.yml")], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not registry_answers(address):
+            if time.monotonic() > deadline or process.poll() is not None:
+                log_text = (root / "registry.log").read_text()
+                pytest.fail(f"docker-registry not up: {log_text[-2000:]}")
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
-    def __init__(self, tmp: Path, **options: str):
+
+def registry_answers(address: str) -> bool:
+    try:
+        return requests.get(f"http://{address}/v2/", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+MANIFESTS = ", ".join(
+    (
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    )
+)
+
+
+def registry_digest(address: str, name: str, tag: str) -> str:
+    """The digest the registry reports for name:tag (the Docker-Content-Digest header)."""
+    url = f"http://{address}/v2/{name}/manifests/{tag}"
+    response = requests.head(url, headers={"Accept": MANIFESTS}, timeout=10)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.headers["Docker-Content-Digest"]
+
+
+def registry_tags(address: str, name: str) -> list[str]:
+    response = requests.get(f"http://{address}/v2/{name}/tags/list", timeout=10)
+    assert response.status_code == 200, response.text
+    return sorted(response.json()["tags"])
+
+
+class Day:
+    """One repository on a simulated GitHub: a bare origin, a developer's clone, act runs.
+    With `registry` (host:port), the release uses the real docker CLI and pushes there."""
+
+    def __init__(self, tmp: Path, registry: str | None = None, **options: str):
         self.project = bake(tmp / "bake", init_git="yes", **options)
         self.name = self.project.name
         self.state = tmp / "state"
@@ -92,6 +169,9 @@ class Day:
         self.git("config", "user.email", "dev@example.com")
         self.git("config", "user.name", "Dev")
         self.runs = 0
+        self.registry = registry or "ghcr.io"
+        self.image = f"{self.registry}/{OWNER}/{self.name}"
+        self.real_docker = shutil.which("docker") if registry else None
         self.env = {
             "PATH": f"{ACTIONS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
             "STANDIN_STATE": str(self.state),
@@ -166,9 +246,18 @@ class Day:
             f"STANDIN_LIB={ACTIONS / 'standin.py'}",
             "--env",
             f"GITHUB_RUN_ID={self.runs}",
+            "--env",
+            f"BENTOML_HOME={self.state / 'bentoml'}",
             "--concurrent-jobs",
             "2",
+            # Workspaces in this day's folder: not shared with other runs, and with no hidden
+            # folder in their path (~/.cache/act), which BentoML refuses to build from.
+            "--action-cache-path",
+            str(self.state / "act"),
         ]
+        if self.real_docker:
+            command += ["--env", f"STANDIN_DOCKER={self.real_docker}"]
+            command += ["--var", f"IMAGE_REGISTRY={self.registry}"]
         for name, value in (variables or {}).items():
             command += ["--var", f"{name}={value}"]
         for uses, _ in uses_in(wf):
@@ -280,13 +369,17 @@ SABOTAGE = {
     ],
     ids=["default", "regression-diabetes-local"],
 )
-def test_github_day(options, tmp_path):
+def test_github_day(options, tmp_path, request):
     started = time.monotonic()
-    day = Day(tmp_path, **options)
+    full = not options  # the default variant also runs the `check` job (the project's pytest)
+    registry = None
+    if full:  # and releases a real image: one image build per run of the suite
+        request.getfixturevalue("docker_engine")
+        registry = request.getfixturevalue("local_registry")
+    day = Day(tmp_path, registry=registry, **options)
     skip_without_targets(day.project, *FUTURE_TARGETS)
     task = options.get("task", "classification")
     marker = f"<!-- {day.name}-model-report -->"
-    full = not options  # the default variant also runs the `check` job (the project's pytest)
 
     # main: the baked project with its pipeline's results committed, pushed to origin.
     fast_params(day)
@@ -323,6 +416,8 @@ def test_github_day(options, tmp_path):
         day.git("merge", "-q", "--ff-only", "better-model")
         day.git("push", "-q", "origin", "main")
     release_and_promote(day)
+    if full:
+        pull_run_and_call(day)
     if not full:
         second_release(day)
         scenario_5_monitor(day)
@@ -404,13 +499,22 @@ def release_and_promote(day: Day) -> None:
     tag = f"{day.name}@v0.1.0"
     assert day.origin_tags() - before == {tag}
     docker = docker_calls(day)
-    image = f"ghcr.io/{OWNER}/{day.name}"
+    image = day.image
     pushed = [a[-1] for a in docker if a[0] == "push"]
     assert pushed == [f"{image}:0.1.0", f"{image}:latest"], docker
     releases = json.loads((day.state / "github.json").read_text())["releases"]
     assert list(releases) == [tag] and releases[tag]["assets"]
+    logins = [s for s in day.standins() if s["action"] == "docker/login-action"]
+    assert [login["registry"] for login in logins] == [day.registry]
     attested = [s for s in day.standins() if s["action"] == "actions/attest-build-provenance"]
     assert attested and attested[-1]["subject"].startswith(f"{image}@sha256:")
+    if day.real_docker:  # the attested digest is the registry's, for the version's tag
+        name = image.split("/", 1)[1]
+        digest = registry_digest(day.registry, name, "0.1.0")
+        print(f"registry digest of {image}:0.1.0: {digest}")
+        assert attested[-1]["subject"] == f"{image}@{digest}"
+        assert registry_digest(day.registry, name, "latest") == digest
+        tags = registry_tags(day.registry, name)
 
     again = day.act("push", "release.yml", push)
     again.report("3. release again, same commit")
@@ -419,6 +523,9 @@ def release_and_promote(day: Day) -> None:
     docker_after = (day.state / "docker.jsonl").read_text().splitlines()
     assert len(docker_after) == len(docker), "pushed again"
     assert again.step("make package") is None
+    if day.real_docker:
+        assert registry_tags(day.registry, name) == tags == ["0.1.0", "latest"]
+        assert registry_digest(day.registry, name, "0.1.0") == digest
 
     # 4. Promotion: the stage tag appears; an unknown version fails and changes nothing.
     before = day.origin_tags()
@@ -452,6 +559,30 @@ def release_and_promote(day: Day) -> None:
         assert hostile.step("make promote") is None
     assert not marker.exists(), "a hostile input ran a command"
     assert day.origin_tags() == before
+
+
+def pull_run_and_call(day: Day) -> None:
+    """3c. The released image, pulled back from the registry (the local copy removed first),
+    runs and answers one good record with the released model's prediction."""
+    image = f"{day.image}:0.1.0"
+    docker("rmi", image, f"{day.image}:latest")
+    started = time.monotonic()
+    docker("pull", "--quiet", image, timeout=600)
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", image))
+    print(f"[3c] pulled {image} ({size / 1e6:.0f} MB) in {time.monotonic() - started:.0f} s")
+    try:
+        columns = yaml.safe_load((day.project / "contract.yaml").read_text())["columns"]
+        features = [name for name, column in columns.items() if column["role"] == "feature"]
+        rows = pd.read_parquet(day.project / "data" / "split" / "test.parquet")[features].head(1)
+        expected = in_process_predictions(day.project, BIN.parent, 1)
+        with running(image) as (url, _):
+            body = {"records": records_of(rows, day.project)}
+            response = requests.post(f"{url}/predict", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"] == expected
+        assert response.json()["model_version"] == "v0.1.0"
+    finally:
+        docker("rmi", image, check=False)
 
 
 def github_state(day: Day) -> dict:
@@ -515,8 +646,5 @@ def second_release(day: Day) -> None:
     tag = f"{day.name}@v0.1.1"
     assert day.origin_tags() - before == {tag}
     pushed = [a[-1] for a in docker_calls(day) if a[0] == "push"]
-    assert pushed[-2:] == [
-        f"ghcr.io/{OWNER}/{day.name}:0.1.1",
-        f"ghcr.io/{OWNER}/{day.name}:latest",
-    ]
+    assert pushed[-2:] == [f"{day.image}:0.1.1", f"{day.image}:latest"]
     assert tag in github_state(day)["releases"]

@@ -1,6 +1,7 @@
-"""Containerize: an OCI image of HEAD's bento, tagged for the GitHub container registry.
+"""Containerize: an OCI image of HEAD's bento, tagged for a container registry (ghcr.io).
 
-Needs a Docker engine (`bentoml containerize`). The image is `IMAGE:<X.Y.Z>` and `IMAGE:latest`:
+Needs a Docker engine (`bentoml containerize`). The image is `IMAGE:<X.Y.Z>` and `IMAGE:latest`
+(`--image`; `make containerize` passes the Makefile's IMAGE):
 the Python base image, a virtualenv with the bento's pinned packages, the bento and its model
 (bentofile.yaml, bento.Dockerfile.j2). Without the buildx plugin (e.g. Debian's docker.io), the
 classic builder builds it.
@@ -8,6 +9,7 @@ classic builder builds it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -28,7 +30,12 @@ def has_buildx() -> bool:
     return probe.returncode == 0
 
 
-def main() -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The image's name, without a tag."""
+    parser.add_argument("--image", default=IMAGE, help=f"image name without tag (default {IMAGE})")
+
+
+def main(args: argparse.Namespace) -> int:
     """CLI entry: package when needed, then build the image with BentoML."""
     try:
         bento = package()
@@ -37,7 +44,7 @@ def main() -> int:
         return 1
     semver = str(bento.tag.version).removeprefix("v")
     command = [sys.executable, "-m", "bentoml", "containerize", str(bento.tag)]
-    command += ["--image-tag", f"{IMAGE}:{semver}", "--image-tag", f"{IMAGE}:latest"]
+    command += ["--image-tag", f"{args.image}:{semver}", "--image-tag", f"{args.image}:latest"]
     env = dict(os.environ)
     if "DOCKER_BUILDKIT" not in env and not has_buildx():
         print("containerize: no docker buildx: building with the classic builder")
