@@ -246,8 +246,6 @@ class Day:
             f"STANDIN_LIB={ACTIONS / 'standin.py'}",
             "--env",
             f"GITHUB_RUN_ID={self.runs}",
-            "--env",
-            f"BENTOML_HOME={self.state / 'bentoml'}",
             "--concurrent-jobs",
             "2",
             # Workspaces in this day's folder: not shared with other runs, and with no hidden
