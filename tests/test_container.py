@@ -16,15 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from conftest import bake, make, run
+from conftest import make, run
 from packaging.utils import canonicalize_name
 from test_registry_serving import (
     BAD,
     MODEL,
     free_port,
     gate,
-    git,
     in_process_predictions,
+    pushed_project,
     ready,
     records_of,
 )
@@ -48,17 +48,7 @@ def built(docker_engine, tmp_path_factory, project_env):
         "BENTOML_DO_NOT_TRACK": "True",
         "DOCKER_BUILDKIT": "0",  # the classic builder: no buildx needed
     }
-    project = bake(root, task="classification", dataset="csv")
-    for key, value in (("user.email", "t@example.com"), ("user.name", "T")):
-        git(project, "config", key, value)
-    make(project, "repro", project_env, env=env)
-    with (project / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write("reports/gate.json\n")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "first model")
-    git(root, "init", "-q", "--bare", "-b", "main", "origin.git")
-    git(project, "remote", "add", "origin", str(root / "origin.git"))
-    git(project, "push", "-q", "origin", "main")
+    project = pushed_project(root, project_env)
     gate(project, project_env)  # a real verdict on HEAD: register checks what it judged
     make(project, "register", project_env, env=env)
     started = time.monotonic()

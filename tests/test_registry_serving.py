@@ -86,8 +86,6 @@ def pushed_project(root: Path, project_env: Path, params: dict | None = None) ->
             section[name] = value
         (project / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     make(project, "repro", project_env)
-    with (project / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write("reports/gate.json\n")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "first model")
     git(root, "init", "-q", "--bare", "-b", "main", "origin.git")

@@ -27,6 +27,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from {{ cookiecutter.package }}.config import (
+    BENTOFILE,
     CONTRACT_FILE,
     METRICS_FILE,
     MODEL_FILE,
@@ -44,7 +45,6 @@ from {{ cookiecutter.package }}.registry import (
     version_of,
 )
 
-BENTOFILE = Path("bentofile.yaml")
 LOCK_FILE = Path("constraints.txt")
 BUILD_CONTEXT = Path("src")
 
