@@ -205,3 +205,16 @@ def test_promote_validates_the_stage_is_idempotent_and_rolls_back(repo):
     assert sorted(git("tag").split()) == sorted(
         [f"{model}@v0.1.0", f"{model}@v0.2.0", *(f"{model}#prod#{n}" for n in (1, 2, 3))]
     )
+
+
+def test_a_project_without_origin_is_identified_by_its_folder(tmp_path, monkeypatch):
+    """`make package` labels the store entry with the project's identity: its origin URL
+    (credentials removed), else its repository folder; no origin is not an error."""
+    from {{ cookiecutter.package }}.package import project_identity
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert project_identity() == str(tmp_path.resolve())
+    url = "https://user:token@example.com/org/repo.git"
+    subprocess.run(["git", "remote", "add", "origin", url], check=True)
+    assert project_identity() == "https://example.com/org/repo.git"

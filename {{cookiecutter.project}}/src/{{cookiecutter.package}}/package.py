@@ -67,7 +67,8 @@ def registered_head(model: str) -> tuple[str, str]:
 def project_identity() -> str:
     """Which project this is, beyond its model name: the URL of its origin remote (without any
     credentials in it: labels ship inside the bento), else the folder of its git repository."""
-    origin = re.sub(r"//[^/@]*@", "//", git("remote", "get-url", "origin").stdout.strip())
+    url = git("remote", "get-url", "origin", check=False).stdout.strip()  # "" without origin
+    origin = re.sub(r"//[^/@]*@", "//", url)
     return origin or git("rev-parse", "--show-toplevel").stdout.strip()
 
 
