@@ -89,10 +89,11 @@ def main() -> int:
             subprocess.run(["git", "config", key, value], cwd=project, check=True)
     step("setup", ["make", "setup"], project, env)
     step("validate, split, train, evaluate", ["make", "repro"], project, env)
-    step("gate", ["make", "gate"], project, env)
-    step("report", ["make", "report"], project, env)
+    # The gate judges a commit (register checks the verdict against HEAD): commit first.
     step("commit", ["git", "add", "-A"], project, env)
     step("commit", ["git", "commit", "-q", "-m", "First model"], project, env)
+    step("gate", ["make", "gate"], project, env)
+    step("report", ["make", "report"], project, env)
     step("register", ["make", "register"], project, env)
     step("versions", ["make", "versions"], project, env)
     step("package", ["make", "package"], project, env)
