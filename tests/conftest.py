@@ -15,6 +15,10 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# A baked project's `make` runs as a user's would, at the top level, even under our own
+# `make test`: no inherited jobserver, no "make[1]: Entering directory" lines in its output.
+for _name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+    os.environ.pop(_name, None)
 # This environment's tools (ruff, dvc, ...) come first, however pytest was started.
 TOOLS_PATH = os.pathsep.join([str(Path(sys.prefix) / "bin"), os.environ.get("PATH", "")])
 CHOICES = {
