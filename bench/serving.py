@@ -1,7 +1,7 @@
 """Serving: one trained model answered by (a) a raw in-process call, (b) a minimal Starlette +
-uvicorn app, (c) the project's BentoML service (`<package>.service:ModelService`, served from
-source with the model saved by the project's own `package.save_model`), and (c) again with
-adaptive batching (bench/apps/batched_service.py). One worker each.
+uvicorn app, (c) the project's BentoML service (`<package>.serving.service:ModelService`,
+served from source with the model saved by the project's own `package.save_model`), and (c)
+again with adaptive batching (bench/apps/batched_service.py). One worker each.
 
 The load generator (bench/loadgen.py) runs in its own process on 127.0.0.1: p50/p99 at
 concurrency 1, throughput at 8 and 32, with 1-record and 100-record requests, each bounded in
@@ -221,16 +221,20 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
         ],
     }
     src = project / "src" / package
-    if not (src / "service.py").exists() or not (src / "package.py").exists():
+    if (
+        not (src / "serving" / "service.py").exists()
+        or not (src / "release" / "package.py").exists()
+    ):
         notes.append(f"(c) skipped: {src}/service.py or package.py is missing")
     else:
         saver = (
-            f"from {package}.config import load_params; from {package}.package import save_model;"
+            f"from {package}.core.config import load_params;"
+            f" from {package}.release.package import save_model;"
             " print(save_model(load_params(), 'v0.0.1', 'bench').tag)"
         )
         require(measure([str(python), "-c", saver], project, log, env), log)
         bentoml = [str(python), "-m", "bentoml", "serve"]
-        variants["(c) bentoml"] = [*bentoml, f"{package}.service:ModelService"]
+        variants["(c) bentoml"] = [*bentoml, f"{package}.serving.service:ModelService"]
         variants["(c) bentoml, no prediction log"] = variants["(c) bentoml"]
         variants["(c) bentoml, batching"] = [*bentoml, "bench.apps.batched_service:BatchedService"]
 

@@ -25,7 +25,7 @@ def keep_chosen_files() -> None:
         Path("data/raw").mkdir(parents=True, exist_ok=True)
         shutil.move(OPTIONS / "data" / f"{variant}.csv", "data/raw/dataset.csv")
         # No ingest stage: the CSV in data/raw/ is the source.
-        Path("src", PACKAGE, "data.py").unlink()
+        Path("src", PACKAGE, "data", "ingest.py").unlink()
         Path("tests", "test_data.py").unlink()
     shutil.rmtree(OPTIONS)
 

@@ -108,8 +108,8 @@ def project_modules() -> tuple[ModuleType, ModuleType]:
     )
     sys.path.insert(0, str(Path(project) / "src"))
     package = Path(project).name.replace("-", "_")
-    return importlib.import_module(f"{package}.contract"), importlib.import_module(
-        f"{package}.infer"
+    return importlib.import_module(f"{package}.data.contract"), importlib.import_module(
+        f"{package}.data.infer"
     )
 
 

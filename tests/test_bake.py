@@ -17,19 +17,25 @@ WORKFLOWS = (
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
     "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
+    "layout",
 )  # fmt: skip
-# The package, in the order of the flow: data -> contract -> train -> evaluate -> gate ->
-# report -> register -> package -> serve -> monitor -> retrain.
-MODULES = (
-    "__init__", "__main__", "cli", "config", "errors",
-    "contract", "tables", "rules", "infer", "validate", "reference", "drift",
-    "split", "features", "modelfile", "train", "sweep",
-    "metrics", "evaluate", "champion", "fingerprint", "gate", "report",
-    "registry", "versions", "promote", "modelcard", "release",
-    "package", "service", "serve", "containerize",
-    "predictionlog", "monitor", "retrain",
-    "typed", "checks", "outputs",
-)  # fmt: skip
+# The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
+# core every part imports; cli and checks on top.
+PACKAGE = {
+    "": ("__init__", "__main__", "cli", "checks"),
+    "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile"),
+    "data": ("__init__", "contract", "tables", "rules", "infer", "validate", "split", "features"),
+    "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
+    "release": (
+        "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",
+        "modelcard", "artifacts", "package", "serve", "containerize",
+    ),
+    "serving": ("__init__", "service", "predictionlog"),
+    "monitoring": ("__init__", "reference", "drift", "monitor", "retrain"),
+}  # fmt: skip
+MODULES = tuple(
+    f"{part}/{name}" if part else name for part, names in PACKAGE.items() for name in names
+)
 COMMON = {
     ".dvc",
     ".dvc/.gitignore",
@@ -51,13 +57,14 @@ COMMON = {
     "pyproject.toml",
     "src",
     "src/{pkg}",
+    *(f"src/{{pkg}}/{part}" for part in PACKAGE if part),
     "tests",
     "tests/conftest.py",
     *(f".github/workflows/{name}.yml" for name in WORKFLOWS),
     *(f"tests/test_{name}.py" for name in TESTS),
     *(f"src/{{pkg}}/{name}.py" for name in MODULES),
 }
-EXAMPLE_ONLY = {"src/{pkg}/data.py", "tests/test_data.py"}
+EXAMPLE_ONLY = {"src/{pkg}/data/ingest.py", "tests/test_data.py"}
 CSV_ONLY = {"data", "data/raw", "data/raw/dataset.csv"}
 # Jinja that was not rendered: a cookiecutter variable, a block tag, or an expression opener
 # (GitHub's ${{ }} expressions are meant to stay).

@@ -27,15 +27,15 @@ STORE = """
 import shutil, tempfile
 from pathlib import Path
 import bentoml
-from {package}.config import CONTRACT_FILE, MODEL_FILE, load_params
-from {package}.contract import load_contract
-from {package}.modelfile import save_model
-from {package}.tables import read_table
-from {package}.train import build_model
+from {package}.core.config import CONTRACT_FILE, MODEL_FILE, load_params
+from {package}.data.contract import load_contract
+from {package}.core.modelfile import save_model
+from {package}.data.tables import read_table
+from {package}.training.train import build_model
 
 params, contract = load_params(), load_contract()
 if not params.data.raw.exists():
-    from {package}.data import ingest
+    from {package}.data.ingest import ingest
     ingest(params.data.source, params.data.raw)
 frame = read_table(params.data.raw, contract)
 model = build_model(contract, params.model).fit(frame[contract.features], frame[contract.target])
@@ -74,14 +74,20 @@ def project(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 
 class Server:
-    """`bentoml serve <package>.service:ModelService` on a free port, stopped by its PID."""
+    """`bentoml serve <package>.serving.service:ModelService` on a free port, stopped by its PID."""
 
     def __init__(self, project: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = project.parent / f"serve-{self.port}.log"
         package = project.name.replace("-", "_")
-        command = [sys.executable, "-m", "bentoml", "serve", f"{package}.service:ModelService"]
+        command = [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            f"{package}.serving.service:ModelService",
+        ]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [*command, "--host", "127.0.0.1", "--port", str(self.port)],

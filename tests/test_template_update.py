@@ -56,7 +56,7 @@ def test_a_user_edited_project_updates_without_conflict_and_passes(tmp_path, pro
     # Typical edits: a param, a contract rule, their own feature code and test.
     edit(project / "params.yaml", "n_estimators: 200", "n_estimators: 120")
     edit(project / "contract.yaml", "min_rows: 50", "min_rows: 60")
-    features = project / "src" / "churn_model" / "features.py"
+    features = project / "src" / "churn_model" / "features.py"  # where a1a3cd9 had it
     features.write_text(features.read_text() + '\n\nMY_NOTE = "kept through template updates"\n')
     (project / "tests" / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
     commit(project, "User edits")
@@ -68,9 +68,13 @@ def test_a_user_edited_project_updates_without_conflict_and_passes(tmp_path, pro
     assert "none" in conflicts.stdout
     assert "n_estimators: 120" in (project / "params.yaml").read_text()
     assert "min_rows: 60" in (project / "contract.yaml").read_text()
-    assert "MY_NOTE" in features.read_text()
+    # HEAD groups the package by the flow: the user's feature code moved with its file.
+    assert "MY_NOTE" in (project / "src" / "churn_model" / "data" / "features.py").read_text()
+    assert not features.exists()
     assert (project / "tests" / "test_mine.py").exists()
-    assert (project / "src" / "churn_model" / "modelfile.py").exists(), "HEAD's modules arrived"
+    assert (project / "src" / "churn_model" / "core" / "modelfile.py").exists(), (
+        "HEAD's modules arrived"
+    )
 
     commit(project, "Template update")
     make(project, "check", project_env, timeout=900)

@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 PACKAGE = os.environ["BENCH_PACKAGE"]
 PROJECT = Path(os.environ["BENCH_PROJECT"])
-contract_module = importlib.import_module(f"{PACKAGE}.contract")
+contract_module = importlib.import_module(f"{PACKAGE}.data.contract")
 CONTRACT = contract_module.load_contract(PROJECT / "contract.yaml")
-MODEL = importlib.import_module(f"{PACKAGE}.modelfile").load_model(
+MODEL = importlib.import_module(f"{PACKAGE}.core.modelfile").load_model(
     PROJECT / "models" / "model.skops"
 )
 FEATURES = CONTRACT.features

@@ -1,5 +1,5 @@
 """(c, adaptive batching) The project's BentoML service with `batchable=True`: the same request
-model (validation), the same frame building and model as `<package>.service`, but concurrent
+model (validation), the same frame building and model as `<package>.serving.service`, but concurrent
 requests are merged into one model call. The project's service is not batchable, so this variant
 lives here; it answers a list of per-record results instead of the project's response object.
 
@@ -16,7 +16,7 @@ from typing import Any
 import bentoml
 from pydantic import BaseModel
 
-service = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.service")
+service = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.serving.service")
 
 
 @bentoml.service(name="bench-batched", traffic={"timeout": 30})

@@ -23,9 +23,9 @@ CALLS, SECONDS = 400, 4.0
 
 
 def main(paths: list[str]) -> int:
-    contract_module = importlib.import_module(f"{PACKAGE}.contract")
+    contract_module = importlib.import_module(f"{PACKAGE}.data.contract")
     contract = contract_module.load_contract(PROJECT / "contract.yaml")
-    model = importlib.import_module(f"{PACKAGE}.modelfile").load_model(
+    model = importlib.import_module(f"{PACKAGE}.core.modelfile").load_model(
         PROJECT / "models" / "model.skops"
     )
     dtypes = {

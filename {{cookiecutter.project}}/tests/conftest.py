@@ -11,19 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package }}.config import (
+from {{ cookiecutter.package }}.core.config import (
     Params,
     load_params,
 )
-from {{ cookiecutter.package }}.contract import (
+from {{ cookiecutter.package }}.data.contract import (
     Column,
     Contract,
     load_contract,
 )
 {%- if cookiecutter.dataset != "csv" %}
-from {{ cookiecutter.package }}.data import ingest
+from {{ cookiecutter.package }}.data.ingest import ingest
 {%- endif %}
-from {{ cookiecutter.package }}.tables import (
+from {{ cookiecutter.package }}.data.tables import (
     read_table,
 )
 

@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package }} import cli
-from {{ cookiecutter.package }}.config import load_params
-from {{ cookiecutter.package }}.metrics import METRICS
-from {{ cookiecutter.package }}.typed import (
+from {{ cookiecutter.package }}.core.config import load_params
+from {{ cookiecutter.package }}.core.typed import (
     ConfigError,
     between,
     build,
 )
+from {{ cookiecutter.package }}.training.metrics import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("params.yaml", "contract.yaml", "bentofile.yaml")

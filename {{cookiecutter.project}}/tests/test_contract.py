@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-import {{ cookiecutter.package }}.contract as spec
-import {{ cookiecutter.package }}.infer as infer
-import {{ cookiecutter.package }}.tables as tables
-from {{ cookiecutter.package }}.typed import ConfigError
-from {{ cookiecutter.package }}.validate import validate_file
+import {{ cookiecutter.package }}.data.contract as spec
+import {{ cookiecutter.package }}.data.infer as infer
+import {{ cookiecutter.package }}.data.tables as tables
+from {{ cookiecutter.package }}.core.typed import ConfigError
+from {{ cookiecutter.package }}.data.validate import validate_file
 
 
 def test_the_project_contract_round_trips_through_yaml(contract):

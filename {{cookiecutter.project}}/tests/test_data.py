@@ -1,7 +1,7 @@
 import pytest
 
-from {{ cookiecutter.package }}.data import ingest
-from {{ cookiecutter.package }}.tables import (
+from {{ cookiecutter.package }}.data.ingest import ingest
+from {{ cookiecutter.package }}.data.tables import (
     read_table,
 )
 

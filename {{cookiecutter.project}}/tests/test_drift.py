@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from {{ cookiecutter.package }} import drift
-from {{ cookiecutter.package }}.contract import (
+from {{ cookiecutter.package }}.data.contract import (
     Column,
     load_contract,
 )
-from {{ cookiecutter.package }}.infer import (
+from {{ cookiecutter.package }}.data.infer import (
     infer_contract,
 )
-from {{ cookiecutter.package }}.reference import (
+from {{ cookiecutter.package }}.monitoring import drift
+from {{ cookiecutter.package }}.monitoring.reference import (
     QUANTILES,
     build_profile,
     profile_column,

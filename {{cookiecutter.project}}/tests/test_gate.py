@@ -5,20 +5,20 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-from {{ cookiecutter.package }}.champion import (
-    find_champion,
-    versions,
-)
-from {{ cookiecutter.package }}.config import (
+from {{ cookiecutter.package }}.core.config import (
     MetricRule,
     SliceRules,
 )
-from {{ cookiecutter.package }}.gate import (
+from {{ cookiecutter.package }}.release.champion import (
+    find_champion,
+    versions,
+)
+from {{ cookiecutter.package }}.release.gate import (
     bound_checks,
     paired_comparison,
     slice_checks,
 )
-from {{ cookiecutter.package }}.metrics import (
+from {{ cookiecutter.package }}.training.metrics import (
     Predictions,
     bootstrap_weights,
 )
@@ -51,7 +51,7 @@ def test_identical_models_are_non_inferior_but_not_superior():
 
 def test_slices_missing_fail_closed_and_small_ones_are_not_gated():
     rules = SliceRules(min_rows=30, floors={"accuracy": 0.7})
-    from {{ cookiecutter.package }}.config import GateParams
+    from {{ cookiecutter.package }}.core.config import GateParams
 
     params = GateParams(metrics={}, slices=rules)
     slices = {

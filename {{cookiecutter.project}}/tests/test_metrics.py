@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from {{ cookiecutter.package }}.metrics import (
+from {{ cookiecutter.package }}.training.metrics import (
     METRICS,
     Predictions,
     Resamples,

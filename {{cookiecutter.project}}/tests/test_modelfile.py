@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package }}.champion import Champion, fetch_model
-from {{ cookiecutter.package }}.config import MODEL_FILE, ModelParams
-from {{ cookiecutter.package }}.modelfile import (
+from {{ cookiecutter.package }}.core.config import MODEL_FILE, ModelParams
+from {{ cookiecutter.package }}.core.modelfile import (
     ModelFileError,
     file_hash,
     load_model,
@@ -23,7 +22,8 @@ from {{ cookiecutter.package }}.modelfile import (
     save_model,
     verify_hash,
 )
-from {{ cookiecutter.package }}.train import build_model
+from {{ cookiecutter.package }}.release.champion import Champion, fetch_model
+from {{ cookiecutter.package }}.training.train import build_model
 
 CLASSIFIERS = ["RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier"]
 REGRESSORS = ["RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor"]
@@ -235,7 +235,7 @@ def test_the_cli_says_a_refused_model_file_in_one_line(monkeypatch, capsys):
     import types
 
     from {{ cookiecutter.package }} import cli
-    from {{ cookiecutter.package }}.modelfile import ModelFileError
+    from {{ cookiecutter.package }}.core.modelfile import ModelFileError
 
     def main() -> int:
         raise ModelFileError("models/model.skops: refusing to load type builtins.eval")

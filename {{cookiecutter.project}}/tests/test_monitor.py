@@ -6,21 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package }}.contract import load_contract
-from {{ cookiecutter.package }}.monitor import (
-    EXIT_CODES,
+from {{ cookiecutter.package }}.core.config import (
     MONITOR_FILE,
     MONITOR_MARKDOWN,
+    PROFILE_FILE,
+)
+from {{ cookiecutter.package }}.data.contract import load_contract
+from {{ cookiecutter.package }}.monitoring.monitor import (
+    EXIT_CODES,
     assess,
     main,
     markdown,
 )
-from {{ cookiecutter.package }}.predictionlog import (
+from {{ cookiecutter.package }}.monitoring.reference import build_profile
+from {{ cookiecutter.package }}.serving.predictionlog import (
     MASK_TOKEN,
     PredictionLog,
     read_log,
 )
-from {{ cookiecutter.package }}.reference import PROFILE_FILE, build_profile
 
 
 @pytest.fixture

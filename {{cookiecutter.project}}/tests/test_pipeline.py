@@ -8,13 +8,13 @@ import shlex
 import yaml
 
 from {{ cookiecutter.package }} import cli
-from {{ cookiecutter.package }}.config import (
+from {{ cookiecutter.package }}.core.config import (
     METRICS_FILE,
     MODEL_FILE,
     TEST_SPLIT,
     TRAIN_SPLIT,
 )
-from {{ cookiecutter.package }}.tables import (
+from {{ cookiecutter.package }}.data.tables import (
     write_table,
 )
 

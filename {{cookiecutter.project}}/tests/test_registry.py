@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from gto import api as gto
 
-from {{ cookiecutter.package }}.champion import find_champion
-from {{ cookiecutter.package }}.config import (
+from {{ cookiecutter.package }}.core.config import (
+    GATE_FILE,
     METRICS_FILE,
     MODEL_FILE,
     load_params,
 )
-from {{ cookiecutter.package }}.fingerprint import fingerprints
-from {{ cookiecutter.package }}.promote import promote
-from {{ cookiecutter.package }}.registry import (
-    GATE_FILE,
+from {{ cookiecutter.package }}.release.champion import find_champion
+from {{ cookiecutter.package }}.release.fingerprint import fingerprints
+from {{ cookiecutter.package }}.release.promote import promote
+from {{ cookiecutter.package }}.release.registry import (
     RegistryError,
     bumped,
     check_judged,
@@ -210,7 +210,7 @@ def test_promote_validates_the_stage_is_idempotent_and_rolls_back(repo):
 def test_a_project_without_origin_is_identified_by_its_folder(tmp_path, monkeypatch):
     """`make package` labels the store entry with the project's identity: its origin URL
     (credentials removed), else its repository folder; no origin is not an error."""
-    from {{ cookiecutter.package }}.package import project_identity
+    from {{ cookiecutter.package }}.release.package import project_identity
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     monkeypatch.chdir(tmp_path)

@@ -4,11 +4,11 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from {{ cookiecutter.package }} import report
-from {{ cookiecutter.package }}.config import (
+from {{ cookiecutter.package }}.core.config import (
     METRICS_FILE,
     REPORTS,
 )
+from {{ cookiecutter.package }}.release import report
 
 
 def write(path, payload):

@@ -14,12 +14,12 @@ import yaml
 from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
-from {{ cookiecutter.package }}.config import ModelParams
-from {{ cookiecutter.package }}.contract import (
+from {{ cookiecutter.package }}.core.config import ModelParams
+from {{ cookiecutter.package }}.core.modelfile import save_model
+from {{ cookiecutter.package }}.data.contract import (
     load_contract,
 )
-from {{ cookiecutter.package }}.modelfile import save_model
-from {{ cookiecutter.package }}.train import build_model
+from {{ cookiecutter.package }}.training.train import build_model
 
 CONTRACT = {
     "columns": {
@@ -30,6 +30,9 @@ CONTRACT = {
     }
 }
 GOOD = {"size": 10.5, "count": 3, "colour": "red"}
+
+# Imported late: importing the service loads the model.
+SERVICE = "{{ cookiecutter.package }}.serving.service"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def served(tmp_path_factory):
         patch.setenv("PREDICTION_LOG_DIR", str(folder / "logs"))
         import bentoml
 
-        from {{ cookiecutter.package }}.config import load_params
+        from {{ cookiecutter.package }}.core.config import load_params
 
         rng = np.random.default_rng(0)
         frame = pd.DataFrame(
@@ -66,7 +69,7 @@ def served(tmp_path_factory):
             stored_dir = stored.path
             (folder / "model.skops").replace(f"{stored_dir}/model.skops")
             (folder / "contract.yaml").replace(f"{stored_dir}/contract.yaml")
-        service = importlib.import_module("{{ cookiecutter.package }}.service")
+        service = importlib.import_module(SERVICE)
         with TestClient(service.ModelService.to_asgi()) as client:
             yield client, model, frame[contract.features], folder / "logs"
         patch.undo()  # the service keeps its log folder; later tests read it from here
@@ -123,7 +126,7 @@ def test_missing_values_pass_where_the_contract_allows_them(served):
 
 
 def test_batch_size_is_bounded(served):
-    from {{ cookiecutter.package }}.config import load_params
+    from {{ cookiecutter.package }}.core.config import load_params
 
     limit = load_params().serve.max_records
     assert post(served[0], {"records": []}).status_code == 400
@@ -137,7 +140,7 @@ def test_only_json_is_accepted(served):
 
 
 def test_every_answer_is_logged_under_its_request_id(served):
-    from {{ cookiecutter.package }}.predictionlog import read_log
+    from {{ cookiecutter.package }}.serving.predictionlog import read_log
 
     client, _, _, logs = served
     records = [GOOD, {**GOOD, "size": None, "count": 0}]
@@ -189,7 +192,7 @@ def test_integral_numbers_are_integers(served):
 
 
 def test_pii_columns_are_masked_in_the_log(served):
-    from {{ cookiecutter.package }}.predictionlog import MASK_TOKEN, read_log
+    from {{ cookiecutter.package }}.serving.predictionlog import MASK_TOKEN, read_log
 
     client, _, _, logs = served
     response = client.post(
@@ -204,7 +207,7 @@ def test_pii_columns_are_masked_in_the_log(served):
 
 
 def body_limit() -> int:
-    service = importlib.import_module("{{ cookiecutter.package }}.service")
+    service = importlib.import_module(SERVICE)
     return service.body_limit(service.SETTINGS, service.CONTRACT)
 
 
@@ -231,7 +234,7 @@ def test_a_body_beyond_the_limit_gets_a_413_naming_it_before_it_is_read(served):
 
 
 def test_an_api_key_guards_all_but_probes_and_docs(served):
-    service = importlib.import_module("{{ cookiecutter.package }}.service")
+    service = importlib.import_module(SERVICE)
     guarded = TestClient(service.ApiKey(JSONResponse({"ok": True}), key="s3cret"))
     for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "s3cret"}):
         response = guarded.post("/predict", headers=headers)
@@ -293,7 +296,7 @@ def test_a_client_error_is_one_info_line_without_traceback(served, caplog):
     ],
 )
 def test_serve_refuses_an_open_service_beyond_loopback(monkeypatch, host, environment, refused):
-    from {{ cookiecutter.package }}.serve import open_refusal
+    from {{ cookiecutter.package }}.release.serve import open_refusal
 
     for name in ("API_KEY", "ALLOW_NO_API_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -6,21 +6,24 @@ import ast
 import os
 import subprocess
 import sys
+from fnmatch import fnmatch
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from {{ cookiecutter.package }}.package import build_options
-from {{ cookiecutter.package }}.registry import RegistryError
+from {{ cookiecutter.package }}.release.package import build_options
+from {{ cookiecutter.package }}.release.registry import RegistryError
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.package }}"
 # Training, validation, Parquet and registry code: none of it belongs in the image.
 TRAINING_ONLY = {"pandera", "pyarrow", "dvc", "gto", "matplotlib"}
-TRAINING_MODULES = {"tables", "rules", "infer", "train", "data", "validate", "registry"}
+# The parts of the package the image carries (bentofile.yaml's include): no other part.
+BENTO_PARTS = ("core", "data.contract", "serving")
 
 
 class Imports(ast.NodeVisitor):
@@ -39,6 +42,16 @@ class Imports(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.module and node.level == 0:
             self.names.add(node.module)
+            self.names.update(f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def module_file(dotted: str) -> Path | None:
+    """The file of one of the project's modules (`serving.service`), None for other names."""
+    path = ROOT / "src" / PACKAGE / Path(*dotted.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
 
 
 def service_imports() -> tuple[set[str], set[str]]:
@@ -46,18 +59,19 @@ def service_imports() -> tuple[set[str], set[str]]:
     the project's own modules."""
     own: set[str] = set()
     third_party: set[str] = set()
-    pending = ["service"]
+    pending = ["serving.service"]
     while pending:
         module = pending.pop()
-        if module in own:
+        file = module_file(module)
+        if module in own or file is None:
             continue
         own.add(module)
         visitor = Imports()
-        visitor.visit(ast.parse((ROOT / "src" / PACKAGE / f"{module}.py").read_text()))
+        visitor.visit(ast.parse(file.read_text()))
         for name in visitor.names:
             top, _, rest = name.partition(".")
             if top == PACKAGE:
-                pending.append(rest.split(".")[0])
+                pending.append(rest)
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
     return own, third_party
@@ -65,8 +79,17 @@ def service_imports() -> tuple[set[str], set[str]]:
 
 def test_the_service_imports_no_training_code():
     own, third_party = service_imports()
-    assert not own & TRAINING_MODULES
+    outside = {m for m in own if not m.startswith(BENTO_PARTS) and m.partition(".")[2]}
+    assert not outside, f"the service imports {sorted(outside)}: only {BENTO_PARTS} go in the image"
     assert not third_party & TRAINING_ONLY
+
+
+def test_the_bento_carries_every_module_the_service_imports():
+    include = yaml.safe_load((ROOT / "bentofile.yaml").read_text())["include"]
+    own, _ = service_imports()
+    for module in own:
+        path = module_file(module).relative_to(ROOT / "src").as_posix()
+        assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
 
 
 def test_the_bento_installs_every_package_the_service_imports():
@@ -97,7 +120,7 @@ def test_every_package_comes_pinned_from_the_lock(tmp_path):
 def test_importing_the_service_modules_loads_no_training_stack():
     """pyarrow aside: pandas imports it whenever it is installed, as it is here."""
     own, _ = service_imports()
-    own.discard("service")  # importing it loads a model from the store
+    own.discard("serving.service")  # importing it loads a model from the store
     watched = sorted(TRAINING_ONLY - {"pyarrow"})
     code = [f"import {PACKAGE}.{module}" for module in sorted(own)]
     code.append(f"import sys; print(sorted(set({watched!r}) & set(sys.modules)))")

@@ -1,5 +1,5 @@
-from {{ cookiecutter.package }}.config import SplitParams
-from {{ cookiecutter.package }}.split import split
+from {{ cookiecutter.package }}.core.config import SplitParams
+from {{ cookiecutter.package }}.data.split import split
 
 
 def test_split_is_seeded_and_sized(params, messy):

@@ -5,7 +5,7 @@ from argparse import Namespace
 
 import pytest
 
-from {{ cookiecutter.package }}.sweep import MATRIX_LIMIT, main
+from {{ cookiecutter.package }}.training.sweep import MATRIX_LIMIT, main
 
 
 def listed(capsys, monkeypatch, grid: str) -> tuple[int, str, str]:

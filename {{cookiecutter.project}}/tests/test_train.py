@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package }}.config import ModelParams
-from {{ cookiecutter.package }}.features import training_input
-from {{ cookiecutter.package }}.modelfile import load_model, save_model
-from {{ cookiecutter.package }}.train import build_model
+from {{ cookiecutter.package }}.core.config import ModelParams
+from {{ cookiecutter.package }}.core.modelfile import load_model, save_model
+from {{ cookiecutter.package }}.data.features import training_input
+from {{ cookiecutter.package }}.training.train import build_model
 
 
 @pytest.fixture

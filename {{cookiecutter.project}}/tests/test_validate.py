@@ -14,22 +14,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package }} import validate
-from {{ cookiecutter.package }}.config import (
+from {{ cookiecutter.package }}.core.config import (
     METRICS_FILE,
     MODEL_FILE,
     VALIDATION_REPORT,
     load_params,
 )
-from {{ cookiecutter.package }}.contract import (
+from {{ cookiecutter.package }}.data import validate
+from {{ cookiecutter.package }}.data.contract import (
     Contract,
     dump_contract,
     load_contract,
 )
-from {{ cookiecutter.package }}.infer import (
+from {{ cookiecutter.package }}.data.infer import (
     infer_contract,
 )
-from {{ cookiecutter.package }}.tables import (
+from {{ cookiecutter.package }}.data.tables import (
     write_table,
 )
 

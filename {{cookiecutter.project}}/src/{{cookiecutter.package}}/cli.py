@@ -1,7 +1,7 @@
 """One command line for every step: `python -m {{ cookiecutter.package }} <step>`.
 
-Each step is a module of this package with a `main()`; modules are imported only when their
-step runs, so `--help` stays fast.
+Each step is a module with a `main()` in one of the package's parts (data, training, release,
+serving, monitoring); modules are imported only when their step runs, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -10,35 +10,35 @@ import argparse
 import importlib
 import sys
 
-from {{ cookiecutter.package }}.errors import StepError
-from {{ cookiecutter.package }}.typed import ConfigError
+from {{ cookiecutter.package }}.core.errors import StepError
+from {{ cookiecutter.package }}.core.typed import ConfigError
 
 # step name -> (module, one-line help), in the order the pipeline runs them
 STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
-    "ingest": ("data", "write the example data set to the raw data path (data.raw)"),
+    "ingest": ("data.ingest", "write the example data set to the raw data path (data.raw)"),
 {%- endif %}
     "check": ("checks", "check params.yaml, contract.yaml, bentofile.yaml (a line a problem)"),
-    "schema": ("infer", "draft contract.yaml from the data (rules to review)"),
-    "validate": ("validate", "check the raw data (data.raw) against contract.yaml"),
-    "drift": ("drift", "drift of the data (or --batch FILE) vs the reference profile"),
-    "profile": ("reference", "write reports/reference_profile.json from the train split"),
-    "split": ("split", "split the raw data into train and test"),
-    "train": ("train", "fit the model pipeline and save models/model.skops"),
-    "evaluate": ("evaluate", "metrics with intervals, slices, importance, plot data"),
-    "gate": ("gate", "bless the model or not: bounds and paired comparison with the champion"),
-    "report": ("report", "markdown report for the pull request and the job summary"),
-    "sweep": ("sweep", "hyperparameter sweep as DVC experiments, ranked by the primary metric"),
-    "monitor": ("monitor", "drift and performance of production data: --batch LOG [--labels CSV]"),
-    "retrain-branch": ("retrain", "commit refreshed results on a retrain/... branch and push it"),
-    "register": ("registry", "tag HEAD as a new model version (GTO); needs a BLESSED gate"),
-    "promote": ("promote", "assign a registered version to a stage: --version V --stage S"),
-    "versions": ("versions", "list registered versions and their stages"),
-    "package": ("package", "BentoML model and bento of HEAD's registered version"),
-    "serve": ("serve", "serve HEAD's bento over HTTP (packages it first when needed)"),
-    "containerize": ("containerize", "OCI image of HEAD's bento (needs Docker)"),
-    "model-card": ("modelcard", "write release/model-card.md"),
-    "release-artifacts": ("release", "model, model card, metrics and exported bento in release/"),
+    "schema": ("data.infer", "draft contract.yaml from the data"),
+    "validate": ("data.validate", "check the raw data (data.raw) against contract.yaml"),
+    "drift": ("monitoring.drift", "drift of the data (or --batch FILE) vs the profile"),
+    "profile": ("monitoring.reference", "reports/reference_profile.json from the train split"),
+    "split": ("data.split", "split the raw data into train and test"),
+    "train": ("training.train", "fit the model pipeline and save models/model.skops"),
+    "evaluate": ("training.evaluate", "metrics with intervals, slices, importance, plot data"),
+    "gate": ("release.gate", "bless the model or not: bounds, paired test vs champion"),
+    "report": ("release.report", "markdown report for the pull request and job summary"),
+    "sweep": ("training.sweep", "DVC experiments ranked by the primary metric"),
+    "monitor": ("monitoring.monitor", "production drift and performance: --batch LOG"),
+    "retrain-branch": ("monitoring.retrain", "commit refreshed results on a retrain/... branch"),
+    "register": ("release.registry", "tag HEAD as a new model version (GTO); needs a BLESSED gate"),
+    "promote": ("release.promote", "assign a version to a stage: --version V --stage S"),
+    "versions": ("release.versions", "list registered versions and their stages"),
+    "package": ("release.package", "BentoML model and bento of HEAD's registered version"),
+    "serve": ("release.serve", "serve HEAD's bento over HTTP (packages it first when needed)"),
+    "containerize": ("release.containerize", "OCI image of HEAD's bento (needs Docker)"),
+    "model-card": ("release.modelcard", "write release/model-card.md"),
+    "release-artifacts": ("release.artifacts", "model, card, metrics and bento in release/"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Settings, the model file, errors and atomic outputs: what every other part imports."""

@@ -1,0 +1,180 @@
+"""Typed settings loaded from params.yaml: the one place that knows the file's layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from {{ cookiecutter.package }}.core.typed import (
+    ConfigError,
+    between,
+    build,
+    read_yaml,
+)
+
+PARAMS_FILE = Path("params.yaml")
+CONTRACT_FILE = Path("contract.yaml")
+BENTOFILE = Path("bentofile.yaml")
+TABLE_FORMATS = (".csv", ".parquet")
+TRAIN_SPLIT = Path("data/split/train.parquet")
+TEST_SPLIT = Path("data/split/test.parquet")
+MODEL_FILE = Path("models/model.skops")
+REPORTS = Path("reports")
+VALIDATION_REPORT = REPORTS / "validation.json"
+METRICS_FILE = REPORTS / "metrics.json"
+PLOTS_DIR = REPORTS / "plots"
+VALIDATION_MARKDOWN = REPORTS / "validation.md"
+IMPORTANCE_FILE = REPORTS / "importance.json"  # written by evaluate
+SLICES_FILE = REPORTS / "slices.json"
+PROFILE_FILE = REPORTS / "reference_profile.json"
+GATE_FILE = REPORTS / "gate.json"  # the verdict and its fingerprints, written by `make gate`
+REPORT_FILE = REPORTS / "report.md"
+SWEEP_FILE = REPORTS / "sweep.json"
+SWEEP_MARKDOWN = REPORTS / "sweep.md"
+DRIFT_REPORT = REPORTS / "drift.json"
+DRIFT_MARKDOWN = REPORTS / "drift.md"
+MONITOR_FILE = REPORTS / "monitor.json"
+MONITOR_MARKDOWN = REPORTS / "monitor.md"
+RELEASE = Path("release")
+MODEL_CARD = RELEASE / "model-card.md"
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the raw data lives (CSV or Parquet, by suffix); for the examples, its source."""
+
+    raw: Path = field(metadata={"suffixes": TABLE_FORMATS})
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """How the raw data is split into train and test."""
+
+    test_size: float = field(metadata=between(0, 1, open_low=True, open_high=True))
+    seed: int = field(metadata=between(0))
+    stratify: bool = False
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The estimator as an import path plus its keyword arguments."""
+
+    estimator: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BootstrapParams:
+    """Bootstrap settings for metric confidence intervals."""
+
+    resamples: int = field(default=1000, metadata=between(1))
+    confidence: float = field(default=0.95, metadata=between(0, 1, open_low=True, open_high=True))
+    seed: int = field(default=0, metadata=between(0))
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Which metrics to compute and how."""
+
+    metrics: list[str]
+    primary: str
+    bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
+    slices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """Gate rule for one metric: absolute bounds and a comparison with the champion."""
+
+    floor: float | None = None
+    ceiling: float | None = None
+    compare: Literal["non_inferior", "superior"] | None = None
+    margin: float = field(default=0.0, metadata=between(0))
+
+
+@dataclass(frozen=True)
+class SliceRules:
+    """Floors every slice with at least `min_rows` test rows must meet."""
+
+    min_rows: int = field(default=30, metadata=between(1))
+    floors: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """How a candidate model is blessed."""
+
+    metrics: dict[str, MetricRule]
+    slices: SliceRules = field(default_factory=SliceRules)
+    confidence: float = field(default=0.95, metadata=between(0, 1, open_low=True, open_high=True))
+    resamples: int = field(default=2000, metadata=between(1))
+    seed: int = field(default=0, metadata=between(0))
+    require_champion_model: bool = False
+
+
+@dataclass(frozen=True)
+class RegistryParams:
+    """The model's name in the git-tag registry, the stage whose version is the champion and
+    the release branch."""
+
+    model: str
+    champion_stage: str = "prod"
+    branch: str = "main"  # only commits on origin's release branch are registered
+
+
+@dataclass(frozen=True)
+class ServeParams:
+    """Limits of the prediction service."""
+
+    max_records: int = field(default=1000, metadata=between(1))
+    # None: derived from max_records (service.body_limit)
+    max_body_bytes: int | None = field(default=None, metadata=between(1))
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    """`make sweep`: the grid of params.yaml paths to values, all of it or `samples` points."""
+
+    samples: int = field(default=0, metadata=between(0))
+    seed: int = field(default=0, metadata=between(0))
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitorParams:
+    """Where the service logs predictions, how the log rotates, and the performance alarm."""
+
+    log_dir: Path = Path("logs/predictions")
+    max_bytes: int = field(default=50_000_000, metadata=between(1))
+    keep: int = field(default=20, metadata=between(1))
+    performance_tolerance: float = field(default=0.05, metadata=between(0))
+
+
+@dataclass(frozen=True)
+class Params:
+    """Every knob of the pipeline (`drift` is checked against drift.DriftParams by `make
+    check-config`; `raw` is the file as read)."""
+
+    task: Literal["classification", "regression"]
+    data: DataParams
+    split: SplitParams
+    model: ModelParams
+    evaluate: EvaluateParams
+    registry: RegistryParams
+    gate: GateParams
+    serve: ServeParams = field(default_factory=ServeParams)
+    drift: dict[str, Any] = field(default_factory=dict)
+    sweep: SweepParams = field(default_factory=SweepParams)
+    monitor: MonitorParams = field(default_factory=MonitorParams)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata={"in_file": False})
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read params.yaml into typed settings; ConfigError lists every problem (one line each)."""
+    raw = read_yaml(path)
+    params, problems = build(Params, raw if raw is not None else {}, str(path))
+    if problems:
+        raise ConfigError(problems)
+    return replace(params, raw=raw)

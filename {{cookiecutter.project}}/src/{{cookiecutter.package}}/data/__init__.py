@@ -1,0 +1,1 @@
+"""Data and contract: ingest, the contract, table I/O, validation rules, split, features."""

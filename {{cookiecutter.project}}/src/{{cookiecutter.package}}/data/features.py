@@ -1,0 +1,41 @@
+"""Features: the preprocessing half of the model, built from the contract's column kinds."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from {{ cookiecutter.package }}.data.contract import (
+    Contract,
+)
+
+
+def build_features(contract: Contract) -> ColumnTransformer:
+    """Impute and scale numbers; impute and one-hot encode categories (unknown ones ignored)."""
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, contract.numeric_features),
+            ("categorical", categorical, contract.categorical_features),
+        ],
+        remainder="drop",
+        verbose_feature_names_out=False,
+    )
+
+
+def training_input(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """The feature columns, text ones as pandas categories: the same values and the same fitted
+    model, but scikit-learn's object arrays then share one string per category instead of one
+    per row (the train stage's peak memory on 750k rows in the template's benchmark: 745 MB ->
+    577 MB)."""
+    text = dict.fromkeys(contract.categorical_features, "category")
+    return frame[contract.features].astype(text)

@@ -1,0 +1,1 @@
+"""Monitoring: the reference profile, drift, production checks, retrain branches."""

@@ -1,0 +1,65 @@
+"""Retrain: put a refreshed pipeline run on a `retrain/...` branch for the ordinary PR gate.
+
+Run after the data was refreshed and `make repro` ran. Commits dvc.lock and the reports on a
+new branch, pushes data and models to the DVC remote (when one is configured) and the branch to
+origin. It never touches `main`: the pull request, its gate, a review and the merge release the
+model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from {{ cookiecutter.package }}.core.config import REPORTS
+
+TRACKED = ["dvc.lock", str(REPORTS), "params.yaml", "contract.yaml"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m {{ cookiecutter.package }} retrain-branch`."""
+    parser.add_argument("--reason", default="scheduled retraining", help="why (commit message)")
+    parser.add_argument("--remote", default="origin", help="git remote to push the branch to")
+
+
+def git(*args: str) -> str:
+    """Run git; raise with its message when it fails."""
+    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def changed_files() -> list[str]:
+    """Files of the pipeline's results that differ from HEAD (untracked reports included)."""
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *TRACKED)
+    return [line[3:] for line in status.splitlines()]
+
+
+def has_dvc_remote() -> bool:
+    """Whether .dvc/config names a default remote."""
+    result = subprocess.run(["dvc", "remote", "list"], capture_output=True, text=True, check=False)
+    return bool(result.stdout.strip())
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry: commit the results on retrain/<time> and push it; no-op when nothing changed."""
+    changed = changed_files()
+    if not changed:
+        print("retrain: dvc.lock and reports are unchanged: nothing to propose")
+        return 0
+    branch = f"retrain/{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    git("switch", "-c", branch)
+    git("add", "--", *TRACKED)
+    git("commit", "-q", "-m", f"Retrain: {args.reason}", "-m", "Changed: " + ", ".join(changed))
+    if has_dvc_remote():
+        subprocess.run(["dvc", "push"], check=True)
+    git("push", "-q", args.remote, f"HEAD:refs/heads/{branch}")
+    print(f"retrain: pushed {branch} ({len(changed)} changed files)")
+    if os.environ.get("GITHUB_OUTPUT"):
+        with Path(os.environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as output:
+            output.write(f"branch={branch}\n")
+    return 0

@@ -1,0 +1,1 @@
+"""Release: fingerprint, gate, report, registry (GTO tags), promote, package, serve."""

@@ -1,0 +1,235 @@
+"""Package: the registered model into BentoML's model store, then a bento of the same version.
+
+`make package` needs HEAD to be a registered version (`make register`) and the workspace model
+to be the one registered (its hash is in the tag message). Both the BentoML model and the bento
+are tagged `<model>:<version>`, e.g. `churn-model:v1.2.0`. Packaging a version twice reuses them
+once their files and labels show they are this project's registered model: an entry of this
+project with other files is rebuilt; an entry of another project (same model name, same store) is
+refused with the command that removes it, since deleting it would break that project's bento.
+The bento's Python packages are those bentofile.yaml lists and everything they require, each
+pinned to its version in constraints.txt (the lock the project installs from), so the image
+serves with the libraries that trained the model and carries nothing only training needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from importlib.metadata import PackageNotFoundError, requires
+from pathlib import Path
+from typing import Any
+
+import bentoml
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from {{ cookiecutter.package }}.core.config import (
+    BENTOFILE,
+    CONTRACT_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    Params,
+    load_params,
+)
+from {{ cookiecutter.package }}.core.modelfile import (
+    ModelFileError,
+    file_hash,
+    verify_hash,
+)
+from {{ cookiecutter.package }}.release.registry import (
+    RegistryError,
+    git,
+    version_of,
+)
+
+LOCK_FILE = Path("constraints.txt")
+BUILD_CONTEXT = Path("src")
+
+
+def registered_head(model: str) -> tuple[str, str]:
+    """(version, commit) of HEAD, which must be registered with the workspace's model file."""
+    commit = git("rev-parse", "HEAD").stdout.strip()
+    version = version_of(model, commit)
+    if version is None:
+        raise RegistryError(f"HEAD ({commit[:12]}) is not a registered version: `make register`")
+    tag = f"{model}@{version}"
+    message = git("tag", "--list", "--format=%(contents)", tag).stdout
+    try:
+        verify_hash(MODEL_FILE, message, f"tag {tag}")
+    except ModelFileError as error:
+        raise RegistryError(f"{error}: `dvc checkout {MODEL_FILE}`") from None
+    return version, commit
+
+
+def project_identity() -> str:
+    """Which project this is, beyond its model name: the URL of its origin remote (without any
+    credentials in it: labels ship inside the bento), else the folder of its git repository."""
+    url = git("remote", "get-url", "origin", check=False).stdout.strip()  # "" without origin
+    origin = re.sub(r"//[^/@]*@", "//", url)
+    return origin or git("rev-parse", "--show-toplevel").stdout.strip()
+
+
+def expected_labels(params: Params, version: str, commit: str) -> dict[str, str]:
+    """The labels that bind a store entry to this project's registered model."""
+    return {
+        "version": version,
+        "commit": commit,
+        "task": params.task,
+        "repository": project_identity(),
+        "model_sha256": file_hash(MODEL_FILE),
+        "contract_sha256": file_hash(CONTRACT_FILE),
+    }
+
+
+def mismatch(kind: str, tag: str, found: dict[str, str], expected: dict[str, str]) -> str | None:
+    """Why the stored `kind` (model or bento) `tag` is not this project's registered model, else
+    None; another project's entry raises RegistryError with the command that removes it."""
+    differing = [key for key, value in expected.items() if found.get(key) != value]
+    if not differing:
+        return None
+    if found.get("repository") != expected["repository"]:
+        raise RegistryError(
+            f"the BentoML store already holds {kind} {tag} of another project "
+            f"({found.get('repository', 'unlabelled')}); remove it with `bentoml delete {tag} -y"
+            f" && bentoml models delete {tag} -y`, or set BENTOML_HOME to a store of your own"
+        )
+    return f"{', '.join(differing)} differ"
+
+
+def save_model(params: Params, version: str, commit: str) -> bentoml.Model:
+    """The model file and its contract in the BentoML store, with labels and metrics. A stored
+    entry is reused only when its files are this project's registered ones."""
+    tag = f"{params.registry.model}:{version}"
+    labels = expected_labels(params, version, commit)
+    try:
+        stored = bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    else:
+        found = {
+            **stored.info.labels,
+            "model_sha256": file_hash(Path(stored.path_of(MODEL_FILE.name))),
+            "contract_sha256": file_hash(Path(stored.path_of(CONTRACT_FILE.name))),
+        }
+        reason = mismatch("model", tag, found, labels)
+        if reason is None:
+            return stored
+        print(f"package: rebuilding model {tag} in the BentoML store ({reason})")
+        remove(tag)
+    metrics = json.loads(METRICS_FILE.read_text(encoding="utf-8"))
+    with bentoml.models.create(tag, labels=labels, metadata=metrics) as stored:
+        shutil.copy(MODEL_FILE, stored.path_of(MODEL_FILE.name))
+        shutil.copy(CONTRACT_FILE, stored.path_of(CONTRACT_FILE.name))
+    return stored
+
+
+def remove(tag: str) -> None:
+    """Delete the bento and the model `tag` from the BentoML store, where present."""
+    for delete in (bentoml.bentos.delete, bentoml.models.delete):
+        with contextlib.suppress(bentoml.exceptions.NotFound):
+            delete(tag)
+
+
+def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
+    """Name -> version of each pin in the lock that applies to this Python and platform."""
+    pins = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if not text or text.startswith("-"):
+            continue
+        pin = Requirement(text)
+        if pin.marker is None or pin.marker.evaluate():
+            pins[canonicalize_name(pin.name)] = str(pin.specifier).removeprefix("==")
+    return pins
+
+
+def required_closure(roots: list[str]) -> set[str]:
+    """`roots` and every distribution they require here, from the installed packages' metadata
+    (environment markers evaluated, requested extras followed)."""
+    found: set[str] = set()
+    pending = [(root, frozenset[str]()) for root in roots]
+    visited: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        name, extras = pending.pop()
+        key = (canonicalize_name(name), extras)
+        if key in visited:
+            continue
+        visited.add(key)
+        found.add(key[0])
+        for text in requires(name) or []:
+            needed = Requirement(text)
+            applies = needed.marker is None or any(
+                needed.marker.evaluate({"extra": extra}) for extra in (*extras, "")
+            )
+            if applies:
+                pending.append((needed.name, frozenset(needed.extras)))
+    return found
+
+
+def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[str, Any]:
+    """bentofile.yaml with its Python packages expanded to everything they require, each pinned
+    to the lock's version: the image installs exactly the serving part of the lock."""
+    options = yaml.safe_load(bentofile.read_text(encoding="utf-8"))
+    python = options.setdefault("python", {})
+    pins = locked_versions(lock)
+    try:
+        needed = sorted(required_closure(python["packages"]))
+    except PackageNotFoundError as error:
+        missing = f"{bentofile}: python.packages: {error.name} is not installed"
+        raise RegistryError(f"{missing}: `make setup`") from None
+    unpinned = [name for name in needed if name not in pins]
+    if unpinned:
+        missing = ", ".join(unpinned)
+        raise RegistryError(f"{lock}: no pin for {missing}, which serving needs: `make lock`")
+    python["packages"] = [f"{name}=={pins[name]}" for name in needed]
+    return options
+
+
+def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
+    """The bento `<model>:<version>` serving exactly `stored`, labelled with its identity."""
+    tag = str(stored.tag)
+    keys = ("version", "repository", "model_sha256", "contract_sha256")
+    expected = {key: stored.info.labels[key] for key in keys}
+    try:
+        bento = bentoml.bentos.get(tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    else:
+        reason = mismatch("bento", tag, dict(bento.info.labels), expected)
+        if reason is None:
+            return bento
+        print(f"package: rebuilding bento {tag} ({reason})")
+        bentoml.bentos.delete(tag)
+    options = build_options()
+    options["labels"] = {**options.get("labels", {}), **expected}
+    args = {"model_tag": tag, **vars(params.serve)}  # every serve setting: max_records, ...
+    return bentoml.bentos.build(
+        **options,
+        name=stored.tag.name,
+        version=stored.tag.version,
+        build_ctx=str(BUILD_CONTEXT),
+        args=args,
+    )
+
+
+def package() -> bentoml.Bento:
+    """Save the registered model to the BentoML store and build its bento."""
+    params = load_params()
+    version, commit = registered_head(params.registry.model)
+    stored = save_model(params, version, commit)
+    bento = build_bento(params, stored)
+    print(f"package: model {stored.tag}, bento {bento.tag} ({bento.path})")
+    return bento
+
+
+def main() -> int:
+    """CLI entry: package HEAD's registered version; exit 1 with the reason when it cannot."""
+    try:
+        package()
+    except RegistryError as error:
+        print(f"package: refused: {error}")
+        return 1
+    return 0

@@ -1,0 +1,79 @@
+"""Promote: assign a registered version to a stage, as GTO's tag `<model>#<stage>#N`.
+
+`make promote VERSION=v1.2.0 STAGE=prod`; the gate's champion is the version last assigned to
+params `registry.champion_stage`. Promoting the version the stage already holds does nothing;
+promoting an older version again (a rollback) makes a new assignment. With a git remote
+`origin`, the tag is pushed, retrying with the next N when another run took it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gto import api as gto
+from gto.constants import name_re
+
+from {{ cookiecutter.package }}.core.config import load_params
+from {{ cookiecutter.package }}.release.champion import find_champion
+from {{ cookiecutter.package }}.release.registry import (
+    RegistryError,
+    has_origin,
+    publish,
+    versions,
+)
+
+
+def check_stage(stage: str) -> None:
+    """Refuse a stage name GTO cannot put in a tag (its own rule, checked before calling it)."""
+    if not name_re.fullmatch(stage):
+        raise RegistryError(
+            f"stage {stage!r} is not allowed: letters, digits, '-', '_' and '/', starting and "
+            "ending with a letter or digit (e.g. prod, staging)"
+        )
+
+
+def promote(version: str, stage: str) -> str | None:
+    """Assign `version` to `stage`; returns the stage tag it made (None: it already holds it)."""
+    check_stage(stage)
+    model = load_params().registry.model
+
+    def make_tag() -> str | None:
+        known = {v["version"]: v for v in versions(model)}
+        if version not in known:
+            listed = ", ".join(sorted(known)) or "none yet"
+            raise RegistryError(f"{model}@{version} is not registered (registered: {listed})")
+        current = find_champion(model, stage)
+        if current is not None and current.stage == stage and current.version == version:
+            print(f"promote: {model} {version} is already in {stage}; nothing to do")
+            return None
+        # force: GTO refuses a version that was in the stage before; assigning it again is a
+        # rollback, and the newest assignment is the one that counts (champion.find_champion).
+        assignment = gto.assign(
+            ".", model, stage, version=version, message=f"{model} {version} -> {stage}", force=True
+        )
+        return assignment.tag
+
+    tag = publish(make_tag)
+    if tag is not None:
+        print(
+            f"promote: {tag} assigns {model} {version} to {stage}"
+            + (" (pushed)" if has_origin() else "")
+        )
+    return tag
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `promote`."""
+    parser.add_argument("--version", required=True, help="a registered version, e.g. v1.2.0")
+    parser.add_argument("--stage", required=True, help="the stage, e.g. prod")
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry: assign the version to the stage; exit 1 with the reason when refused."""
+    try:
+        promote(args.version, args.stage)
+    except RegistryError as error:
+        print(f"promote: refused: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,354 @@
+"""Report: one markdown document for the pull-request comment and the job summary.
+
+It starts with a hidden marker so the comment workflow updates one comment instead of adding
+one per push, and reads only files under reports/ plus the base branch's committed files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from {{ cookiecutter.package }}.core.config import (
+    GATE_FILE,
+    METRICS_FILE,
+    PARAMS_FILE,
+    PLOTS_DIR,
+    REPORT_FILE,
+    REPORTS,
+    load_params,
+)
+from {{ cookiecutter.package }}.training.metrics import direction
+
+MARKER = "<!-- {{ cookiecutter.project }}-model-report -->"
+TITLE = "## Model report: {{ cookiecutter.project }}"
+GITHUB_LIMIT = 65_536  # characters in one comment
+MAX_ROWS = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m {{ cookiecutter.package }} report`."""
+    parser.add_argument(
+        "--base",
+        help="git revision to compare with (default: origin/$GITHUB_BASE_REF in a pull request, "
+        "else main)",
+    )
+
+
+def git(*args: str) -> str | None:
+    """Output of a git command, or None when it fails."""
+    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def read_json(path: Path) -> Any:
+    """A reports/ file, or None when it was not produced."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """params.yaml as dotted keys, so a change shows as one row."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat |= flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return flat
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A number for a table cell; an em dash when there is none."""
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def delta_cell(metric: str, delta: float, noise: bool, interval: list | None = None) -> str:
+    """Signed difference with a mark saying whether it is better, worse or within noise."""
+    better = delta > 0 if direction(metric) == "higher" else delta < 0
+    mark = "≈ within noise" if noise else ("▲ better" if better else "▼ worse")
+    span = f" [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else ""
+    return f"{delta:+.4f}{span} {mark}"
+
+
+def metrics_table(current: dict, base: dict | None, gate: dict | None, base_name: str) -> list[str]:
+    """This branch vs the base branch vs the champion, with differences and intervals."""
+    champion = (gate or {}).get("champion") or {}
+    paired = {
+        check["metric"]: check
+        for check in (gate or {}).get("checks", [])
+        if check["name"].endswith("vs champion")
+    }
+    recorded = (champion.get("metrics") or {}).get("metrics", {})
+    tag = champion.get("tag")
+    lines = [
+        f"| metric | this branch [CI] | base `{base_name}` | Δ vs base "
+        f"| champion {f'`{tag}`' if tag else '(none yet)'} | Δ vs champion [paired CI] |",
+        "|---|---|---|---|---|---|",
+    ]
+    base_metrics = (base or {}).get("metrics", {})
+    for metric, entry in current["metrics"].items():
+        value, low, high = entry["value"], entry["ci_low"], entry["ci_high"]
+        cells = [f"`{metric}` {'↑' if direction(metric) == 'higher' else '↓'}"]
+        cells.append(f"**{value:.4f}** [{low:.4f}, {high:.4f}]")
+        base_value = base_metrics.get(metric, {}).get("value")
+        cells.append(fmt(base_value))
+        if base_value is None:
+            cells.append("—")
+        else:
+            cells.append(delta_cell(metric, value - base_value, low <= base_value <= high))
+        champion_value = recorded.get(metric, {}).get("value")
+        check = paired.get(metric)
+        if check and check.get("champion_value") is not None:
+            champion_value = check["champion_value"]
+        cells.append(fmt(champion_value))
+        if check and check.get("difference_interval"):
+            low_d, high_d = check["difference_interval"]
+            raw = value - champion_value
+            cells.append(
+                delta_cell(
+                    metric,
+                    raw,
+                    low_d <= 0 <= high_d,
+                    sorted([low_d, high_d] if direction(metric) == "higher" else [-high_d, -low_d]),
+                )
+            )
+        elif champion_value is not None:
+            # No paired interval (the gate does not compare this metric): the same rule as for
+            # the base, the champion's value inside this branch's interval is noise.
+            noise = low <= champion_value <= high
+            cells.append(delta_cell(metric, value - champion_value, noise) + " (unpaired)")
+        else:
+            cells.append("—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def params_section(base_rev: str | None) -> list[str]:
+    """Only the params that differ from the base branch."""
+    if base_rev is None:
+        return []
+    base_text = git("show", f"{base_rev}:{PARAMS_FILE.as_posix()}")
+    if base_text is None:
+        return ["", "### Params", "", f"No `params.yaml` on `{base_rev}` to compare with."]
+    before = flatten(yaml.safe_load(base_text))
+    after = flatten(yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8")))
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if not changed:
+        return ["", "### Params", "", f"No params changed since `{base_rev}`."]
+    lines = [
+        "",
+        "### Params changed",
+        "",
+        f"| param | `{base_rev}` | this branch |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{k}` | `{before.get(k, '—')}` | `{after.get(k, '—')}` |" for k in changed[:MAX_ROWS]
+    ]
+    if len(changed) > MAX_ROWS:
+        lines.append(f"\n_{len(changed) - MAX_ROWS} more changed params not shown._")
+    return lines
+
+
+def data_section(current: dict) -> list[str]:
+    """Test rows, then the validation and drift reports (each says its own verdict)."""
+    lines = ["", "### Data", "", f"- test rows: {current.get('test_rows', '—')}"]
+    if not (REPORTS / "validation.md").exists():
+        lines.append("- validation against `contract.yaml`: not run (`make validate`)")
+    for name in ("validation.md", "drift.md"):
+        path = REPORTS / name
+        if path.exists():
+            lines += ["", path.read_text(encoding="utf-8").strip()]
+    return lines
+
+
+def gate_section(gate: dict | None) -> list[str]:
+    """Every check with its outcome and reason."""
+    if gate is None:
+        return ["", "### Gate", "", "The gate has not run (`make gate`)."]
+    lines = ["", "### Gate checks", "", "| | check | reason |", "|---|---|---|"]
+    checks = sorted(gate["checks"], key=lambda c: c["passed"])  # failures first
+    for check in checks[:MAX_ROWS]:
+        lines.append(
+            f"| {'✅' if check['passed'] else '❌'} | {check['name']} | {check['reason']} |"
+        )
+    if len(checks) > MAX_ROWS:
+        lines.append(f"\n_{len(checks) - MAX_ROWS} more checks not shown (all in gate.json)._")
+    lines += [f"\n> {note}" for note in gate.get("notes", [])]
+    return lines
+
+
+def slices_section(slices: dict | None, metrics: list[str]) -> list[str]:
+    """Per-slice metrics, one table per slice column."""
+    if not slices:
+        return []
+    lines = ["", "### Slices"]
+    for column, groups in slices.items():
+        lines += ["", f"`{column}`", "", "| value | rows | " + " | ".join(metrics) + " |"]
+        lines.append("|---|---|" + "---|" * len(metrics))
+        for group in groups[:MAX_ROWS]:
+            values = " | ".join(fmt(group.get(m)) for m in metrics)
+            lines.append(f"| {group['value']} | {group['rows']} | {values} |")
+    return lines
+
+
+def mermaid_bar(title: str, labels: list[str], values: list[float], axis: str) -> list[str]:
+    """A mermaid bar chart (GitHub renders mermaid in comments: no image host needed)."""
+    names = ", ".join(json.dumps(label.replace('"', "'")[:24]) for label in labels)
+    numbers = ", ".join(f"{v:.4f}" for v in values)
+    return [
+        "```mermaid",
+        "xychart-beta",
+        f"  title {json.dumps(title)}",
+        f"  x-axis [{names}]",
+        f"  y-axis {json.dumps(axis)}",
+        f"  bar [{numbers}]",
+        "```",
+    ]
+
+
+def mermaid_lines(title: str, x_axis: str, y_axis: str, series: list[list[float]]) -> list[str]:
+    """A mermaid line chart over an evenly spaced x axis from 0 to 1."""
+    lines = ["```mermaid", "xychart-beta", f"  title {json.dumps(title)}"]
+    lines += [f"  x-axis {json.dumps(x_axis)} 0 --> 1", f"  y-axis {json.dumps(y_axis)} 0 --> 1"]
+    lines += ["  line [" + ", ".join(f"{v:.3f}" for v in values) + "]" for values in series]
+    return [*lines, "```"]
+
+
+def charts_section(task: str, primary: str) -> list[str]:
+    """Feature importance, curves and the confusion matrix, drawn in markdown."""
+    lines = []
+    importance = read_json(REPORTS / "importance.json")
+    if importance:
+        top = importance[:10]
+        lines += ["", "### Feature importance", ""]
+        lines += mermaid_bar(
+            f"Permutation importance (drop in {primary})",
+            [row["feature"] for row in top],
+            [row["importance"] for row in top],
+            f"drop in {primary}",
+        )
+    if task == "classification" and (PLOTS_DIR / "roc.csv").exists():
+        roc, grid = pd.read_csv(PLOTS_DIR / "roc.csv"), np.linspace(0, 1, 21)
+        curves = [np.interp(grid, g["fpr"], g["tpr"]).tolist() for _, g in roc.groupby("class")]
+        classes = ", ".join(str(c) for c in roc["class"].unique())
+        lines += ["", f"### ROC curve (class {classes})", ""]
+        lines += mermaid_lines("ROC", "false positive rate", "true positive rate", curves)
+    if task == "classification" and (PLOTS_DIR / "confusion.csv").exists():
+        confusion = pd.read_csv(PLOTS_DIR / "confusion.csv", dtype=str)
+        table = pd.crosstab(confusion["actual"], confusion["predicted"])
+        lines += ["", "### Confusion matrix (rows: actual, columns: predicted)", ""]
+        lines.append("| | " + " | ".join(map(str, table.columns)) + " |")
+        lines.append("|---|" + "---|" * len(table.columns))
+        for label, row in table.head(MAX_ROWS).iterrows():
+            lines.append(f"| **{label}** | " + " | ".join(str(v) for v in row) + " |")
+    if task == "regression" and (PLOTS_DIR / "predictions.csv").exists():
+        frame = pd.read_csv(PLOTS_DIR / "predictions.csv").sort_values("predicted")
+        # At most one bin per row: a tiny test split gives no empty bin.
+        positions = np.array_split(np.arange(len(frame)), min(10, len(frame))) if len(frame) else []
+        bins = [frame.iloc[p] for p in positions]
+    else:
+        bins = []
+    if bins:
+        predicted = [b["predicted"].mean() for b in bins]
+        actual = [b["actual"].mean() for b in bins]
+        lines += ["", "### Calibration: mean predicted and actual per decile of prediction", ""]
+        low, high = min(predicted + actual), max(predicted + actual)
+        lines += [
+            "```mermaid",
+            "xychart-beta",
+            '  title "Predicted (first line) vs actual by decile"',
+            "  x-axis [" + ", ".join(f'"d{i + 1}"' for i in range(len(bins))) + "]",
+            f'  y-axis "target" {low:.4g} --> {high:.4g}',
+            "  line [" + ", ".join(f"{v:.4g}" for v in predicted) + "]",
+            "  line [" + ", ".join(f"{v:.4g}" for v in actual) + "]",
+            "```",
+        ]
+    return lines
+
+
+def verdict_line(gate: dict | None, current: dict) -> str:
+    """The one line a reviewer reads first."""
+    primary = current["primary"]
+    entry = current["metrics"][primary]
+    summary = f"{primary} {entry['value']:.4f} [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
+    if gate is None:
+        return f"⚪ **NOT GATED** — {summary}; run `make gate`."
+    if gate["blessed"]:
+        return f"✅ **BLESSED** — {summary}; all {len(gate['checks'])} checks passed."
+    failed = [c["reason"] for c in gate["checks"] if not c["passed"]]
+    return (
+        f"❌ **NOT BLESSED** — {summary}; failed: "
+        + "; ".join(failed[:3])
+        + (f" (+{len(failed) - 3} more)" if len(failed) > 3 else "")
+    )
+
+
+def resolve_base(requested: str | None) -> tuple[str, dict | None, str | None]:
+    """The base revision's name, its committed metrics, and its commit (None when unknown)."""
+    candidates = [requested] if requested else []
+    if not requested and os.environ.get("GITHUB_BASE_REF"):
+        candidates.append(f"origin/{os.environ['GITHUB_BASE_REF']}")
+    candidates += [] if requested else ["origin/main", "main"]
+    for rev in candidates:
+        commit = git("rev-parse", "--verify", "--quiet", f"{rev}^0")
+        if commit:
+            text = git("show", f"{rev}:{METRICS_FILE.as_posix()}")
+            return rev, json.loads(text) if text else None, commit.strip()
+    return candidates[0] if candidates else "main", None, None
+
+
+def build_report(base_rev: str | None = None) -> str:
+    """The whole markdown document, kept under GitHub's comment limit."""
+    params = load_params()
+    current = read_json(METRICS_FILE)
+    if current is None:
+        raise FileNotFoundError(f"{METRICS_FILE} is missing: run `make repro` first")
+    gate = read_json(GATE_FILE)
+    base_name, base, base_commit = resolve_base(base_rev)
+    head = (git("rev-parse", "--short", "HEAD") or "").strip()
+    sections = [
+        [MARKER, TITLE, "", verdict_line(gate, current), ""],
+        metrics_table(current, base, gate, base_name),
+        [] if base else ["", f"_No metrics on `{base_name}` yet: nothing to compare with._"],
+        params_section(base_name if base_commit else None),
+        data_section(current),
+        gate_section(gate),
+        slices_section(read_json(REPORTS / "slices.json"), params.evaluate.metrics),
+        charts_section(params.task, current["primary"]),
+    ]
+    champion = (gate or {}).get("champion") or {}
+    footer = [
+        "",
+        "---",
+        f"Compared: this branch `{head or 'uncommitted'}` · base `{base_name}`"
+        + (f" (`{base_commit[:7]}`)" if base_commit else "")
+        + (f" · champion `{champion['tag']}` (`{champion['commit'][:7]}`)" if champion else ""),
+        "",
+        "Reproduce locally: `"
+        + (f"git checkout {head} && " if head else "")
+        + "make repro gate report`",
+    ]
+    text = ""
+    for section in sections:
+        block = "\n".join(section) + "\n"
+        if len(text) + len(block) + 500 > GITHUB_LIMIT:
+            text += "\n_Report truncated to fit GitHub's comment limit; see the run's artifacts._\n"
+            break
+        text += block
+    return text + "\n".join(footer) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry: write reports/report.md."""
+    REPORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_FILE.write_text(build_report(args.base), encoding="utf-8")
+    print(f"report: wrote {REPORT_FILE}")
+    return 0

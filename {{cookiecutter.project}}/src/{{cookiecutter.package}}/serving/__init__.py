@@ -1,0 +1,1 @@
+"""Serving: the BentoML service and its prediction log (imports no training code)."""

@@ -1,0 +1,1 @@
+"""Training and evaluation: the estimator, fit, metrics with intervals, sweeps."""

@@ -1,0 +1,203 @@
+"""Evaluate: metrics with bootstrap intervals, slices, permutation importance and plot data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.package }}.core.config import (
+    IMPORTANCE_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    PLOTS_DIR,
+    SLICES_FILE,
+    TEST_SPLIT,
+    EvaluateParams,
+    load_params,
+)
+from {{ cookiecutter.package }}.core.modelfile import load_model
+from {{ cookiecutter.package }}.core.outputs import write_text
+from {{ cookiecutter.package }}.data.contract import (
+    Contract,
+    load_contract,
+)
+from {{ cookiecutter.package }}.data.tables import (
+    read_table,
+)
+from {{ cookiecutter.package }}.training.metrics import (
+    Predictions,
+    bootstrap_weights,
+    interval,
+    score,
+    score_all,
+)
+
+# Permutation importance predicts the test rows (features x repeats) times: above this many rows
+# it uses a seeded sample of them, which ranks features as well at a fraction of the time.
+IMPORTANCE_MAX_ROWS = 10_000
+# scikit-learn scorer for each metric, used by permutation importance.
+SCORERS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced_accuracy",
+    "f1_macro": "f1_macro",
+    "roc_auc": "roc_auc_ovr",
+    "log_loss": "neg_log_loss",
+    "rmse": "neg_root_mean_squared_error",
+    "mae": "neg_mean_absolute_error",
+    "r2": "r2",
+}
+
+
+def predict(model: Pipeline, frame: pd.DataFrame, contract: Contract, task: str) -> Predictions:
+    """Encode the model's answers on `frame` for the metric functions."""
+    # The model selects its own columns by name, so a champion trained on an older contract works.
+    features, truth = frame.drop(columns=[contract.target]), frame[contract.target].to_numpy()
+    if task == "regression":
+        return Predictions(truth.astype(float), model.predict(features).astype(float))
+    classes = list(model.classes_)
+    index = {label: i for i, label in enumerate(classes)}
+    unknown = set(truth) - set(index)
+    if unknown:
+        raise ValueError(f"test split has classes the model never saw: {sorted(map(str, unknown))}")
+    proba = model.predict_proba(features)
+    return Predictions(np.array([index[t] for t in truth]), proba.argmax(axis=1), proba)
+
+
+def metric_table(predictions: Predictions, params: EvaluateParams) -> dict[str, dict[str, float]]:
+    """Point value and bootstrap interval of every metric named in params."""
+    boot = params.bootstrap
+    weights = bootstrap_weights(len(predictions.y_true), boot.resamples, boot.seed)
+    samples = score_all(params.metrics, predictions, weights)
+    table = {}
+    for name in params.metrics:
+        low, high = interval(samples[name], boot.confidence)
+        table[name] = {"value": float(score(name, predictions)[0]), "ci_low": low, "ci_high": high}
+    return table
+
+
+def slice_table(
+    frame: pd.DataFrame, predictions: Predictions, columns: list[str], metrics: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Point metrics per value of each slice column (numbers cut into quartiles)."""
+    slices: dict[str, list[dict[str, Any]]] = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
+            bins = pd.qcut(values, 4, duplicates="drop")
+            values = bins.map(lambda b: f"{b.left:.4g} to {b.right:.4g}")
+        if isinstance(values.dtype, pd.CategoricalDtype):  # quartiles, in order
+            levels = list(values.cat.categories)
+        else:
+            levels = sorted(values.dropna().unique(), key=str)
+        groups = []
+        for value in levels:
+            mask = (values == value).to_numpy()
+            weights = mask[None, :].astype(float)
+            row: dict[str, Any] = {"value": str(value), "rows": int(mask.sum())}
+            for name in metrics:
+                row[name] = float(score(name, predictions, weights)[0])
+            groups.append(row)
+        slices[column] = groups
+    return slices
+
+
+def importance(
+    model: Pipeline,
+    frame: pd.DataFrame,
+    contract: Contract,
+    metric: str,
+    seed: int,
+    top: int = 15,
+    max_rows: int = IMPORTANCE_MAX_ROWS,
+) -> list[dict[str, float | str]]:
+    """Permutation importance on the test split (a seeded sample of `max_rows` rows when it is
+    larger), by drop in the primary metric, largest first."""
+    if len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed)
+    result = permutation_importance(
+        model,
+        frame[contract.features],
+        frame[contract.target],
+        scoring=SCORERS[metric],
+        n_repeats=5,
+        random_state=seed,
+        n_jobs=1,
+    )
+    order = np.argsort(-result.importances_mean)[:top]
+    return [
+        {
+            "feature": contract.features[i],
+            "importance": float(result.importances_mean[i]),
+            "std": float(result.importances_std[i]),
+        }
+        for i in order
+    ]
+
+
+def write_plots(
+    model: Pipeline, predictions: Predictions, task: str, folder: Path = PLOTS_DIR
+) -> None:
+    """CSV files for `dvc plots`: confusion and ROC/PR, or predicted vs actual and residuals."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if task == "regression":
+        pd.DataFrame({"actual": predictions.y_true, "predicted": predictions.y_pred}).to_csv(
+            folder / "predictions.csv", index=False
+        )
+        residual = predictions.y_true - predictions.y_pred
+        pd.DataFrame({"predicted": predictions.y_pred, "residual": residual}).to_csv(
+            folder / "residuals.csv", index=False
+        )
+        return
+    classes = np.array([str(c) for c in model.classes_])
+    pd.DataFrame(
+        {"actual": classes[predictions.y_true], "predicted": classes[predictions.y_pred]}
+    ).to_csv(folder / "confusion.csv", index=False)
+    assert predictions.proba is not None
+    roc_rows, pr_rows = [], []
+    for k, label in enumerate(classes):
+        if predictions.proba.shape[1] == 2 and k == 0:
+            continue  # binary: one curve, for the positive class
+        truth = predictions.y_true == k
+        fpr, tpr, _ = roc_curve(truth, predictions.proba[:, k])
+        precision, recall, _ = precision_recall_curve(truth, predictions.proba[:, k])
+        roc_rows.append(pd.DataFrame({"class": label, "fpr": fpr, "tpr": tpr}))
+        pr_rows.append(pd.DataFrame({"class": label, "recall": recall, "precision": precision}))
+    pd.concat(roc_rows).round(5).to_csv(folder / "roc.csv", index=False)
+    pd.concat(pr_rows).round(5).to_csv(folder / "pr.csv", index=False)
+
+
+def write_json(path: Path, payload: object) -> None:
+    """Write JSON the way every report file is written: indented, newline-terminated, whole."""
+    write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+def main() -> int:
+    """CLI entry: write reports/metrics.json, slices, importance and plot data."""
+    params, contract = load_params(), load_contract()
+    model, test = load_model(MODEL_FILE), read_table(TEST_SPLIT, contract)
+    predictions = predict(model, test, contract, params.task)
+    # Everything is computed before anything is written: a failure keeps the last good reports.
+    metrics = metric_table(predictions, params.evaluate)
+    slices = slice_table(test, predictions, params.evaluate.slices, params.evaluate.metrics)
+    seed = params.evaluate.bootstrap.seed
+    ranking = importance(model, test, contract, params.evaluate.primary, seed)
+    write_plots(model, predictions, params.task)
+    write_json(SLICES_FILE, slices)
+    write_json(IMPORTANCE_FILE, ranking)
+    write_json(
+        METRICS_FILE,
+        {"primary": params.evaluate.primary, "test_rows": len(test), "metrics": metrics},
+    )
+    primary = metrics[params.evaluate.primary]
+    print(
+        f"evaluate: {params.evaluate.primary} = {primary['value']:.4f} "
+        f"[{primary['ci_low']:.4f}, {primary['ci_high']:.4f}] on {len(test)} test rows"
+    )
+    return 0
