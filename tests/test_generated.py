@@ -79,11 +79,30 @@ def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
     assert "raw: data/raw/dataset.csv" in params
     (project / "params.yaml").write_text(params.replace("dataset.csv", "dataset.parquet"))
     switched = make(project, "repro", project_env)
-    phase("make repro (raw data as Parquet)", started)
+    started = phase("make repro (raw data as Parquet)", started)
     ran = set(re.findall(r"Running stage '(\w+)'", switched.stdout))
     assert ran == {"validate", "split"} | ({"ingest"} if options["dataset"] != "csv" else set())
     assert "data/raw/dataset.parquet" in (project / "dvc.lock").read_text()
     assert model.stat().st_mtime_ns == before[0]
+
+    # As generated, every task and example is BLESSED and registers its first version.
+    first = f"{project.name}@v0.1.0"
+    for key, value in (("user.email", "t@example.com"), ("user.name", "T")):
+        run(["git", "config", key, value], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "first model"], project)
+    run(["git", "init", "-q", "--bare", "-b", "main", "origin.git"], tmp_path)
+    run(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], project)
+    run(["git", "push", "-q", "origin", "main"], project)
+    assert "gate: BLESSED" in make(project, "gate", project_env).stdout
+    assert f"register: {first} on " in make(project, "register", project_env).stdout
+    tags = run(["git", "ls-remote", "--tags", "origin"], project).stdout
+    assert {line.split("refs/tags/")[1] for line in tags.splitlines() if "^{}" not in line} == {
+        first
+    }
+    message = run(["git", "tag", "--list", "--format=%(contents)", first], project).stdout
+    assert "gate: BLESSED" in message
+    phase("gate + register (first version)", started)
 
 
 @pytest.mark.slow
