@@ -85,7 +85,8 @@ def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
     assert "data/raw/dataset.parquet" in (project / "dvc.lock").read_text()
     assert model.stat().st_mtime_ns == before[0]
 
-    # As generated, every task and example is BLESSED and registers its first version.
+    # As generated, every task and example is BLESSED and registers its first version; with a
+    # cloud remote and no bucket, register first refuses in one line and tags nothing.
     first = f"{project.name}@v0.1.0"
     for key, value in (("user.email", "t@example.com"), ("user.name", "T")):
         run(["git", "config", key, value], project)
@@ -95,8 +96,20 @@ def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
     run(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], project)
     run(["git", "push", "-q", "origin", "main"], project)
     assert "gate: BLESSED" in make(project, "gate", project_env).stdout
-    assert f"register: {first} on " in make(project, "register", project_env).stdout
+    registered = make(project, "register", project_env, check=False)
     tags = run(["git", "ls-remote", "--tags", "origin"], project).stdout
+    if options["dvc_remote"] not in ("none", "local"):
+        errors = [line for line in registered.stderr.splitlines() if not line.startswith("make")]
+        assert errors == [errors[0]] and "`dvc push` failed, nothing was registered" in errors[0]
+        assert tags == ""
+        # The bucket, stood in for by a folder: the same commit flow then registers.
+        run(["dvc", "remote", "modify", "storage", "url", str(tmp_path / "storage")], project)
+        run(["git", "commit", "-qam", "DVC remote: a local folder"], project)
+        run(["git", "push", "-q", "origin", "main"], project)
+        assert "gate: BLESSED" in make(project, "gate", project_env).stdout
+        registered = make(project, "register", project_env, check=False)
+        tags = run(["git", "ls-remote", "--tags", "origin"], project).stdout
+    assert f"register: {first} on " in registered.stdout, registered.stderr
     assert {line.split("refs/tags/")[1] for line in tags.splitlines() if "^{}" not in line} == {
         first
     }

@@ -283,7 +283,11 @@ def push_dvc() -> None:
     if subprocess.run(["dvc", "remote", "default"], capture_output=True, check=False).returncode:
         print("register: no DVC remote configured; the model stays in the local DVC cache")
         return
-    subprocess.run(["dvc", "push", "--quiet"], check=True)
+    pushed = subprocess.run(["dvc", "push", "--quiet"], capture_output=True, text=True, check=False)
+    if pushed.returncode != 0:
+        lines = [line.strip() for line in pushed.stderr.splitlines() if line.strip()] or [""]
+        reason = next((line for line in lines if line.startswith("ERROR")), lines[-1])
+        raise RegistryError(f"`dvc push` failed, nothing was registered: {reason}")
     print("register: pushed data and model to the DVC remote")
 
 
