@@ -39,6 +39,9 @@ SLUG = "project-being-locked"
 # The root package's entry; the shipped locks leave its name to the post-gen hook.
 ROOT_ENTRY = '[[package]]\nname = "{name}"\nversion = "0.1.0"\nsource = {{ editable = "." }}\n'
 TEMPLATED = ROOT_ENTRY.format(name="{{ cookiecutter.project }}")
+# Every package the lock can install, as pinned requirement lines (uv's arguments).
+EXPORT = ["export", "--frozen", "--all-groups", "--no-hashes", "--no-header", "--no-annotate"]
+EXPORT += ["--no-emit-project"]
 
 
 def lock_name(python: str, dvc_remote: str) -> str:
@@ -100,9 +103,7 @@ def lock_union(upgrade: bool, work: Path) -> None:
     pyproject.write_text(text.replace('"dvc[s3]>=', '"dvc[s3,gs,azure]>=', 1))
     uv_lock(project, UNION, upgrade)
     shutil.copy(project / "uv.lock", UNION)
-    command = [uv(), "export", "--frozen", "--all-groups", "--no-hashes", "--no-header"]
-    command += ["--no-annotate", "--no-emit-project"]
-    pins = subprocess.run(command, cwd=project, check=True, capture_output=True, text=True)
+    pins = subprocess.run([uv(), *EXPORT], cwd=project, check=True, capture_output=True, text=True)
     header = (
         "# Written by scripts/lock.py (`make locks`) from scripts/all-remotes.uv.lock: every\n"
         "# package a generated project can install, pinned. Do not edit.\n"
