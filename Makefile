@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/pytest: requirements-dev.txt
+$(BIN)/pytest: requirements-dev.txt scripts/project-requirements.txt
 	$(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check uv
 	$(BOOTSTRAP_PYTHON) -m uv venv --allow-existing --python python3.11 $(VENV)
 	$(BOOTSTRAP_PYTHON) -m uv pip install --python $(BIN)/python -r requirements-dev.txt

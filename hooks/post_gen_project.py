@@ -73,7 +73,7 @@ if __name__ == "__main__":
     print(
         "\nNext steps:\n"
         f"  cd {Path.cwd().name}\n"
-        "  make setup      # .venv with uv, dependencies, pre-commit hooks\n"
+        "  make setup      # .venv from uv.lock (needs uv), git hooks\n"
         "  make repro      # ingest -> validate -> split -> train -> evaluate -> profile\n"
         "  make check      # lint and tests\n"
         "  make help       # every command\n"
