@@ -10,12 +10,12 @@ export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast test-github lint bench constraints examples clean
+.PHONY: help setup demo test test-fast test-github lint bench locks examples clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/pytest: requirements-dev.txt
+$(BIN)/pytest: requirements-dev.txt scripts/project-requirements.txt
 	$(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check uv
 	$(BOOTSTRAP_PYTHON) -m uv venv --allow-existing --python python3.11 $(VENV)
 	$(BOOTSTRAP_PYTHON) -m uv pip install --python $(BIN)/python -r requirements-dev.txt
@@ -42,8 +42,8 @@ lint: setup ## Lint the template's own Python
 bench: setup ## Benchmarks: print tables, write bench/results/*.json (under 15 min)
 	$(BIN)/python -m bench
 
-constraints: setup ## Re-pin the generated projects' constraints.txt
-	$(BIN)/uv pip compile scripts/constraints.in --universal --python-version 3.11 --no-header --no-annotate -o '{{cookiecutter.project}}/constraints.txt'
+locks: setup ## Re-lock the generated projects' uv.lock files after a dependency change (UPGRADE=1: newest)
+	$(BIN)/python scripts/lock.py $${UPGRADE:+--upgrade}
 
 examples: ## Regenerate the example CSV files and starting contracts
 	$(BIN)/python scripts/make_examples.py

@@ -63,7 +63,11 @@ def pip_install(work: Path, project: Path) -> dict:
     made = require(measure([python, "-m", "venv", str(venv)], work, log, env), log)
     pip = [str(venv / "bin" / "python"), "-m", "pip"]
     version = subprocess.run([*pip, "--version"], capture_output=True, text=True, env=env)
-    command = [*pip, "install", "--no-cache-dir", "-q", "-c", "constraints.txt", "-e", ".[dev]"]
+    # pip reads no uv.lock: the lock's pins (dev group included) exported as requirements.
+    pins = work / "pip-requirements.txt"
+    export = ["uv", "export", "--frozen", "--no-hashes", "--no-emit-project", "-o", str(pins)]
+    require(measure(export, project, log, env), log)
+    command = [*pip, "install", "--no-cache-dir", "-q", "-r", str(pins), "-e", "."]
     install = measure(command, project, log, env, PIP_TIMEOUT)
     if not install.ok and not install.timed_out:
         require(install, log)
@@ -115,7 +119,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
         )
         tables.append(
             table(
-                "installing the generated project's dependencies (constraints.txt, -e .[dev])",
+                "installing the generated project's dependencies (uv.lock, dev group included)",
                 ["installer", "wall s", "x uv cold"],
                 install_rows,
             )

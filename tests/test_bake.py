@@ -50,7 +50,6 @@ COMMON = {
     "README.md",
     "bento.Dockerfile.j2",
     "bentofile.yaml",
-    "constraints.txt",
     "contract.yaml",
     "dvc.yaml",
     "params.yaml",
@@ -60,6 +59,7 @@ COMMON = {
     *(f"src/{{pkg}}/{part}" for part in PACKAGE if part),
     "tests",
     "tests/conftest.py",
+    "uv.lock",
     *(f".github/workflows/{name}.yml" for name in WORKFLOWS),
     *(f"tests/test_{name}.py" for name in TESTS),
     *(f"src/{{pkg}}/{name}.py" for name in MODULES),
@@ -110,6 +110,14 @@ def test_bake_is_exact_rendered_and_lint_clean(options, tmp_path):
     dvc = [d for d in pyproject["project"]["dependencies"] if d.startswith("dvc")]
     remote = options["dvc_remote"]
     assert dvc == [f"dvc[{remote}]>=3.60,<4" if remote in ("s3", "gs", "azure") else "dvc>=3.60,<4"]
+    # The shipped lock of these options, with the project's name written in: the lock resolves
+    # exactly this pyproject.toml (tests/test_locks.py asks uv whether it is current).
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    assert lock["requires-python"] == pyproject["project"]["requires-python"]
+    (own,) = [entry for entry in lock["package"] if entry["source"] == {"editable": "."}]
+    assert own["name"] == project.name
+    (locked_dvc,) = [d for d in own["metadata"]["requires-dist"] if d["name"] == "dvc"]
+    assert locked_dvc.get("extras", []) == ([remote] if remote in ("s3", "gs", "azure") else [])
     dvc_config = (project / ".dvc" / "config").read_text()
     assert ("remote = storage" in dvc_config) == (remote != "none")
     assert yaml.safe_load((project / "params.yaml").read_text())["task"] == options["task"]

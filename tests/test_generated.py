@@ -122,8 +122,10 @@ def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
 def test_pre_commit_passes_on_a_fresh_project(tmp_path, project_env):
     """The hooks pass on what a user commits: the generated files, a raw CSV whose quoted fields
     end in spaces (left byte for byte as it came) and the .dvc file `dvc add` writes (a hash the
-    secret scanner must not take for a secret)."""
+    secret scanner must not take for a secret). The hooks run .venv's tools, the lock's versions
+    (`make setup` creates .venv; here it is the tests' environment, which holds the same)."""
     project = bake(tmp_path)
+    (project / ".venv").symlink_to(project_env)
     raw = project / "data" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     table = b'name,city \n"Smith  ",Oslo\n"Lee ",Rome'

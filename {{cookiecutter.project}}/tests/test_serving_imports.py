@@ -6,6 +6,7 @@ import ast
 import os
 import subprocess
 import sys
+import tomllib
 from fnmatch import fnmatch
 from importlib.metadata import packages_distributions
 from pathlib import Path
@@ -93,7 +94,7 @@ def test_the_bento_carries_every_module_the_service_imports():
 
 
 def test_the_bento_installs_every_package_the_service_imports():
-    options = build_options(ROOT / "bentofile.yaml", ROOT / "constraints.txt")
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "uv.lock")
     installed = {canonicalize_name(Requirement(pin).name) for pin in options["python"]["packages"]}
     assert not installed & TRAINING_ONLY
     distributions = packages_distributions()
@@ -104,17 +105,24 @@ def test_the_bento_installs_every_package_the_service_imports():
 
 
 def test_every_package_comes_pinned_from_the_lock(tmp_path):
-    options = build_options(ROOT / "bentofile.yaml", ROOT / "constraints.txt")
-    locked = set((ROOT / "constraints.txt").read_text().split())
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "uv.lock")
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    locked = {f"{package['name']}=={package['version']}" for package in lock["package"]}
     assert all(pin in locked for pin in options["python"]["packages"])
-    lock = tmp_path / "constraints.txt"
-    lock.write_text("bentoml==1.4.40\n")
+    # A lock without the serving packages (a dependency added without `make lock`).
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.11"\n\n'
+        '[[package]]\nname = "x"\nversion = "0"\nsource = { virtual = "." }\n'
+    )
     with pytest.raises(RegistryError, match=r"no pin for .*numpy.*: `make lock`"):
-        build_options(ROOT / "bentofile.yaml", lock)
+        build_options(ROOT / "bentofile.yaml", tmp_path / "uv.lock")
+    with pytest.raises(RegistryError, match=r"missing\.lock is missing: `make lock`"):
+        build_options(ROOT / "bentofile.yaml", tmp_path / "missing.lock")
     bentofile = tmp_path / "bentofile.yaml"
     bentofile.write_text("python:\n  packages: [no-such-package]\n")
     with pytest.raises(RegistryError, match="no-such-package is not installed"):
-        build_options(bentofile, ROOT / "constraints.txt")
+        build_options(bentofile, ROOT / "uv.lock")
 
 
 def test_importing_the_service_modules_loads_no_training_stack():

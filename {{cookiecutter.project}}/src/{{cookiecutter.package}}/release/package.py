@@ -7,8 +7,8 @@ once their files and labels show they are this project's registered model: an en
 project with other files is rebuilt; an entry of another project (same model name, same store) is
 refused with the command that removes it, since deleting it would break that project's bento.
 The bento's Python packages are those bentofile.yaml lists and everything they require, each
-pinned to its version in constraints.txt (the lock the project installs from), so the image
-serves with the libraries that trained the model and carries nothing only training needs.
+pinned to its version in uv.lock (the lock `make setup` installs from), so the image serves
+with the libraries that trained the model and carries nothing only training needs.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import contextlib
 import json
 import re
 import shutil
+import subprocess
 from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from {{ cookiecutter.package }}.release.registry import (
     version_of,
 )
 
-LOCK_FILE = Path("constraints.txt")
+LOCK_FILE = Path("uv.lock")
 BUILD_CONTEXT = Path("src")
 
 
@@ -133,10 +134,30 @@ def remove(tag: str) -> None:
             delete(tag)
 
 
+def exported_lock(lock: Path = LOCK_FILE) -> str:
+    """The runtime part of `lock` as requirement lines (`name==version ; marker`), written by
+    `uv export`: uv.lock's format is uv's own, and one package can be locked at several versions
+    (one per Python or platform), which uv resolves to marker-qualified lines. `--frozen` exports
+    the lock as it is, as `make setup` installed it (whether it is current is `make setup`'s
+    check, `--locked`), with no network; dev tools and the project itself are left out."""
+    if not lock.is_file():
+        raise RegistryError(f"{lock} is missing: `make lock`")
+    command = ["uv", "export", "--frozen", "--no-dev", "--no-hashes", "--no-header"]
+    command += ["--no-annotate", "--no-emit-project", "--project", str(lock.parent)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise RegistryError("uv is not installed: https://docs.astral.sh/uv/") from None
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RegistryError(f"{lock}: `uv export` failed: {reason}")
+    return result.stdout
+
+
 def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
     """Name -> version of each pin in the lock that applies to this Python and platform."""
     pins = {}
-    for line in lock.read_text(encoding="utf-8").splitlines():
+    for line in exported_lock(lock).splitlines():
         text = line.split("#", 1)[0].strip()
         if not text or text.startswith("-"):
             continue
