@@ -286,3 +286,26 @@ def test_git_failures_are_one_line_and_missing_files_are_none(repo):
     assert show_file("HEAD", Path("no/such/file")) is None
     assert show_file("no-such-branch", Path("params.yaml")) is None
     assert commit_of("no-such-branch") is None
+
+
+def test_a_champion_model_dvc_cannot_provide_comes_with_the_reason(repo, monkeypatch):
+    """Not in DVC and no GitHub Release: the gate falls back, and is told why; an error that
+    does not mean "not available" (a bug) is not taken for one."""
+    import dvc.api
+
+    from {{ cookiecutter.package }}.release.champion import Champion, fetch_model
+
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    git("rm", "-q", "--cached", MODEL_FILE.as_posix())  # neither in git nor in DVC
+    git("commit", "-qm", "no model file")
+    champion = Champion(load_params().registry.model, "v0.1.0", git("rev-parse", "HEAD"))
+    source, reason = fetch_model(champion, Path("champion") / MODEL_FILE.name)
+    assert source is None and reason.startswith("DVC: ") and "\n" not in reason
+    assert reason.endswith("; GitHub Release: needs the gh CLI and GH_TOKEN")
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug, not a missing file")
+
+    monkeypatch.setattr(dvc.api, "open", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        fetch_model(champion, Path("champion") / MODEL_FILE.name)
