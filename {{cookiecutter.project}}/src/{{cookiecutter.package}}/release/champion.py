@@ -91,20 +91,23 @@ def _unavailable_from_dvc() -> tuple[type[Exception], ...]:
     """The errors that mean "DVC cannot provide the file" (any other error is a bug and
     propagates): DVC's own (not tracked at that commit, not in the cache and no remote, unknown
     revision), I/O errors of the cache or the remote{{ ", the remote SDK's (credentials, access)" if cookiecutter.dvc_remote in ["s3", "gs", "azure"] else "" }}."""
-    from dvc.exceptions import DvcException
 {%- if cookiecutter.dvc_remote == "s3" %}
     from botocore.exceptions import BotoCoreError, ClientError
+    from dvc.exceptions import DvcException
 
     return DvcException, OSError, BotoCoreError, ClientError
 {%- elif cookiecutter.dvc_remote == "gs" %}
+    from dvc.exceptions import DvcException
     from google.auth.exceptions import GoogleAuthError
 
     return DvcException, OSError, GoogleAuthError
 {%- elif cookiecutter.dvc_remote == "azure" %}
     from azure.core.exceptions import AzureError
+    from dvc.exceptions import DvcException
 
     return DvcException, OSError, AzureError
 {%- else %}
+    from dvc.exceptions import DvcException
 
     return DvcException, OSError
 {%- endif %}
