@@ -21,11 +21,7 @@ from {{ cookiecutter.package }}.core.config import (
 )
 from {{ cookiecutter.package }}.core.git import show_file
 from {{ cookiecutter.package }}.core.modelfile import verify_hash
-from {{ cookiecutter.package }}.release.versions import (
-    in_stage,
-    latest,
-    versions,
-)
+from {{ cookiecutter.package }}.release.versions import versions
 
 
 @dataclass(frozen=True)
@@ -45,11 +41,11 @@ class Champion:
 
 def find_champion(model: str, stage: str) -> Champion | None:
     """The version in `stage`, else the latest version, else None."""
-    holder = in_stage(model, stage)
+    registered = versions(model)  # highest first
+    holder = next((v for v in registered if stage in v.stages), None)
     if holder is not None:
         return Champion(model, holder.version, holder.commit, stage)
-    found = latest(model)
-    return None if found is None else Champion(model, found.version, found.commit)
+    return Champion(model, registered[0].version, registered[0].commit) if registered else None
 
 
 def recorded_metrics(champion: Champion) -> dict[str, Any] | None:

@@ -137,8 +137,9 @@ def gate_section(gate: dict[str, Any] | None) -> list[str]:
 def render(params: Params, contract: Contract) -> str:
     """The model card's markdown."""
     model = params.registry.model
-    registered = version_of(model, head())
-    commit = registered.commit if registered else head() or "uncommitted"
+    head_commit = head()
+    registered = version_of(model, head_commit)
+    commit = head_commit or "uncommitted"
     version = registered.version if registered else "unregistered"
     metrics = _read_json(METRICS_FILE)
     profile = _read_json(PROFILE_FILE)
