@@ -23,7 +23,7 @@ TESTS = (
 # core every part imports; cli and checks on top.
 PACKAGE = {
     "": ("__init__", "__main__", "cli", "checks"),
-    "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile"),
+    "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile", "git"),
     "data": ("__init__", "contract", "tables", "rules", "infer", "validate", "split", "features"),
     "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
     "release": (

@@ -1,4 +1,5 @@
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,15 +10,13 @@ from {{ cookiecutter.package }}.core.config import (
     MetricRule,
     SliceRules,
 )
-from {{ cookiecutter.package }}.release.champion import (
-    find_champion,
-    versions,
-)
+from {{ cookiecutter.package }}.release.champion import find_champion
 from {{ cookiecutter.package }}.release.gate import (
     bound_checks,
     paired_comparison,
     slice_checks,
 )
+from {{ cookiecutter.package }}.release.versions import versions
 from {{ cookiecutter.package }}.training.metrics import (
     Predictions,
     bootstrap_weights,
@@ -69,6 +68,33 @@ def test_slices_missing_fail_closed_and_small_ones_are_not_gated():
     }
 
 
+# A regression model's predictions (no class probabilities) scored with classification metrics.
+WITHOUT_PROBABILITIES = """
+import numpy as np
+from {{ cookiecutter.package }}.training import metrics
+
+predictions = metrics.Predictions(np.array([1.0, 2.0]), np.array([1.5, 2.5]))
+for name in ("roc_auc", "log_loss"):
+    try:
+        metrics.score(name, predictions)
+    except ValueError as error:  # what the gate turns into a failed check
+        print(error)
+"""
+
+
+def test_a_metric_without_probabilities_is_a_value_error_even_without_asserts(workdir):
+    """The gate reports a metric that cannot be computed as a failed check; that must not rest
+    on `assert`, which `python -O` removes."""
+    result = subprocess.run(
+        [sys.executable, "-O", "-c", WITHOUT_PROBABILITIES], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "roc_auc needs class probabilities (a classification model's)",
+        "log_loss needs class probabilities (a classification model's)",
+    ]
+
+
 def test_champion_is_the_stage_assignment_else_the_latest_version(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
@@ -82,7 +108,7 @@ def test_champion_is_the_stage_assignment_else_the_latest_version(tmp_path, monk
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "two")
     git("-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "m@v0.2.0", "-m", "v0.2.0")
     git("tag", "m@v0.10.0-rc", "HEAD")  # not a version: ignored
-    assert [v.version for v in versions("m")] == ["v0.1.0", "v0.2.0"]
+    assert [v.version for v in versions("m")] == ["v0.2.0", "v0.1.0"]  # highest first
     assert find_champion("m", "prod").version == "v0.2.0"
     git(
         "-c",

@@ -226,7 +226,7 @@ def test_the_champion_model_is_fetched_only_with_its_registered_hash(tmp_path, m
     with pytest.raises(ModelFileError, match=r"registered in tag m@v0\.1\.0; refusing it$"):
         fetch_model(Champion("m", "v0.1.0", commit), destination)
     assert list(destination.parent.iterdir()) == []
-    assert fetch_model(Champion("m", "v0.2.0", commit), destination) == "DVC at m@v0.2.0"
+    assert fetch_model(Champion("m", "v0.2.0", commit), destination) == ("DVC at m@v0.2.0", "")
     assert file_hash(destination) == digest
 
 

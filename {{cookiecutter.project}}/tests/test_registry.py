@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from gto import api as gto
 
+from {{ cookiecutter.package }} import cli
 from {{ cookiecutter.package }}.core.config import (
     GATE_FILE,
     METRICS_FILE,
@@ -218,3 +222,90 @@ def test_a_project_without_origin_is_identified_by_its_folder(tmp_path, monkeypa
     url = "https://user:token@example.com/org/repo.git"  # pragma: allowlist secret
     subprocess.run(["git", "remote", "add", "origin", url], check=True)
     assert project_identity() == "https://example.com/org/repo.git"
+
+
+def next_second() -> None:
+    """GTO orders a stage's events by their tags' times in whole seconds: one event a second."""
+    time.sleep(1 - time.time() % 1)
+
+
+def gto_cli(*args: str) -> str:
+    """GTO's own command line, as a user runs it next to the project's commands."""
+    command = shutil.which("gto", path=str(Path(sys.executable).parent)) or "gto"
+    return subprocess.run([command, *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_champion_versions_and_head_agree_with_gto_after_unassign_and_deregister(repo, capsys):
+    """Register v0.1.0 and v0.2.0 (HEAD), put v0.1.0 in prod, then with GTO's command line
+    unassign prod and deregister v0.2.0: every reader of the registry says what `gto show` says."""
+    model = load_params().registry.model
+    gto.register(".", model, "HEAD", version="v0.1.0", message=f"{model} v0.1.0")
+    git("commit", "-q", "--allow-empty", "-m", "second model")
+    gto.register(".", model, "HEAD", version="v0.2.0", message=f"{model} v0.2.0")
+    next_second()
+    gto.assign(".", model, "prod", version="v0.1.0", message="to prod")
+    champion = find_champion(model, "prod")
+    assert champion is not None and (champion.version, champion.stage) == ("v0.1.0", "prod")
+
+    next_second()
+    gto_cli("deprecate", model, "v0.1.0", "prod")  # GTO's unassign
+    next_second()
+    gto_cli("deprecate", model, "v0.2.0")  # GTO's deregister
+    shown = json.loads(gto_cli("show", "--json"))[model]
+    assert (shown["version"], shown["stage"]) == ("v0.1.0", {})  # latest v0.1.0, nothing in prod
+
+    champion = find_champion(model, "prod")  # no prod version: the latest one, via no stage
+    assert champion is not None and (champion.version, champion.stage) == (shown["version"], None)
+    registered = [v["version"] for v in json.loads(gto_cli("show", model, "--ro", "--json"))]
+    capsys.readouterr()
+    assert cli.main(["versions"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert listed == registered == ["v0.1.0"]
+    assert cli.main(["versions", "--head"]) == 0  # HEAD is v0.2.0's commit, deregistered
+    assert capsys.readouterr().out == ""
+
+
+def test_head_version_is_the_tag_gto_registered_on_head(repo, capsys):
+    model = load_params().registry.model
+    assert cli.main(["versions", "--head"]) == 0 and capsys.readouterr().out == ""
+    gto.register(".", model, "HEAD", version="v0.3.0", message=f"{model} v0.3.0")
+    assert cli.main(["versions", "--head"]) == 0
+    assert capsys.readouterr().out == f"{model}@v0.3.0\n"
+
+
+def test_git_failures_are_one_line_and_missing_files_are_none(repo):
+    from {{ cookiecutter.package }}.core.git import GitError, commit_of, head, show_file
+    from {{ cookiecutter.package }}.core.git import git as run_git
+
+    with pytest.raises(GitError) as failed:
+        run_git("checkout", "no-such-branch")
+    message = str(failed.value)
+    assert "\n" not in message and message.startswith("git checkout no-such-branch failed: ")
+    assert head() == git("rev-parse", "HEAD") == commit_of("main")
+    assert show_file("HEAD", Path("params.yaml")) == Path("params.yaml").read_text()
+    assert show_file("HEAD", Path("no/such/file")) is None
+    assert show_file("no-such-branch", Path("params.yaml")) is None
+    assert commit_of("no-such-branch") is None
+
+
+def test_a_champion_model_dvc_cannot_provide_comes_with_the_reason(repo, monkeypatch):
+    """Not in DVC and no GitHub Release: the gate falls back, and is told why; an error that
+    does not mean "not available" (a bug) is not taken for one."""
+    import dvc.api
+
+    from {{ cookiecutter.package }}.release.champion import Champion, fetch_model
+
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    git("rm", "-q", "--cached", MODEL_FILE.as_posix())  # neither in git nor in DVC
+    git("commit", "-qm", "no model file")
+    champion = Champion(load_params().registry.model, "v0.1.0", git("rev-parse", "HEAD"))
+    source, reason = fetch_model(champion, Path("champion") / MODEL_FILE.name)
+    assert source is None and reason.startswith("DVC: ") and "\n" not in reason
+    assert reason.endswith("; GitHub Release: needs the gh CLI and GH_TOKEN")
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug, not a missing file")
+
+    monkeypatch.setattr(dvc.api, "open", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        fetch_model(champion, Path("champion") / MODEL_FILE.name)

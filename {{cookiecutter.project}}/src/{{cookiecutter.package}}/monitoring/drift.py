@@ -261,7 +261,7 @@ def main(args: argparse.Namespace) -> int:
     params = load_params()
     if args.profile is None:
         champion = find_champion(params.registry.model, params.registry.champion_stage)
-        committed = committed_profile(champion)
+        committed = committed_profile(champion.tag if champion else None)
         profile, source = committed if committed else (None, "")
     elif args.profile.exists():
         profile, source = json.loads(args.profile.read_text(encoding="utf-8")), str(args.profile)

@@ -75,7 +75,7 @@ def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]
 
 def reference_profile(champion: Champion | None) -> tuple[dict[str, Any], str]:
     """The production model's committed profile, else the working copy's (a local run)."""
-    committed = committed_profile(champion)
+    committed = committed_profile(champion.tag if champion else None)
     if committed is not None:
         return committed
     if PROFILE_FILE.exists():

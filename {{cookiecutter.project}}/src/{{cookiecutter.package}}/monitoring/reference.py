@@ -18,6 +18,7 @@ from {{ cookiecutter.package }}.core.config import (
     PROFILE_FILE,
     TRAIN_SPLIT,
 )
+from {{ cookiecutter.package }}.core.git import show_file
 from {{ cookiecutter.package }}.core.outputs import write_text
 from {{ cookiecutter.package }}.data.contract import (
     Column,
@@ -26,10 +27,6 @@ from {{ cookiecutter.package }}.data.contract import (
 )
 from {{ cookiecutter.package }}.data.tables import (
     read_table,
-)
-from {{ cookiecutter.package }}.release.champion import (
-    Champion,
-    git_show,
 )
 
 QUANTILES = 101  # 0%, 1%, ..., 100%
@@ -114,17 +111,14 @@ def write_reference_profile(
     return path
 
 
-def committed_profile(champion: Champion | None) -> tuple[dict[str, Any], str] | None:
-    """(profile, where from) of the model in production: the champion's profile as committed at
-    its tag, else the one committed at HEAD (the last merged model); None when there is none.
+def committed_profile(champion_tag: str | None) -> tuple[dict[str, Any], str] | None:
+    """(profile, where from) of the model in production: the profile as committed at the
+    champion's tag, else at HEAD (the last merged model); None when there is none.
     Not the working copy: `make repro` rewrites it with the candidate's own data."""
-    for commit, source in (
-        (champion.commit, champion.tag) if champion else (None, ""),
-        ("HEAD", "HEAD"),
-    ):
-        text = git_show(commit, PROFILE_FILE) if commit else None
+    for rev in (champion_tag, "HEAD"):
+        text = show_file(rev, PROFILE_FILE) if rev else None
         if text:
-            return json.loads(text), f"{source}:{PROFILE_FILE}"
+            return json.loads(text), f"{rev}:{PROFILE_FILE}"
     return None
 
 

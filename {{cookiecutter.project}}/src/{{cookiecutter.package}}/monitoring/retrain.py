@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from {{ cookiecutter.package }}.core.config import REPORTS
+from {{ cookiecutter.package }}.core.git import git
 
 TRACKED = ["dvc.lock", str(REPORTS), "params.yaml", "contract.yaml"]
 
@@ -25,18 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--remote", default="origin", help="git remote to push the branch to")
 
 
-def git(*args: str) -> str:
-    """Run git; raise with its message when it fails."""
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
 def changed_files() -> list[str]:
     """Files of the pipeline's results that differ from HEAD (untracked reports included)."""
     status = git("status", "--porcelain", "--untracked-files=all", "--", *TRACKED)
-    return [line[3:] for line in status.splitlines()]
+    return [line[3:] for line in status.splitlines() if line]
 
 
 def has_dvc_remote() -> bool:

@@ -1,16 +1,13 @@
-"""Champion: the registered version the gate compares with, read from git tags (GTO's form).
+"""Champion: the registered version the gate compares with, as GTO reports it (versions.py).
 
-Versions are annotated tags `<model>@vX.Y.Z`; stage assignments are `<model>#<stage>#N` on the
-version's commit. The champion is the latest assignment to the champion stage, else the
-latest version.
+The champion is the version GTO says holds the champion stage (params
+`registry.champion_stage`), else the highest registered version.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +19,9 @@ from {{ cookiecutter.package }}.core.config import (
     METRICS_FILE,
     MODEL_FILE,
 )
+from {{ cookiecutter.package }}.core.git import show_file
 from {{ cookiecutter.package }}.core.modelfile import verify_hash
+from {{ cookiecutter.package }}.release.versions import versions
 
 
 @dataclass(frozen=True)
@@ -40,65 +39,29 @@ class Champion:
         return f"{self.model}@{self.version}"
 
 
-def _git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    return result.stdout.strip() if result.returncode == 0 else ""
-
-
-def _tags(pattern: str) -> list[tuple[str, str]]:
-    """(tag name, commit it points to) for tags matching a glob."""
-    # %(*objectname) is the commit an annotated tag points to (empty for a lightweight tag)
-    listing = _git(
-        "for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)", "refs/tags"
-    )
-    pairs = [line.split() for line in listing.splitlines()]
-    return [(parts[0], parts[-1]) for parts in pairs if fnmatch.fnmatchcase(parts[0], pattern)]
-
-
-def versions(model: str) -> list[Champion]:
-    """Every registered version, oldest first."""
-    found = []
-    for tag, commit in _tags(f"{model}@v*"):
-        match = re.fullmatch(rf"{re.escape(model)}@v(\d+)\.(\d+)\.(\d+)", tag)
-        if match:
-            version = Champion(model, tag.split("@", 1)[1], commit)
-            found.append((tuple(map(int, match.groups())), version))
-    return [champion for _, champion in sorted(found)]
-
-
 def find_champion(model: str, stage: str) -> Champion | None:
-    """The version last assigned to `stage`, else the latest version, else None."""
-    registered = versions(model)
-    by_commit = {v.commit: v for v in registered}
-    assignments = []
-    for tag, commit in _tags(f"{model}#{stage}#*"):
-        match = re.fullmatch(rf"{re.escape(model)}#{re.escape(stage)}#(\d+)", tag)
-        if match and commit in by_commit:
-            assignments.append((int(match.group(1)), by_commit[commit]))
-    if assignments:
-        latest = max(assignments, key=lambda pair: pair[0])[1]
-        return Champion(model, latest.version, latest.commit, stage)
-    return registered[-1] if registered else None
-
-
-def git_show(commit: str, path: Path) -> str | None:
-    """A file as committed at `commit`, or None when it was not there."""
-    return _git("show", f"{commit}:{path.as_posix()}") or None
+    """The version in `stage`, else the latest version, else None."""
+    registered = versions(model)  # highest first
+    holder = next((v for v in registered if stage in v.stages), None)
+    if holder is not None:
+        return Champion(model, holder.version, holder.commit, stage)
+    return Champion(model, registered[0].version, registered[0].commit) if registered else None
 
 
 def recorded_metrics(champion: Champion) -> dict[str, Any] | None:
     """The champion's reports/metrics.json as committed at its tag."""
-    text = git_show(champion.commit, METRICS_FILE)
+    text = show_file(champion.commit, METRICS_FILE)
     return json.loads(text) if text else None
 
 
-def tag_message(tag: str) -> str:
-    """The message of an annotated tag (the registry entry), or "" when there is none."""
-    return _git("tag", "--list", "--format=%(contents)", tag)
+def registry_entry(champion: Champion) -> str:
+    """The message of the champion's registration (it records the model file's hashes)."""
+    entry = next((v for v in versions(champion.model) if v.version == champion.version), None)
+    return entry.message if entry else ""
 
 
-def fetch_model(champion: Champion, destination: Path) -> str | None:
-    """Fetch the champion's model file; return where it came from, or None when it cannot be had.
+def fetch_model(champion: Champion, destination: Path) -> tuple[str | None, str]:
+    """Fetch the champion's model file: (where it came from, "") or (None, why it cannot be had).
 
     Tries DVC (local cache, then the configured remote) at the champion's commit, then the
     GitHub Release asset of its tag (needs the `gh` CLI and GH_TOKEN, as in CI). The file is
@@ -108,30 +71,65 @@ def fetch_model(champion: Champion, destination: Path) -> str | None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as folder:
         fetched = Path(folder) / MODEL_FILE.name
-        source = _download(champion, fetched)
+        source, reason = _download(champion, fetched)
         if source is None:
-            return None
-        verify_hash(fetched, tag_message(champion.tag), f"tag {champion.tag}")
+            return None, reason
+        verify_hash(fetched, registry_entry(champion), f"tag {champion.tag}")
         fetched.replace(destination)
-    return source
+    return source, ""
 
 
-def _download(champion: Champion, target: Path) -> str | None:
-    """Write the champion's model file to `target` from DVC or its GitHub Release; say which."""
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "no reason given")
+
+
+def _unavailable_from_dvc() -> tuple[type[Exception], ...]:
+    """The errors that mean "DVC cannot provide the file" (any other error is a bug and
+    propagates): DVC's own (not tracked at that commit, not in the cache and no remote, unknown
+    revision), I/O errors of the cache or the remote{{ ", the remote SDK's (credentials, access)" if cookiecutter.dvc_remote in ["s3", "gs", "azure"] else "" }}."""
+{%- if cookiecutter.dvc_remote == "s3" %}
+    from botocore.exceptions import BotoCoreError, ClientError
+    from dvc.exceptions import DvcException
+
+    return DvcException, OSError, BotoCoreError, ClientError
+{%- elif cookiecutter.dvc_remote == "gs" %}
+    from dvc.exceptions import DvcException
+    from google.auth.exceptions import GoogleAuthError
+
+    return DvcException, OSError, GoogleAuthError
+{%- elif cookiecutter.dvc_remote == "azure" %}
+    from azure.core.exceptions import AzureError
+    from dvc.exceptions import DvcException
+
+    return DvcException, OSError, AzureError
+{%- else %}
+    from dvc.exceptions import DvcException
+
+    return DvcException, OSError
+{%- endif %}
+
+
+def _download(champion: Champion, target: Path) -> tuple[str | None, str]:
+    """Write the champion's model file to `target` from DVC or its GitHub Release:
+    (which, "") or (None, why neither had it)."""
+    import dvc.api
+
     try:
-        import dvc.api
-
         with dvc.api.open(MODEL_FILE.as_posix(), rev=champion.commit, mode="rb") as source:
             target.write_bytes(source.read())
-        return f"DVC at {champion.tag}"
-    except Exception:  # any DVC failure means "not available from DVC"
+        return f"DVC at {champion.tag}", ""
+    except _unavailable_from_dvc() as error:
         target.unlink(missing_ok=True)
-    if shutil.which("gh") and os.environ.get("GH_TOKEN"):
-        result = subprocess.run(
-            ["gh", "release", "download", champion.tag, "-p", MODEL_FILE.name, "-D", target.parent],
-            capture_output=True,
-            check=False,
-        )
-        if result.returncode == 0 and target.exists():
-            return f"GitHub Release {champion.tag}"
-    return None
+        reasons = [f"DVC: {type(error).__name__}: {_first_line(str(error))}"]
+    if not (shutil.which("gh") and os.environ.get("GH_TOKEN")):
+        return None, "; ".join([*reasons, "GitHub Release: needs the gh CLI and GH_TOKEN"])
+    result = subprocess.run(
+        ["gh", "release", "download", champion.tag, "-p", MODEL_FILE.name, "-D", target.parent],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode == 0 and target.exists():
+        return f"GitHub Release {champion.tag}", ""
+    reasons.append(f"GitHub Release: {_first_line(result.stderr)}")
+    return None, "; ".join(reasons)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,10 @@ from {{ cookiecutter.package }}.core.config import (
     CONTRACT_FILE,
     MODEL_FILE,
     PARAMS_FILE,
+)
+from {{ cookiecutter.package }}.core.git import (
+    head,
+    is_clean,
 )
 from {{ cookiecutter.package }}.core.modelfile import file_hash
 
@@ -47,17 +50,10 @@ def params_hash() -> str:
 
 
 def git_state() -> tuple[str | None, bool]:
-    """(HEAD's commit, whether tracked files are unchanged); (None, False) outside a git repo."""
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    if head.returncode != 0:
-        return None, False
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return head.stdout.strip(), status.returncode == 0 and not status.stdout.strip()
+    """(HEAD's commit, whether tracked files are unchanged); (None, False) before the first
+    commit or outside a git repository: a verdict on no commit, which `register` refuses."""
+    commit = head()
+    return (commit, is_clean()) if commit else (None, False)
 
 
 def fingerprints(data: Path) -> dict[str, Any]:

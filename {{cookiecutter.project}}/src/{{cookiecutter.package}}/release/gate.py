@@ -205,9 +205,9 @@ def run_gate(
     rules = params.gate
     candidate = predict(load_model(MODEL_FILE), test, contract, params.task)
     weights = bootstrap_weights(len(test), rules.resamples, rules.seed)
-    champion_predictions, champion_source, recorded = None, None, None
+    champion_predictions, champion_source, recorded, unavailable = None, None, None, ""
     if champion is not None:
-        champion_source = fetch_model(champion, workdir / "champion.skops")
+        champion_source, unavailable = fetch_model(champion, workdir / "champion.skops")
         if champion_source:
             champion_predictions = predict(
                 load_model(workdir / "champion.skops"), test, contract, params.task
@@ -218,7 +218,7 @@ def run_gate(
     for metric, rule in rules.metrics.items():
         try:
             samples = score(metric, candidate, weights)
-        except (ValueError, AssertionError) as error:
+        except ValueError as error:  # e.g. a metric the task's predictions cannot give
             checks.append(Check(metric, metric, False, f"{metric} could not be computed: {error}"))
             continue
         value = float(score(metric, candidate)[0])
@@ -237,7 +237,8 @@ def run_gate(
                     f"{metric} vs champion",
                     metric,
                     False,
-                    "champion model not available and gate.require_champion_model is true",
+                    f"champion model not available ({unavailable}) and "
+                    "gate.require_champion_model is true",
                 )
             )
         else:
@@ -248,7 +249,8 @@ def run_gate(
         )
     elif champion_predictions is None:
         notes.append(
-            f"Champion {champion.tag}: model not available, compared with its recorded metrics."
+            f"Champion {champion.tag}: model not available ({unavailable}), compared with its "
+            "recorded metrics."
         )
     slices = json.loads(SLICES_FILE.read_text(encoding="utf-8")) if SLICES_FILE.exists() else {}
     checks += slice_checks(slices, params.evaluate.slices, rules)

@@ -22,15 +22,13 @@ from {{ cookiecutter.package }}.core.config import (
     Params,
     load_params,
 )
+from {{ cookiecutter.package }}.core.git import head
 from {{ cookiecutter.package }}.data.contract import (
     Contract,
     load_contract,
 )
-from {{ cookiecutter.package }}.release.registry import (
-    git,
-    md5,
-    version_of,
-)
+from {{ cookiecutter.package }}.release.fingerprint import md5
+from {{ cookiecutter.package }}.release.versions import version_of
 
 INTENDED_USE = (
     "Predicts the target below for rows that look like the training data; not meant for "
@@ -139,8 +137,10 @@ def gate_section(gate: dict[str, Any] | None) -> list[str]:
 def render(params: Params, contract: Contract) -> str:
     """The model card's markdown."""
     model = params.registry.model
-    commit = git("rev-parse", "HEAD").stdout.strip()
-    version = version_of(model, commit) or "unregistered"
+    head_commit = head()
+    registered = version_of(model, head_commit)
+    commit = head_commit or "uncommitted"
+    version = registered.version if registered else "unregistered"
     metrics = _read_json(METRICS_FILE)
     profile = _read_json(PROFILE_FILE)
     sections = [

@@ -27,6 +27,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from {{ cookiecutter.package }}.core import git
 from {{ cookiecutter.package }}.core.config import (
     BENTOFILE,
     CONTRACT_FILE,
@@ -40,11 +41,8 @@ from {{ cookiecutter.package }}.core.modelfile import (
     file_hash,
     verify_hash,
 )
-from {{ cookiecutter.package }}.release.registry import (
-    RegistryError,
-    git,
-    version_of,
-)
+from {{ cookiecutter.package }}.release.registry import RegistryError
+from {{ cookiecutter.package }}.release.versions import head_version
 
 LOCK_FILE = Path("uv.lock")
 BUILD_CONTEXT = Path("src")
@@ -52,25 +50,23 @@ BUILD_CONTEXT = Path("src")
 
 def registered_head(model: str) -> tuple[str, str]:
     """(version, commit) of HEAD, which must be registered with the workspace's model file."""
-    commit = git("rev-parse", "HEAD").stdout.strip()
-    version = version_of(model, commit)
-    if version is None:
-        raise RegistryError(f"HEAD ({commit[:12]}) is not a registered version: `make register`")
-    tag = f"{model}@{version}"
-    message = git("tag", "--list", "--format=%(contents)", tag).stdout
+    registered = head_version(model)
+    if registered is None:
+        head = (git.head() or "no commit yet")[:12]
+        raise RegistryError(f"HEAD ({head}) is not a registered version: `make register`")
     try:
-        verify_hash(MODEL_FILE, message, f"tag {tag}")
+        verify_hash(MODEL_FILE, registered.message, f"tag {registered.tag}")
     except ModelFileError as error:
         raise RegistryError(f"{error}: `dvc checkout {MODEL_FILE}`") from None
-    return version, commit
+    return registered.version, registered.commit
 
 
 def project_identity() -> str:
     """Which project this is, beyond its model name: the URL of its origin remote (without any
     credentials in it: labels ship inside the bento), else the folder of its git repository."""
-    url = git("remote", "get-url", "origin", check=False).stdout.strip()  # "" without origin
-    origin = re.sub(r"//[^/@]*@", "//", url)
-    return origin or git("rev-parse", "--show-toplevel").stdout.strip()
+    url = git.remote_url("origin")
+    origin = re.sub(r"//[^/@]*@", "//", url) if url else ""
+    return origin or git.git("rev-parse", "--show-toplevel").strip()
 
 
 def expected_labels(params: Params, version: str, commit: str) -> dict[str, str]:

@@ -1,25 +1,29 @@
 """Promote: assign a registered version to a stage, as GTO's tag `<model>#<stage>#N`.
 
-`make promote VERSION=v1.2.0 STAGE=prod`; the gate's champion is the version last assigned to
-params `registry.champion_stage`. Promoting the version the stage already holds does nothing;
-promoting an older version again (a rollback) makes a new assignment. With a git remote
-`origin`, the tag is pushed, retrying with the next N when another run took it.
+`make promote VERSION=v1.2.0 STAGE=prod`; the gate's champion is the version that holds params
+`registry.champion_stage` as GTO reads it (versions.py): the one last assigned to it, unless
+unassigned since. Promoting the version the stage already holds does nothing; promoting an older
+version again (a rollback) makes a new assignment. With a git remote `origin`, the tag is
+pushed, retrying with the next N when another run took it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from gto import api as gto
 from gto.constants import name_re
 
 from {{ cookiecutter.package }}.core.config import load_params
-from {{ cookiecutter.package }}.release.champion import find_champion
 from {{ cookiecutter.package }}.release.registry import (
     RegistryError,
     has_origin,
     publish,
+)
+from {{ cookiecutter.package }}.release.versions import (
+    in_stage,
     versions,
 )
 
@@ -33,22 +37,30 @@ def check_stage(stage: str) -> None:
         )
 
 
+def next_second() -> None:
+    """Wait for the clock's next whole second. GTO orders a stage's assignments by their tags'
+    times, in whole seconds: one made in the same second as the one before it (a quick rollback)
+    could not be told apart from it."""
+    time.sleep(1 - time.time() % 1)
+
+
 def promote(version: str, stage: str) -> str | None:
     """Assign `version` to `stage`; returns the stage tag it made (None: it already holds it)."""
     check_stage(stage)
     model = load_params().registry.model
 
     def make_tag() -> str | None:
-        known = {v["version"]: v for v in versions(model)}
+        known = [v.version for v in versions(model)]
         if version not in known:
             listed = ", ".join(sorted(known)) or "none yet"
             raise RegistryError(f"{model}@{version} is not registered (registered: {listed})")
-        current = find_champion(model, stage)
-        if current is not None and current.stage == stage and current.version == version:
+        current = in_stage(model, stage)
+        if current is not None and current.version == version:
             print(f"promote: {model} {version} is already in {stage}; nothing to do")
             return None
         # force: GTO refuses a version that was in the stage before; assigning it again is a
-        # rollback, and the newest assignment is the one that counts (champion.find_champion).
+        # rollback, and the newest assignment is the one that counts.
+        next_second()
         assignment = gto.assign(
             ".", model, stage, version=version, message=f"{model} {version} -> {stage}", force=True
         )

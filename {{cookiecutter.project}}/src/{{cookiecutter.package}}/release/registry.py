@@ -4,7 +4,7 @@ Versions are tags `<model>@vX.Y.Z` and stage assignments `<model>#<stage>#N` (GT
 `gto show` and plain `git tag -n99` read the registry; the tag message records the metrics, the
 gate verdict, the data and model fingerprints, the params hash and the commit.
 
-Version bump rule (override with `--bump`), against the latest registered version:
+Version bump rule (override with `--bump`), against the latest registered version (versions.py):
   major  the contract's request schema changed incompatibly: a feature added, removed or
          retyped, a feature no longer nullable, or the target changed;
   minor  the primary metric (params `evaluate.primary`) improved on the recorded value;
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gto import api as gto
-from gto.exceptions import ArtifactNotFound, GTOException
+from gto.exceptions import GTOException
 from gto.versions import SemVer
 
 from {{ cookiecutter.package }}.core.config import (
@@ -44,17 +44,30 @@ from {{ cookiecutter.package }}.core.config import (
     PARAMS_FILE,
     load_params,
 )
+from {{ cookiecutter.package }}.core.errors import StepError
+from {{ cookiecutter.package }}.core.git import (
+    GitError,
+    git,
+    head,
+    remote_url,
+    show_file,
+)
 from {{ cookiecutter.package }}.data.contract import (
     Contract,
     load_contract,
 )
-from {{ cookiecutter.package }}.release.champion import git_show
 from {{ cookiecutter.package }}.release.fingerprint import (
     differences,
     fingerprints,
     md5,
     params_hash,
     sha256,
+)
+from {{ cookiecutter.package }}.release.versions import (
+    Version,
+    fetch_tags,
+    latest,
+    version_of,
 )
 from {{ cookiecutter.package }}.training.metrics import direction
 
@@ -63,7 +76,7 @@ BUMPS = ("major", "minor", "patch")
 PUSH_ATTEMPTS = 5
 
 
-class RegistryError(Exception):
+class RegistryError(StepError):
     """A reason to refuse, shown to the user as one line."""
 
 
@@ -74,53 +87,23 @@ def one_line(message: str) -> str:
     return "; ".join(line for line in lines if line and not line.startswith(noise)) or "no reason"
 
 
-def git(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run git in the current directory, capturing its output."""
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise RegistryError(f"git {' '.join(args)} failed: {one_line(result.stderr)}")
-    return result
-
-
 def has_origin() -> bool:
     """Whether the repository has a remote named origin to push tags to."""
-    return git("remote", "get-url", "origin", check=False).returncode == 0
-
-
-def fetch_tags() -> None:
-    """Bring the local tags up to date with origin (a no-op without origin)."""
-    if has_origin():
-        git("fetch", "--quiet", "origin", "+refs/tags/*:refs/tags/*")
+    return remote_url("origin") is not None
 
 
 def push_tag(tag: str) -> str | None:
     """Push one tag to origin; None when pushed, else git's reason for the refusal."""
-    result = git("push", "--quiet", "origin", f"refs/tags/{tag}", check=False)
-    return None if result.returncode == 0 else one_line(result.stderr)
+    try:
+        git("push", "--quiet", "origin", f"refs/tags/{tag}")
+    except GitError as refused:
+        return one_line(refused.stderr)
+    return None
 
 
 def origin_has(tag: str) -> bool:
     """Whether origin has a tag of this name."""
-    return bool(git("ls-remote", "--tags", "origin", f"refs/tags/{tag}").stdout.strip())
-
-
-def versions(model: str) -> list[dict[str, Any]]:
-    """Registered versions as GTO reports them (version, commit_hexsha, stages, ...)."""
-    try:
-        return [v for v in gto.show(".", model) if v.get("registrations")]
-    except ArtifactNotFound:  # no tag of this model yet
-        return []
-
-
-def latest_version(model: str) -> dict[str, Any] | None:
-    """The highest registered version, or None before the first registration."""
-    found = versions(model)
-    return max(found, key=lambda v: SemVer(v["version"])) if found else None
-
-
-def version_of(model: str, commit: str) -> str | None:
-    """The version registered on `commit`, if any."""
-    return next((v["version"] for v in versions(model) if v["commit_hexsha"] == commit), None)
+    return bool(git("ls-remote", "--tags", "origin", f"refs/tags/{tag}").strip())
 
 
 def request_schema(contract: Contract) -> dict[str, Any]:
@@ -159,12 +142,10 @@ def incompatible(old: Contract, new: Contract) -> list[str]:
     return sorted(problems)
 
 
-def choose_bump(
-    previous: dict[str, Any], contract: Contract, metrics: dict[str, Any]
-) -> tuple[str, str]:
+def choose_bump(previous: Version, contract: Contract, metrics: dict[str, Any]) -> tuple[str, str]:
     """The bump rule (see the module docstring): (kind, reason)."""
-    commit, name = previous["commit_hexsha"], previous["version"]
-    old_contract = git_show(commit, CONTRACT_FILE)
+    commit, name = previous.commit, previous.version
+    old_contract = show_file(commit, CONTRACT_FILE)
     if old_contract is not None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / CONTRACT_FILE.name
@@ -173,7 +154,7 @@ def choose_bump(
         if breaks:
             return "major", f"contract changed incompatibly since {name}: {'; '.join(breaks)}"
     primary = metrics["primary"]
-    old_metrics = json.loads(git_show(commit, METRICS_FILE) or "{}").get("metrics", {})
+    old_metrics = json.loads(show_file(commit, METRICS_FILE) or "{}").get("metrics", {})
     if primary in old_metrics:
         old, new = old_metrics[primary]["value"], metrics["metrics"][primary]["value"]
         better = new > old if direction(primary) == "higher" else new < old
@@ -242,31 +223,25 @@ def check_on_branch(commit: str, branch: str) -> None:
     """Refuse a commit that is not on origin's `branch` (without origin there is nothing to ask)."""
     if not has_origin():
         return
-    fetched = git(
-        "fetch",
-        "--quiet",
-        "origin",
-        f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-        check=False,
-    )
-    if fetched.returncode != 0:
-        reason = one_line(fetched.stderr)
+    try:
+        git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    except GitError as failed:
+        reason = one_line(failed.stderr)
         raise RegistryError(
             f"cannot fetch {branch!r} (params registry.branch) from origin: {reason}"
-        )
-    on_branch = git(
-        "merge-base", "--is-ancestor", commit, f"refs/remotes/origin/{branch}", check=False
-    )
-    if on_branch.returncode != 0:
+        ) from None
+    try:
+        git("merge-base", "--is-ancestor", commit, f"refs/remotes/origin/{branch}")
+    except GitError:  # exit 1: not an ancestor
         raise RegistryError(
             f"{commit[:12]} is not on origin's {branch} (params registry.branch): only commits "
             f"pushed or merged there are registered"
-        )
+        ) from None
 
 
 def check_clean() -> None:
     """Refuse uncommitted changes to tracked files, and a pipeline whose outputs are stale."""
-    changed = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    changed = git("status", "--porcelain", "--untracked-files=no").strip()
     if changed:
         raise RegistryError(f"uncommitted changes; commit them first:\n{changed}")
     stale = subprocess.run(
@@ -319,12 +294,14 @@ def register(bump: str | None = None) -> str:
     """Register HEAD (see the module docstring); returns its version."""
     params, contract = load_params(), load_contract()
     model = params.registry.model
-    commit = git("rev-parse", "HEAD").stdout.strip()
+    commit = head()
+    if commit is None:
+        raise RegistryError("no commit to register: commit the project first")
     fetch_tags()
     existing = version_of(model, commit)
     if existing:
-        print(f"register: {commit[:12]} is already {model}@{existing}; nothing to do")
-        return existing
+        print(f"register: {commit[:12]} is already {existing.tag}; nothing to do")
+        return existing.version
     gate = read_gate()
     check_clean()
     check_judged(gate, params.data.raw)
@@ -336,17 +313,17 @@ def register(bump: str | None = None) -> str:
     def make_tag() -> str | None:
         existing = version_of(model, commit)
         if existing:
-            outcome["version"] = existing
-            print(f"register: {commit[:12]} is already {model}@{existing}; nothing to do")
+            outcome["version"] = existing.version
+            print(f"register: {commit[:12]} is already {existing.tag}; nothing to do")
             return None
-        previous = latest_version(model)
+        previous = latest(model)
         if previous is None:
             version, reason = FIRST_VERSION, "first version"
         else:
             kind, reason = (
                 (bump, f"--bump {bump}") if bump else choose_bump(previous, contract, metrics)
             )
-            version = bumped(previous["version"], kind)
+            version = bumped(previous.version, kind)
         message = tag_message(model, version, reason, commit, gate, metrics, params.data.raw)
         gto.register(".", model, commit, version=version, message=message)
         outcome["version"] = version

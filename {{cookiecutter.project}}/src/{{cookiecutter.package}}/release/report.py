@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from {{ cookiecutter.package }}.core import git
 from {{ cookiecutter.package }}.core.config import (
     GATE_FILE,
     METRICS_FILE,
@@ -41,12 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="git revision to compare with (default: origin/$GITHUB_BASE_REF in a pull request, "
         "else main)",
     )
-
-
-def git(*args: str) -> str | None:
-    """Output of a git command, or None when it fails."""
-    result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
-    return result.stdout if result.returncode == 0 else None
 
 
 def read_json(path: Path) -> Any:
@@ -134,7 +128,7 @@ def params_section(base_rev: str | None) -> list[str]:
     """Only the params that differ from the base branch."""
     if base_rev is None:
         return []
-    base_text = git("show", f"{base_rev}:{PARAMS_FILE.as_posix()}")
+    base_text = git.show_file(base_rev, PARAMS_FILE)
     if base_text is None:
         return ["", "### Params", "", f"No `params.yaml` on `{base_rev}` to compare with."]
     before = flatten(yaml.safe_load(base_text))
@@ -298,10 +292,10 @@ def resolve_base(requested: str | None) -> tuple[str, dict | None, str | None]:
         candidates.append(f"origin/{os.environ['GITHUB_BASE_REF']}")
     candidates += [] if requested else ["origin/main", "main"]
     for rev in candidates:
-        commit = git("rev-parse", "--verify", "--quiet", f"{rev}^0")
+        commit = git.commit_of(rev)
         if commit:
-            text = git("show", f"{rev}:{METRICS_FILE.as_posix()}")
-            return rev, json.loads(text) if text else None, commit.strip()
+            text = git.show_file(commit, METRICS_FILE)
+            return rev, json.loads(text) if text else None, commit
     return candidates[0] if candidates else "main", None, None
 
 
@@ -313,7 +307,7 @@ def build_report(base_rev: str | None = None) -> str:
         raise FileNotFoundError(f"{METRICS_FILE} is missing: run `make repro` first")
     gate = read_json(GATE_FILE)
     base_name, base, base_commit = resolve_base(base_rev)
-    head = (git("rev-parse", "--short", "HEAD") or "").strip()
+    head = (git.head() or "")[:7]
     sections = [
         [MARKER, TITLE, "", verdict_line(gate, current), ""],
         metrics_table(current, base, gate, base_name),

@@ -1,27 +1,120 @@
-"""Versions: the registry as GTO reads it from the git tags, newest first."""
+"""Versions: the model registry as GTO reads it from the git tags, and the `versions` step.
+
+This module is the registry's only reader, and it reads through GTO's API (`gto.api.show`), so
+the gate's champion, `make versions`, `make register`'s bump, `make package` and the Makefile's
+release targets say what `gto show` says: a deregistered version is gone, an unassigned stage is
+empty, a rollback counts. Outside a git repository there is no registry (nothing registered).
+"""
 
 from __future__ import annotations
 
+import argparse
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gto import api as gto
+from gto.exceptions import ArtifactNotFound, GTOException
 from gto.versions import SemVer
 
+from {{ cookiecutter.package }}.core import git
 from {{ cookiecutter.package }}.core.config import load_params
-from {{ cookiecutter.package }}.release.registry import (
-    fetch_tags,
-    versions,
-)
+from {{ cookiecutter.package }}.core.errors import StepError
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class Version:
+    """One registered version of the model, as GTO reports it."""
+
+    model: str
+    version: str  # "v1.2.3"
+    commit: str
+    stages: tuple[str, ...]  # the stages this version holds now
+    registered_at: datetime
+    message: str  # the registration tag's message: the registry entry
+
+    @property
+    def tag(self) -> str:
+        """The version's git tag."""
+        return f"{self.model}@{self.version}"
+
+
+def _entry(model: str, shown: dict[str, Any]) -> Version:
+    registration = shown["registrations"][0]
+    return Version(
+        model=model,
+        version=shown["version"],
+        commit=shown["commit_hexsha"],
+        stages=tuple(sorted({stage["stage"] for stage in shown["stages"]})),
+        registered_at=registration["created_at"],
+        message=registration["message"],
+    )
+
+
+def versions(model: str) -> list[Version]:
+    """Every registered version (deregistered ones left out), highest first."""
+    if not git.in_repository():
+        return []
+    try:
+        shown = gto.show(".", model, registered_only=True)
+    except ArtifactNotFound:  # no tag of this model yet
+        return []
+    except GTOException as error:
+        raise StepError(f"GTO cannot read the registry: {error}") from None
+    found = [_entry(model, entry) for entry in shown if entry["registrations"]]
+    return sorted(found, key=lambda v: SemVer(v.version), reverse=True)
+
+
+def latest(model: str) -> Version | None:
+    """The highest registered version, or None before the first registration."""
+    return next(iter(versions(model)), None)
+
+
+def in_stage(model: str, stage: str) -> Version | None:
+    """The version GTO says holds `stage` (its latest assignment, unless unassigned), or None."""
+    return next((v for v in versions(model) if stage in v.stages), None)
+
+
+def version_of(model: str, commit: str | None) -> Version | None:
+    """The version registered on `commit`, if any (the highest, should there be several)."""
+    return next((v for v in versions(model) if v.commit == commit), None) if commit else None
+
+
+def head_version(model: str) -> Version | None:
+    """The version registered on HEAD, if any."""
+    return version_of(model, git.head())
+
+
+def fetch_tags() -> None:
+    """Bring the local tags up to date with origin (a no-op without origin)."""
+    if git.remote_url("origin") is not None:
+        git.git("fetch", "--quiet", "origin", "+refs/tags/*:refs/tags/*")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `versions`."""
+    parser.add_argument(
+        "--head",
+        action="store_true",
+        help="print only HEAD's version tag (nothing when HEAD is not registered); no fetch",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
     """CLI entry: fetch tags from origin (when there is one) and print every version."""
     model = load_params().registry.model
+    if args.head:
+        version = head_version(model)
+        if version is not None:
+            print(version.tag)
+        return 0
     fetch_tags()
-    found = sorted(versions(model), key=lambda v: SemVer(v["version"]), reverse=True)
+    found = versions(model)
     if not found:
         print(f"versions: {model} has no registered version yet (`make register`)")
         return 0
     print(f"{model}\n{'version':<10} {'stages':<16} {'commit':<9} registered")
     for entry in found:
-        stages = ", ".join(sorted({s["stage"] for s in entry["stages"]})) or "-"
-        registered = entry["registrations"][0]["created_at"]
-        print(f"{entry['version']:<10} {stages:<16} {entry['commit_hexsha'][:8]:<9} {registered}")
+        stages = ", ".join(entry.stages) or "-"
+        print(f"{entry.version:<10} {stages:<16} {entry.commit[:8]:<9} {entry.registered_at}")
     return 0

@@ -54,10 +54,17 @@ def f1_macro(p: Predictions, w: np.ndarray) -> np.ndarray:
     return f1.mean(axis=1)
 
 
+def probabilities(p: Predictions, metric: str) -> np.ndarray:
+    """The class probabilities `metric` needs; ValueError when the predictions have none."""
+    if p.proba is None:
+        raise ValueError(f"{metric} needs class probabilities (a classification model's)")
+    return p.proba
+
+
 def log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
     """Mean negative log-probability of the true class."""
-    assert p.proba is not None
-    picked = np.clip(p.proba[np.arange(len(p.y_true)), p.y_true], EPS, 1 - EPS)
+    proba = probabilities(p, "log_loss")
+    picked = np.clip(proba[np.arange(len(p.y_true)), p.y_true], EPS, 1 - EPS)
     return _weighted_mean(w, -np.log(picked))
 
 
@@ -76,10 +83,10 @@ def _binary_auc(positive: np.ndarray, scores: np.ndarray, w: np.ndarray) -> np.n
 
 def roc_auc(p: Predictions, w: np.ndarray) -> np.ndarray:
     """Area under the ROC curve (one-vs-rest macro average for more than two classes)."""
-    assert p.proba is not None
-    if p.proba.shape[1] == 2:
-        return _binary_auc(p.y_true == 1, p.proba[:, 1], w)
-    per_class = [_binary_auc(p.y_true == k, p.proba[:, k], w) for k in range(p.proba.shape[1])]
+    proba = probabilities(p, "roc_auc")
+    if proba.shape[1] == 2:
+        return _binary_auc(p.y_true == 1, proba[:, 1], w)
+    per_class = [_binary_auc(p.y_true == k, proba[:, k], w) for k in range(proba.shape[1])]
     return np.mean(per_class, axis=0)
 
 
