@@ -135,7 +135,7 @@ def remove(tag: str) -> None:
 
 def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
     """Name -> version of each pin in the lock that applies to this Python and platform."""
-    pins = {}
+    pins: dict[str, str] = {}
     for line in lock.read_text(encoding="utf-8").splitlines():
         text = line.split("#", 1)[0].strip()
         if not text or text.startswith("-"):

@@ -121,7 +121,9 @@ def request_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
     """The request body: `{"records": [record, ...]}` with 1 to `max_records` records."""
     records = Field(min_length=1, max_length=max_records, description="records to predict")
     return create_model(
-        "PredictRequest", __config__=ConfigDict(extra="forbid"), records=(list[record], records)
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        records=(list[record], records),  # type: ignore[valid-type]  # a model made at run time
     )
 
 
@@ -280,7 +282,8 @@ class BodyLimit:
     async def refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The 413 answer."""
         message = f"request body larger than {self.max_bytes} bytes (params serve.max_body_bytes)"
-        problem = Problem(type="body_too_large", loc=["body"], msg=message, limit=self.max_bytes)
+        fields = {"type": "body_too_large", "loc": ["body"], "msg": message}
+        problem = Problem.model_validate(fields | {"limit": self.max_bytes})  # an extra field
         await error_response(413, problem, {"Connection": "close"})(scope, receive, send)
 
 
@@ -425,7 +428,9 @@ class ModelService:
 
 
 # The first added is the outermost: the key before the media type before the body's size.
-ModelService.add_asgi_middleware(ApiKey, key=API_KEY)
-ModelService.add_asgi_middleware(JsonOnly)
-ModelService.add_asgi_middleware(BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT))
-ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))
+# (@bentoml.service made ModelService a bentoml Service; mypy keeps a decorated class's own
+# type, python/mypy#3135, hence the ignores.)
+ModelService.add_asgi_middleware(ApiKey, key=API_KEY)  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT))  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))  # type: ignore[attr-defined]
