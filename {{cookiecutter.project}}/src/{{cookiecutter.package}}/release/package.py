@@ -33,6 +33,7 @@ from {{ cookiecutter.package }}.core.config import (
     MODEL_FILE,
     Params,
     load_params,
+    serving_args,
 )
 from {{ cookiecutter.package }}.core.modelfile import (
     ModelFileError,
@@ -205,13 +206,12 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
         bentoml.bentos.delete(tag)
     options = build_options()
     options["labels"] = {**options.get("labels", {}), **expected}
-    args = {"model_tag": tag, **vars(params.serve)}  # every serve setting: max_records, ...
     return bentoml.bentos.build(
         **options,
         name=stored.tag.name,
         version=stored.tag.version,
         build_ctx=str(BUILD_CONTEXT),
-        args=args,
+        args=serving_args(params, tag),
     )
 
 
