@@ -43,7 +43,9 @@ def test_a_second_project_with_the_same_model_name_gets_its_own_bento(
 ):
     first = registered(tmp_path_factory.mktemp("first"), project_env)
     second = registered(
-        tmp_path_factory.mktemp("second"), project_env, {"model.params.n_estimators": 20}
+        tmp_path_factory.mktemp("second"),
+        project_env,
+        {"model.params.n_estimators": 20, "monitor.keep": 7},
     )
     first_model, second_model = (sha256(p / "models" / "model.skops") for p in (first, second))
     assert first_model != second_model
@@ -65,6 +67,7 @@ def test_a_second_project_with_the_same_model_name_gets_its_own_bento(
     assert bento["labels"]["model_sha256"] == second_model
     assert bento["labels"]["repository"] == str(second.parent / "origin.git")
     assert bento["args"]["model_tag"] == TAG
+    assert (bento["args"]["log_dir"], bento["args"]["log_keep"]) == ("logs/predictions", 7)
 
     again = make(second, "package", project_env)
     assert "rebuilding" not in again.stdout

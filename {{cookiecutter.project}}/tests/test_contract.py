@@ -46,9 +46,10 @@ def test_inference_is_cautious_and_marks_every_rule(params, messy):
     frame, _ = messy(params.task, rows=2000)
     inferred = infer.infer_contract(frame, "label", params.task)
     assert spec.parse_contract(yaml.safe_load(spec.dump_contract(inferred))) == inferred
-    columns = [*inferred.columns.values(), inferred.table]
+    columns: list[spec.Column | spec.TableRules] = [*inferred.columns.values(), inferred.table]
     assert all(c.inferred and c.severity == "warn" for c in columns)
-    low, high = inferred.columns["size"].range
+    low, high = inferred.columns["size"].range or (None, None)
+    assert low is not None and high is not None
     observed = frame["size"].agg(["min", "max"])
     assert low < observed["min"] and high > observed["max"] + 0.4 * np.ptp(frame["size"].dropna())
     assert inferred.columns["colour"].allowed_values == ("blue", "green", "red")
@@ -82,7 +83,7 @@ def test_resamples_and_new_samples_pass_the_inferred_contract(project_frame, par
     Path("contract.yaml").write_text(spec.dump_contract(inferred), encoding="utf-8")
     contract = spec.load_contract(Path("contract.yaml"))
     rng = np.random.default_rng(0)
-    batches = [frame.sample(frac=0.5, random_state=int(rng.integers(1e9))) for _ in range(20)]
+    batches = [frame.sample(frac=0.5, random_state=int(rng.integers(10**9))) for _ in range(20)]
     for batch in [*batches, *([fresh] if fresh is not None else [])]:
         batch.to_csv("batch.csv", index=False)
         findings, _ = validate_file(Path("batch.csv"), contract)

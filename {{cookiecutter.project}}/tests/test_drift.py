@@ -54,9 +54,9 @@ def test_false_alarms_at_most_5_percent_and_detection_at_least_95(
     rng = np.random.default_rng(0)
     alarms, found = 0, 0
     for _ in range(RUNS):
-        batch = frame.sample(500, replace=True, random_state=int(rng.integers(1e9)))
+        batch = frame.sample(500, replace=True, random_state=int(rng.integers(10**9)))
         alarms += bool(drifted(drift.compare(batch, profile, PARAMS)))
-        batch = frame.sample(500, replace=True, random_state=int(rng.integers(1e9)))
+        batch = frame.sample(500, replace=True, random_state=int(rng.integers(10**9)))
         batch[shifted] = batch[shifted] + 0.5 * frame[shifted].std()
         found += shifted in drifted(drift.compare(batch, profile, PARAMS))
     print(f"\n{name}: false alarms {alarms / RUNS:.1%}, {shifted!r} found in {found / RUNS:.1%}")

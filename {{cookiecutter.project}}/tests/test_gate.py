@@ -109,7 +109,8 @@ def test_champion_is_the_stage_assignment_else_the_latest_version(tmp_path, monk
     git("-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "m@v0.2.0", "-m", "v0.2.0")
     git("tag", "m@v0.10.0-rc", "HEAD")  # not a version: ignored
     assert [v.version for v in versions("m")] == ["v0.2.0", "v0.1.0"]  # highest first
-    assert find_champion("m", "prod").version == "v0.2.0"
+    latest = find_champion("m", "prod")
+    assert latest is not None and latest.version == "v0.2.0"
     git(
         "-c",
         "user.name=t",
@@ -123,6 +124,7 @@ def test_champion_is_the_stage_assignment_else_the_latest_version(tmp_path, monk
         "p",
     )
     champion = find_champion("m", "prod")
+    assert champion is not None
     assert (champion.version, champion.stage, champion.tag) == ("v0.1.0", "prod", "m@v0.1.0")
     assert find_champion("other", "prod") is None
 
@@ -157,10 +159,11 @@ def test_gate_quality_false_blocks_and_detection(params, runs):
 
     champion = fit(0)
     weights = bootstrap_weights(len(y_test), params.gate.resamples, params.gate.seed)
-    outcomes = {"equivalent": [], "degraded": []}
+    outcomes: dict[str, list[tuple[bool, bool]]] = {"equivalent": [], "degraded": []}
     for seed in range(1, runs + 1):
         for kind, candidate in (("equivalent", fit(seed)), ("degraded", fit(seed, max_depth=2))):
             check = paired_comparison(metric, rule, candidate, champion, weights, 0.95)
+            assert check.difference is not None
             naive = check.difference >= 0  # "candidate >= champion" on one number
             outcomes[kind].append((check.passed, naive))
     equivalent, degraded = np.array(outcomes["equivalent"]), np.array(outcomes["degraded"])

@@ -81,7 +81,9 @@ def test_imports_go_one_way(path):
 def stage_code(stage) -> set[Path]:
     """The module files a stage's command runs: its step's module and all it imports."""
     step = shlex.split(stage.cmd)[3]
-    return closure(module_file(f"{NAME}.{cli.STEPS[step][0]}"))
+    module = module_file(f"{NAME}.{cli.STEPS[step][0]}")
+    assert module is not None, f"cli.STEPS[{step!r}] names no module of the package"
+    return closure(module)
 
 
 def test_each_stage_depends_on_exactly_the_code_it_imports():

@@ -67,10 +67,12 @@ def test_interval_brackets_the_point_value():
 
 
 def _log_loss(p: Predictions, w: np.ndarray) -> float:
+    assert p.proba is not None
     return sk.log_loss(p.y_true, p.proba, sample_weight=w, labels=range(p.proba.shape[1]))
 
 
 def _auc(p: Predictions, w: np.ndarray) -> float:
+    assert p.proba is not None
     scores = p.proba[:, 1] if p.proba.shape[1] == 2 else p.proba
     labels = range(p.proba.shape[1])
     return sk.roc_auc_score(p.y_true, scores, sample_weight=w, multi_class="ovr", labels=labels)
@@ -143,6 +145,7 @@ def test_every_metric_has_a_scikit_learn_reference():
 def test_the_tied_cases_have_ties_and_certain_probabilities():
     for name, p in CASES["classification"].items():
         if "tied" in name:
+            assert p.proba is not None
             assert len(np.unique(p.proba[:, 1])) < ROWS / 10
             assert (p.proba == 0).any() and (p.proba == 1).any()
 

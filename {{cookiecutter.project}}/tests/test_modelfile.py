@@ -160,7 +160,7 @@ def test_the_supported_estimators_save_and_load(estimator, messy, tmp_path):
 def test_an_estimator_with_other_types_is_refused_when_saved(messy, tmp_path):
     """The refusal comes at `make train` and names the type to review, not at serving time."""
     frame, contract = messy("{{ cookiecutter.task }}", rows=200)
-    task = "Classifier" if "{{ cookiecutter.task }}" == "classification" else "Regressor"
+    task = "{{ 'Classifier' if cookiecutter.task == 'classification' else 'Regressor' }}"
     params = ModelParams(f"sklearn.neighbors.KNeighbors{task}", {"algorithm": "kd_tree"})
     model = build_model(contract, params).fit(frame[contract.features], frame[contract.target])
     with pytest.raises(ModelFileError, match=r"sklearn\.neighbors\._kd_tree\.KDTree") as refused:
@@ -172,9 +172,9 @@ def test_an_estimator_with_other_types_is_refused_when_saved(messy, tmp_path):
 def test_the_tag_line_gives_sha256_when_recorded_else_md5():
     md5, sha = "0" * 32, "f" * 64
     line = f"model: {MODEL_FILE.as_posix()} md5:{md5}"
-    assert recorded_hash(f"v\n\n{line}\n").digest == md5
-    assert recorded_hash(f"v\n\n{line} sha256:{sha}\n").algorithm == "sha256"
-    assert recorded_hash(f"v\n\n{line} sha256:{sha}\n").digest == sha
+    md5_only, both = recorded_hash(f"v\n\n{line}\n"), recorded_hash(f"v\n\n{line} sha256:{sha}\n")
+    assert md5_only is not None and md5_only.digest == md5
+    assert both is not None and (both.algorithm, both.digest) == ("sha256", sha)
     assert recorded_hash("v\n\ndata: data/raw/x.csv md5:" + md5) is None
 
 

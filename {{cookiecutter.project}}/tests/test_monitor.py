@@ -129,7 +129,7 @@ def test_monitor_reports_skipped_lines_and_does_not_die(project_frame, capsys):
 
 
 def test_pii_values_become_a_keyed_hash_or_a_token(tmp_path, monkeypatch):
-    records = [
+    records: list[dict[str, object]] = [
         {"email": "a@example.com", "x": 1.0},
         {"email": "a@example.com", "x": 2.0},
         {"email": "b@example.com", "x": 3.0},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -73,6 +74,24 @@ def served(tmp_path_factory):
         with TestClient(service.ModelService.to_asgi()) as client:
             yield client, model, frame[contract.features], folder / "logs"
         patch.undo()  # the service keeps its log folder; later tests read it from here
+
+
+def test_the_log_follows_params_monitor_and_prediction_log_dir_wins(served, tmp_path, monkeypatch):
+    """params.yaml `monitor` sets the log's folder and rotation (in a bento: its arguments, from
+    `make package`); PREDICTION_LOG_DIR where the service runs wins over the folder."""
+    service = importlib.import_module(SERVICE)
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    params["monitor"] |= {"log_dir": "elsewhere/log", "max_bytes": 1234, "keep": 3}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PREDICTION_LOG_DIR", raising=False)
+    settings = service.settings()  # from source: params.yaml
+    log = service.prediction_log(settings, [])
+    assert (log.folder, log.max_bytes, log.keep) == (Path("elsewhere/log"), 1234, 3)
+    monkeypatch.setenv("PREDICTION_LOG_DIR", str(tmp_path / "mounted"))
+    assert service.prediction_log(settings, []).folder == tmp_path / "mounted"
+    monkeypatch.setenv("PREDICTION_LOG", "off")
+    assert service.prediction_log(settings, []) is None
 
 
 def post(client: TestClient, body: object):

@@ -89,7 +89,9 @@ def test_the_bento_carries_every_module_the_service_imports():
     include = yaml.safe_load((ROOT / "bentofile.yaml").read_text())["include"]
     own, _ = service_imports()
     for module in own:
-        path = module_file(module).relative_to(ROOT / "src").as_posix()
+        found = module_file(module)
+        assert found is not None, f"{module} is no module of the package"
+        path = found.relative_to(ROOT / "src").as_posix()
         assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
 
 

@@ -43,8 +43,8 @@ def enforced(contract: Contract, table: dict | None = None, **columns: dict) -> 
     cols = {n: replace(c, severity="error", inferred=False) for n, c in contract.columns.items()}
     for name, rules in columns.items():
         cols[name] = replace(cols[name], **rules)
-    rules = replace(contract.table, severity="error", inferred=False, **(table or {}))
-    return Contract(columns=cols, table=rules)
+    table_rules = replace(contract.table, severity="error", inferred=False, **(table or {}))
+    return Contract(columns=cols, table=table_rules)
 
 
 @pytest.fixture
@@ -78,6 +78,11 @@ def first(names: list[str]) -> str | None:
     return names[0] if names else None
 
 
+def numeric(contract: Contract) -> str:
+    """The first numeric feature: every data set here has one."""
+    return contract.numeric_features[0]
+
+
 # Each case: (data, contract, expected finding id, words the message or hint must contain).
 def missing_file(frame, contract, task):
     return None, contract, "table.file", ["not found"]
@@ -92,7 +97,7 @@ def header_only(frame, contract, task):
 
 
 def missing_column(frame, contract, task):
-    num = first(contract.numeric_features)
+    num = numeric(contract)
     return frame.drop(columns=[num]), contract, f"{num}.required", [num, "missing"]
 
 
@@ -102,14 +107,14 @@ def extra_column(frame, contract, task):
 
 
 def text_in_numeric(frame, contract, task):
-    num = first(contract.numeric_features)
+    num = numeric(contract)
     frame = frame.astype({num: object})
     frame.loc[[3, 7], num] = "twelve"
     return frame, contract, f"{num}.number", [num, "not numbers", "'twelve'"]
 
 
 def null_not_allowed(frame, contract, task):
-    num = first(contract.numeric_features)
+    num = numeric(contract)
     frame = frame.copy()
     frame.loc[[1, 2], num] = np.nan
     contract = enforced(contract, **{num: {"max_null_fraction": 0.0}})
@@ -117,14 +122,14 @@ def null_not_allowed(frame, contract, task):
 
 
 def infinity(frame, contract, task):
-    num = first(contract.numeric_features)
+    num = numeric(contract)
     frame = frame.copy()
     frame.loc[4, num], frame.loc[5, num] = np.inf, -np.inf
     return frame, contract, f"{num}.finite", [num, "infinite"]
 
 
 def out_of_range(frame, contract, task):
-    num = first(contract.numeric_features)
+    num = numeric(contract)
     low, high = frame[num].min(), frame[num].max()
     frame = frame.copy()
     frame.loc[6, num] = high + 10 * (high - low) + 1
@@ -144,7 +149,7 @@ def unseen_category(frame, contract, task):
 
 
 def duplicated_names(frame, contract, task):
-    num = first(contract.numeric_features)
+    num = numeric(contract)
     return pd.concat([frame, frame[[num]]], axis=1), contract, "table.unique_column_names", [num]
 
 
@@ -296,12 +301,12 @@ def test_dvc_repro_stops_before_training_and_keeps_the_previous_model(
     model and metrics stay byte-identical."""
     frame = project_frame()
     shutil.copytree(ROOT / "src", workdir / "src")
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-    env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1"}
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {**os.environ, "PATH": search, "DVC_NO_ANALYTICS": "1"}
     subprocess.run(["dvc", "init", "--no-scm", "-q"], check=True, env=env)
-    for path, content in ((MODEL_FILE, b"previous model"), (METRICS_FILE, b'{"previous": 1}')):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+    for file, content in ((MODEL_FILE, b"previous model"), (METRICS_FILE, b'{"previous": 1}')):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(content)
     frame.loc[0, load_contract().numeric_features[0]] = np.inf
     write_table(frame, params.data.raw)
     result = subprocess.run(

@@ -50,9 +50,10 @@ def evaluate_problems(evaluate: EvaluateParams, contract: Contract | None) -> li
     if evaluate.primary not in evaluate.metrics:
         allowed = f"one of evaluate.metrics ({', '.join(evaluate.metrics)})"
         problems.append(Problem(FILE, "evaluate.primary", evaluate.primary, allowed))
+    columns = contract.columns if contract else {}
     for i, column in enumerate(evaluate.slices if contract else []):
-        if column not in contract.columns:
-            allowed = f"a column of {CONTRACT_FILE} ({', '.join(contract.columns)})"
+        if column not in columns:
+            allowed = f"a column of {CONTRACT_FILE} ({', '.join(columns)})"
             problems.append(Problem(FILE, f"evaluate.slices[{i}]", column, allowed))
     return problems
 
@@ -73,8 +74,8 @@ def gate_problems(gate: GateParams, evaluate: EvaluateParams | None) -> list[Pro
                 allowed = f"{name} is {RANGES[name]}, so this {bound} always or never passes"
                 problems.append(Problem(FILE, where, show(value), allowed))
         if floor is not None and ceiling is not None and floor > ceiling:
-            value = f"floor {floor:g}, ceiling {ceiling:g}"
-            problems.append(Problem(FILE, key, value, "floor <= ceiling"))
+            both = f"floor {floor:g}, ceiling {ceiling:g}"
+            problems.append(Problem(FILE, key, both, "floor <= ceiling"))
     return problems
 
 

@@ -171,6 +171,18 @@ class Params:
     raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata={"in_file": False})
 
 
+def serving_args(params: Params, model_tag: str) -> dict[str, Any]:
+    """What the service reads (a bento's arguments, fixed by `make package`): the model, params
+    `serve` (request limits) and the prediction log of params `monitor`."""
+    return {
+        "model_tag": model_tag,
+        **vars(params.serve),
+        "log_dir": str(params.monitor.log_dir),
+        "log_max_bytes": params.monitor.max_bytes,
+        "log_keep": params.monitor.keep,
+    }
+
+
 def load_params(path: Path = PARAMS_FILE) -> Params:
     """Read params.yaml into typed settings; ConfigError lists every problem (one line each)."""
     raw = read_yaml(path)

@@ -28,24 +28,16 @@ Environment = Literal["training", "serving"]
 Severity = Literal["error", "warn"]
 NUMERIC_DTYPES = {"int", "float"}
 CATEGORICAL_DTYPES = {"str", "bool"}
-PANDAS_DTYPES = {"int": "float64", "float": "float64", "str": "str", "bool": "str"}
+PANDAS_DTYPES: dict[str, Literal["float64", "str"]] = {
+    "int": "float64",
+    "float": "float64",
+    "str": "str",
+    "bool": "str",
+}
 ROLES = get_args(Role)
 ENVIRONMENTS = get_args(Environment)
 FRACTION = between(0, 1)
 MAX_CATEGORIES = 100  # inference lists allowed values only up to this many distinct values
-# Checks whose failure breaks training whatever severity the contract gives: always errors.
-STRUCTURAL = {
-    "file",
-    "csv",
-    "unique_column_names",
-    "required",
-    "utf8",
-    "number",
-    "finite",
-    "target_not_null",
-    "min_rows",
-    "min_classes",
-}
 HEADER = """\
 # Data contract for the raw data (params.yaml data.raw), checked by `make validate` (pandera).
 # Column fields: dtype (int, float, str, bool); role (feature, target, id, ignored);
@@ -129,15 +121,6 @@ class Contract:
     def categorical_features(self) -> list[str]:
         """Feature columns the model one-hot encodes."""
         return [n for n in self.features if not self.columns[n].is_numeric]
-
-    def severity(self, check: str, column: str | None) -> str:
-        """'error' or 'warning' for a failed check, from the contract's severities."""
-        if check in STRUCTURAL:
-            return "error"
-        if check == "extra_columns":
-            return "error" if self.table.extra_columns == "fail" else "warning"
-        rules = self.columns.get(column or "", self.table)
-        return "error" if rules.severity == "error" else "warning"
 
 
 def _column_problems(column: Column, file: str) -> list[Problem]:

@@ -17,6 +17,8 @@ from {{ cookiecutter.package }}.data.contract import (
     NUMERIC_DTYPES,
     Column,
     Contract,
+    Dtype,
+    Role,
     TableRules,
     dump_contract,
     load_contract,
@@ -49,7 +51,7 @@ def _widened_range(values: pd.Series) -> list[float]:
     return [int(b) if float(b).is_integer() else round(b, digits) for b in bounds]
 
 
-def _infer_dtype(values: pd.Series) -> str:
+def _infer_dtype(values: pd.Series) -> Dtype:
     present = values.dropna()
     if pd.api.types.is_bool_dtype(values):
         return "bool"
@@ -58,7 +60,7 @@ def _infer_dtype(values: pd.Series) -> str:
     return "str"
 
 
-def _infer_column(name: str, values: pd.Series, role: str, task: str) -> Column:
+def _infer_column(name: str, values: pd.Series, role: Role, task: str) -> Column:
     rows, present = len(values), values.dropna()
     dtype = _infer_dtype(values)
     spec: dict[str, Any] = {"max_null_fraction": _upper_fraction(values.isna().mean(), rows)}
@@ -82,12 +84,12 @@ def _infer_column(name: str, values: pd.Series, role: str, task: str) -> Column:
 
 
 def infer_contract(
-    frame: pd.DataFrame, target: str, task: str, roles: dict[str, str] | None = None
+    frame: pd.DataFrame, target: str, task: str, roles: dict[str, Role] | None = None
 ) -> Contract:
     """Draft a contract from data, cautiously (TFDV-like): widened ranges, category lists only
     up to MAX_CATEGORIES distinct values, every rule warning-level and marked inferred.
     `roles` keeps known roles (id, ignored); text columns with a distinct value per row are ids."""
-    roles = dict(roles or {}) | {target: "target"}
+    roles = {**(roles or {}), target: "target"}
     columns = {}
     for name, values in frame.items():
         role = roles.get(str(name))
@@ -122,12 +124,12 @@ def main(args: argparse.Namespace) -> int:
     target, id and ignored columns."""
     data = args.data or load_params().data.raw
     frame = read_parquet(data) if data.suffix == ".parquet" else pd.read_csv(data)
-    roles: dict[str, str] = {}
+    roles: dict[str, Role] = {}
     if CONTRACT_FILE.exists():
         current = load_contract(CONTRACT_FILE)
         roles = {c.name: c.role for c in current.columns.values() if c.role != "feature"}
     target = args.target or next((n for n, r in roles.items() if r == "target"), None)
-    if target not in frame.columns:
+    if target is None or target not in frame.columns:
         print(f"schema: no target column {target!r} in {data}; pass --target", file=sys.stderr)
         return 1
     roles = {n: r for n, r in roles.items() if r != "target"}

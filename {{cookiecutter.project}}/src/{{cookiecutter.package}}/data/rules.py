@@ -1,10 +1,13 @@
-"""The contract's rules compiled to pandera schemas; each Check's name is the rule id used in
-reports."""
+"""The contract's rules: one table (rule id -> what it checks, whether the contract's severity
+applies, how it is compiled to a pandera check), in root-cause order. Each Check's name is its
+rule id, the id reports use; validate.py explains each id."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,25 @@ import pandera.pandas as pa
 
 from {{ cookiecutter.package }}.data.contract import Column, Contract
 from {{ cookiecutter.package }}.data.tables import as_number
+
+# Where a rule is checked: reading the file, its header, its cells as text, the typed values of
+# a column, the whole typed table.
+Stage = Literal["read", "header", "text", "column", "table"]
+# A compiler returns the rule's check function for a column (or the table), or None when the
+# contract does not ask for the rule there.
+ColumnCompiler = Callable[[Column, Contract], Callable[[pd.Series], Any] | None]
+TableCompiler = Callable[[Contract], Callable[[pd.DataFrame], Any] | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the contract."""
+
+    checks: str  # what it checks, in a few words
+    stage: Stage
+    always_error: bool = False  # breaks training whatever severity the contract gives
+    column: ColumnCompiler | None = None  # stages text and column
+    table: TableCompiler | None = None  # stage table
 
 
 def _within(bad: pd.Series, max_fraction: float) -> pd.Series:
@@ -25,37 +47,133 @@ def _is_text(values: pd.Series) -> bool:
 
 def _decodes(values: pd.Series) -> pd.Series | bool:
     """False where reading replaced bytes that are not UTF-8 with U+FFFD."""
-    return ~values.astype("str").str.contains("\ufffd", regex=False) if _is_text(values) else True
+    if not _is_text(values):
+        return True
+    return values.isna() | ~values.astype("str").str.contains("\ufffd", regex=False)
 
 
-def _check(function: Any, name: str) -> pa.Check:
-    """A pandera check named by its rule id; missing values are the function's business."""
-    return pa.Check(function, ignore_na=False, name=name)
+def _numbers(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    return (lambda s: s.isna() | as_number(s).notna()) if column.is_numeric else None
 
 
-def _checks(column: Column, target: bool) -> list[pa.Check]:
-    """The column's rules as pandera checks; missing values fail only the null rules."""
+def _target_not_null(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    return (lambda s: s.notna()) if column.name == contract.target else None
+
+
+def _max_null_fraction(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    limit = column.max_null_fraction
+    if column.name == contract.target or limit is None:  # the target: target_not_null
+        return None
+    return lambda s: _within(s.isna(), limit)
+
+
+def _finite(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    return (lambda s: ~np.isinf(s)) if column.is_numeric else None
+
+
+def _integer(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    if column.dtype != "int":
+        return None
+    return lambda s: s.isna() | np.isinf(s) | (s == s.round())
+
+
+def _range(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    if column.range is None:
+        return None
+    low, high = (-math.inf if v is None else v for v in column.range)
+    return lambda s: s.isna() | np.isinf(s) | s.between(low, high)
+
+
+def _allowed_values(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    if column.allowed_values is None:
+        return None
+    allowed, limit = list(column.allowed_values), column.max_unknown_fraction
+    return lambda s: _within(s.notna() & ~s.isin(allowed), limit)
+
+
+def _unique(column: Column, contract: Contract) -> Callable[[pd.Series], Any] | None:
+    return (lambda s: s.isna() | ~s.duplicated()) if column.unique else None
+
+
+def _labelled(frame: pd.DataFrame, target: str) -> bool:
+    return target in frame.columns and bool(frame[target].notna().any())
+
+
+def _min_rows(contract: Contract) -> Callable[[pd.DataFrame], Any] | None:
+    return lambda d: len(d) >= contract.table.min_rows
+
+
+def _max_rows(contract: Contract) -> Callable[[pd.DataFrame], Any] | None:
+    limit = contract.table.max_rows
+    return None if limit is None else lambda d: len(d) <= limit
+
+
+def _max_duplicate_fraction(contract: Contract) -> Callable[[pd.DataFrame], Any] | None:
+    limit = contract.table.max_duplicate_fraction
+    return None if limit is None else lambda d: _within(d.duplicated(), limit)
+
+
+def _min_classes(contract: Contract) -> Callable[[pd.DataFrame], Any] | None:
+    least, target = contract.table.min_classes, contract.target
+    if least is None:
+        return None
+    return lambda d: not _labelled(d, target) or d[target].nunique() >= least
+
+
+def _min_class_fraction(contract: Contract) -> Callable[[pd.DataFrame], Any] | None:
+    least, target = contract.table.min_class_fraction, contract.target
+    if least is None:
+        return None
+    return lambda d: not _labelled(d, target) or bool(class_shares(d, contract).min() >= least)
+
+
+RULES: dict[str, Rule] = {
+    "file": Rule("the data file exists and has a header", "read", always_error=True),
+    "csv": Rule("the CSV parses: as many fields on every line", "read", always_error=True),
+    "unique_column_names": Rule("each column name once in the header", "header", True),
+    "required": Rule("the columns the environment needs are present", "header", True),
+    "extra_columns": Rule("no column the contract lacks (table.extra_columns)", "header"),
+    "utf8": Rule("text is UTF-8", "text", True, column=lambda column, contract: _decodes),
+    "number": Rule("a numeric column's cells are numbers", "text", True, column=_numbers),
+    "finite": Rule("numbers are finite", "column", True, column=_finite),
+    "target_not_null": Rule("every row has a label", "column", True, column=_target_not_null),
+    "max_null_fraction": Rule("share of missing values", "column", column=_max_null_fraction),
+    "integer": Rule("an int column holds whole numbers", "column", column=_integer),
+    "range": Rule("values within [min, max]", "column", column=_range),
+    "allowed_values": Rule("share of unseen categories", "column", column=_allowed_values),
+    "unique": Rule("no value repeats", "column", column=_unique),
+    "min_rows": Rule("enough rows", "table", True, table=_min_rows),
+    "max_rows": Rule("not too many rows", "table", table=_max_rows),
+    "max_duplicate_fraction": Rule(
+        "share of duplicated rows", "table", table=_max_duplicate_fraction
+    ),
+    "min_classes": Rule("the target has enough classes", "table", True, table=_min_classes),
+    "min_class_fraction": Rule(
+        "every class has its share of rows", "table", table=_min_class_fraction
+    ),
+}
+
+
+def severity(contract: Contract, check: str, column: str | None) -> str:
+    """'error' or 'warning' for a failed check: always an error for the rules that break
+    training, else as the contract says for the column (or the table)."""
+    rule = RULES.get(check)
+    if rule is not None and rule.always_error:
+        return "error"
+    if check == "extra_columns":
+        return "error" if contract.table.extra_columns == "fail" else "warning"
+    rules = contract.columns.get(column or "", contract.table)
+    return "error" if rules.severity == "error" else "warning"
+
+
+def _column_checks(column: Column, contract: Contract, stage: Stage) -> list[pa.Check]:
+    """The column's rules of `stage` as pandera checks; missing values are each check's
+    business (they fail only the null rules)."""
     checks = []
-    if target:
-        checks.append(_check(lambda s: s.notna(), "target_not_null"))
-    elif column.max_null_fraction is not None:
-        null_limit = column.max_null_fraction
-        checks.append(_check(lambda s: _within(s.isna(), null_limit), "max_null_fraction"))
-    if column.is_numeric:
-        checks.append(_check(lambda s: ~np.isinf(s), "finite"))
-    if column.dtype == "int":
-        checks.append(_check(lambda s: s.isna() | np.isinf(s) | (s == s.round()), "integer"))
-    if column.range is not None:
-        low, high = (-math.inf if v is None else v for v in column.range)
-        checks.append(_check(lambda s: s.isna() | np.isinf(s) | s.between(low, high), "range"))
-    if column.allowed_values is not None:
-        allowed, unknown_limit = list(column.allowed_values), column.max_unknown_fraction
-        unknown = _check(
-            lambda s: _within(s.notna() & ~s.isin(allowed), unknown_limit), "allowed_values"
-        )
-        checks.append(unknown)
-    if column.unique:
-        checks.append(_check(lambda s: s.isna() | ~s.duplicated(), "unique"))
+    for rule_id, rule in RULES.items():
+        function = rule.column(column, contract) if rule.stage == stage and rule.column else None
+        if function is not None:
+            checks.append(pa.Check(function, ignore_na=False, name=rule_id))
     return checks
 
 
@@ -67,60 +185,32 @@ def class_shares(frame: pd.DataFrame, contract: Contract) -> pd.Series:
     return shares.reindex(classes).fillna(0.0)
 
 
-def _table_checks(contract: Contract) -> list[pa.Check]:
-    rules, target = contract.table, contract.target
-
-    def labelled(frame: pd.DataFrame) -> bool:
-        return target in frame.columns and bool(frame[target].notna().any())
-
-    checks = [_check(lambda d: len(d) >= rules.min_rows, "min_rows")]
-    if rules.max_rows is not None:
-        checks.append(_check(lambda d: len(d) <= rules.max_rows, "max_rows"))
-    if rules.max_duplicate_fraction is not None:
-        limit = rules.max_duplicate_fraction
-        checks.append(_check(lambda d: _within(d.duplicated(), limit), "max_duplicate_fraction"))
-    if rules.min_classes is not None:
-        checks.append(
-            _check(
-                lambda d: not labelled(d) or d[target].nunique() >= rules.min_classes,
-                "min_classes",
-            )
-        )
-    if rules.min_class_fraction is not None:
-        checks.append(
-            _check(
-                lambda d: (
-                    not labelled(d)
-                    or bool(class_shares(d, contract).min() >= rules.min_class_fraction)
-                ),
-                "min_class_fraction",
-            )
-        )
-    return checks
-
-
 def parse_schema(contract: Contract, environment: str = "training") -> pa.DataFrameSchema:
-    """Checks on the file as read, every cell still text: column names, presence, encoding,
-    numbers where the contract expects numbers."""
-    columns = {}
-    for column in contract.columns.values():
-        checks = [pa.Check(_decodes, name="utf8")]
-        if column.is_numeric:
-            checks.append(pa.Check(lambda s: as_number(s).notna(), name="number"))
-        columns[column.name] = pa.Column(
-            nullable=True, required=column.required_in(environment), checks=checks
+    """Checks on the file as read, every cell still text: the header's rules (column names,
+    presence, extra columns) and the text stage's."""
+    columns = {
+        column.name: pa.Column(
+            nullable=True,
+            required=column.required_in(environment),
+            checks=_column_checks(column, contract, "text"),
         )
+        for column in contract.columns.values()
+    }
     return pa.DataFrameSchema(columns, strict=True, unique_column_names=True)
 
 
 def rules_schema(contract: Contract) -> pa.DataFrameSchema:
-    """Checks on typed values (see `typed`): nulls, finiteness, ranges, categories, uniqueness,
-    and the table rules."""
+    """Checks on typed values (see `typed`): the column stage's rules on every column the model
+    or its checks use, and the table stage's."""
+    stage: Stage = "column"
     columns = {
-        c.name: pa.Column(
-            nullable=True, required=False, checks=_checks(c, c.name == contract.target)
-        )
+        c.name: pa.Column(nullable=True, required=False, checks=_column_checks(c, contract, stage))
         for c in contract.columns.values()
         if c.role != "ignored"
     }
-    return pa.DataFrameSchema(columns, checks=_table_checks(contract))
+    table = [
+        pa.Check(function, ignore_na=False, name=rule_id)
+        for rule_id, rule in RULES.items()
+        if rule.table is not None and (function := rule.table(contract)) is not None
+    ]
+    return pa.DataFrameSchema(columns, checks=table)

@@ -29,9 +29,11 @@ from {{ cookiecutter.package }}.data.contract import (
     load_contract,
 )
 from {{ cookiecutter.package }}.data.rules import (
+    RULES,
     class_shares,
     parse_schema,
     rules_schema,
+    severity,
 )
 from {{ cookiecutter.package }}.data.tables import (
     read_parquet,
@@ -40,28 +42,9 @@ from {{ cookiecutter.package }}.data.tables import (
 
 SAMPLES = 5
 MARKDOWN_LIMIT = 10_000  # characters; the PR report embeds this section
-# Root causes first: a row reported by an earlier rule of a column is not reported again.
-ORDER = [
-    "file",
-    "csv",
-    "unique_column_names",
-    "required",
-    "extra_columns",
-    "utf8",
-    "number",
-    "finite",
-    "target_not_null",
-    "max_null_fraction",
-    "integer",
-    "range",
-    "allowed_values",
-    "unique",
-    "min_rows",
-    "max_rows",
-    "max_duplicate_fraction",
-    "min_classes",
-    "min_class_fraction",
-]
+# Root causes first (the rule table's order): a row reported by an earlier rule of a column is
+# not reported again.
+ORDER = list(RULES)
 
 
 @dataclass
@@ -86,17 +69,17 @@ class Finding:
         return f"{self.column if self.column is not None else 'table'}.{self.check}"
 
 
-def read_raw(path: Path) -> tuple[pd.DataFrame | None, Finding | None]:
+def read_raw(path: Path) -> pd.DataFrame | Finding:
     """The file as read: CSV with every cell as text (undecodable bytes become U+FFFD), Parquet
     with its own types; or why it can't be read."""
 
-    def problem(check: str, message: str, expected: str, hint: str) -> tuple[None, Finding]:
-        return None, Finding(check, None, "error", message, expected, message, hint)
+    def problem(check: str, message: str, expected: str, hint: str) -> Finding:
+        return Finding(check, None, "error", message, expected, message, hint)
 
     if not path.exists():
         return problem("file", f"{path}: file not found", "a data file", "create it or pass --data")
     if path.suffix == ".parquet":
-        return read_parquet(path).reset_index(drop=True), None
+        return read_parquet(path).reset_index(drop=True)
     try:
         cells = pd.read_csv(
             path, header=None, dtype="str", encoding="utf-8-sig", encoding_errors="replace"
@@ -117,8 +100,8 @@ def read_raw(path: Path) -> tuple[pd.DataFrame | None, Finding | None]:
         str(name) if pd.notna(name) else f"unnamed_{i}" for i, name in enumerate(cells.iloc[0])
     ]
     frame = cells.iloc[1:].reset_index(drop=True)
-    frame.columns = header
-    return frame, None
+    frame.columns = pd.Index(header)
+    return frame
 
 
 def schema_errors(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[pa.errors.SchemaError]:
@@ -173,6 +156,8 @@ def explain(
 ) -> tuple[str, str, str, str]:
     """(message, expected, observed, hint) for rule `check` broken by `values` of `column`."""
     rules, table, n = contract.columns.get(column or ""), contract.table, len(frame)
+    # A column rule's limit is set (the rule exists only then): `or 0` only tells the type.
+    null_limit = (rules.max_null_fraction or 0.0) if rules else 0.0
     bad, share = len(values), _percent(len(values) / max(n, 1))
     where = f"column {column!r}"
     if check == "required":
@@ -209,8 +194,8 @@ def explain(
         )
     if check == "number":
         return (
-            f"{where} (dtype {rules.dtype}): {bad} values ({share}) are not numbers: "
-            + _top_values(values),
+            f"{where} (dtype {rules.dtype if rules else '?'}): {bad} values ({share}) are not "
+            f"numbers: {_top_values(values)}",
             "numbers (empty cell for missing)",
             _top_values(values),
             "fix those values, leave the cell empty when unknown, or set dtype: str "
@@ -233,8 +218,8 @@ def explain(
     if check == "max_null_fraction":
         return (
             f"{where}: {share} missing ({bad} rows), the contract allows at most "
-            f"{_percent(rules.max_null_fraction)}",
-            f"at most {_percent(rules.max_null_fraction)} missing",
+            f"{_percent(null_limit)}",
+            f"at most {_percent(null_limit)} missing",
             f"{share} missing",
             f"fill the gaps upstream, or raise max_null_fraction of {column} in contract.yaml",
         )
@@ -246,7 +231,7 @@ def explain(
             f"round them upstream, or set dtype: float for {column} in contract.yaml",
         )
     if check == "range":
-        low, high = rules.range
+        low, high = (rules.range if rules else None) or (None, None)
         observed = f"min {values.min():.6g}, max {values.max():.6g}"
         return (
             f"{where}: {bad} values ({share}) outside [{low}, {high}]: {observed}",
@@ -260,8 +245,8 @@ def explain(
         noun = "classes" if column == contract.target else "categories"
         return (
             f"{where}: unseen {noun} {_top_values(values)}: {share} of rows, the contract "
-            f"tolerates {_percent(rules.max_unknown_fraction)}",
-            f"one of {len(rules.allowed_values)} allowed values",
+            f"tolerates {_percent(rules.max_unknown_fraction if rules else 0.0)}",
+            f"one of {len((rules.allowed_values if rules else None) or ())} allowed values",
             f"{len(unseen)} unseen: {_top_values(values)}",
             f"add {first!r} to allowed_values of {column} in contract.yaml (or correct the data)",
         )
@@ -288,7 +273,7 @@ def explain(
             "check for a join that fans out, or raise table.max_rows",
         )
     if check == "max_duplicate_fraction":
-        limit = _percent(table.max_duplicate_fraction)
+        limit = _percent(table.max_duplicate_fraction or 0.0)
         return (
             f"table: {bad} rows ({share}) duplicate an earlier row, the contract allows {limit}",
             f"at most {limit} duplicated rows",
@@ -308,11 +293,11 @@ def explain(
         )
     if check == "min_class_fraction":
         all_shares = class_shares(frame, contract)
-        rare = all_shares.idxmin()
+        rare, least = all_shares.idxmin(), table.min_class_fraction or 0.0
         return (
             f"target column {target!r}: class {_show(rare)} is {_percent(all_shares.min())} of "
-            f"rows, the contract needs at least {_percent(table.min_class_fraction)} per class",
-            f"every class at least {_percent(table.min_class_fraction)}",
+            f"rows, the contract needs at least {_percent(least)} per class",
+            f"every class at least {_percent(least)}",
             classes,
             "collect more rows of the rare class, or lower table.min_class_fraction",
         )
@@ -327,7 +312,8 @@ def to_findings(
     grouped: dict[tuple[str, str | None], list[pd.DataFrame]] = {}
     for error in errors:
         grouped.setdefault(_rule_id(error), []).append(_failed_rows(error))
-    findings, seen = [], {}
+    findings: list[Finding] = []
+    seen: dict[str | None, set[int]] = {}
     for (check, column), parts in sorted(
         grouped.items(), key=lambda item: ORDER.index(item[0][0]) if item[0][0] in ORDER else 99
     ):
@@ -346,7 +332,7 @@ def to_findings(
             values = cases["failure_case"]
         message, expected, observed, hint = explain(check, column, values, frame, contract)
         rules = contract.columns.get(column or "", contract.table)
-        if getattr(rules, "inferred", False) and contract.severity(check, column) == "warning":
+        if getattr(rules, "inferred", False) and severity(contract, check, column) == "warning":
             hint += " (rule inferred by `make schema`, not reviewed yet)"
         reported |= rows
         samples = [
@@ -357,7 +343,7 @@ def to_findings(
             Finding(
                 check,
                 column,
-                contract.severity(check, column),
+                severity(contract, check, column),
                 message,
                 expected,
                 observed,
@@ -377,9 +363,9 @@ def validate_file(
     path: Path, contract: Contract, environment: str = "training"
 ) -> tuple[list[Finding], int]:
     """Every problem of the data file at `path` for `environment`, and its number of rows."""
-    frame, problem = read_raw(path)
-    if frame is None:
-        return [problem], 0
+    frame = read_raw(path)
+    if isinstance(frame, Finding):
+        return [frame], 0
     errors = schema_errors(parse_schema(contract, environment), frame)
     errors += schema_errors(rules_schema(contract), typed(frame, contract))
     return to_findings(errors, frame, contract), len(frame)
@@ -405,7 +391,7 @@ def _escape(text: str, properties: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if properties else text
 
 
-def annotations(findings: list[Finding], contract_path: Path) -> list[str]:
+def github_annotations(findings: list[Finding], contract_path: Path) -> list[str]:
     """GitHub Actions workflow commands pointing at the contract's line for each finding."""
     lines = contract_lines(contract_path)
     out = []
@@ -496,7 +482,7 @@ def main(args: argparse.Namespace) -> int:
     for f in findings:
         print(f"validate: {f.severity.upper()} {f.id}: {f.message}. Fix: {f.hint}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        print("\n".join(annotations(findings, args.contract)))
+        print("\n".join(github_annotations(findings, args.contract)))
     if any(f.severity == "error" for f in findings):
         return 1
     warned = f" with {len(findings)} warning(s)" if findings else ""

@@ -146,11 +146,12 @@ def categorical_drift(values: pd.Series, reference: dict[str, Any]) -> tuple[flo
     before, after = expected / expected.sum(), observed / observed.sum()
     size = float(jensenshannon(before, after, base=2))
     moved = (after - before).abs()
-    worst = moved.idxmax()
+    at = int(np.argmax(moved.to_numpy()))  # before, after and moved share the index
     table = np.vstack([expected, observed])
     table = table[:, table.sum(axis=0) > 0]
     p_value = 1.0 if table.shape[1] < 2 else float(stats.chi2_contingency(table).pvalue)
-    detail = f"{worst!r} {before[worst]:.1%} → {after[worst]:.1%} (L∞ {moved.max():.3f})"
+    worst, share_before, share_after = moved.index[at], before.iloc[at], after.iloc[at]
+    detail = f"{worst!r} {share_before:.1%} → {share_after:.1%} (L∞ {moved.max():.3f})"
     return size, p_value, detail
 
 

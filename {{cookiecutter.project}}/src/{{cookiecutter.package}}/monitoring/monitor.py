@@ -175,7 +175,7 @@ def assess(
     report: dict[str, Any] = {"rows": len(batch), "drift": drift_report}
     if labels is not None:
         measured = performance(batch, labels, contract, params.task)
-        tolerance = float((params.raw.get("monitor") or {}).get("performance_tolerance", 0.05))
+        tolerance = params.monitor.performance_tolerance
         checks = performance_checks(measured["metrics"], champion_metrics, tolerance)
         report["performance"] = measured | {"tolerance": tolerance, "checks": checks}
         if any(check["alarm"] for check in checks):

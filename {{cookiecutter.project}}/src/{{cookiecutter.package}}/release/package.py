@@ -35,6 +35,7 @@ from {{ cookiecutter.package }}.core.config import (
     MODEL_FILE,
     Params,
     load_params,
+    serving_args,
 )
 from {{ cookiecutter.package }}.core.modelfile import (
     ModelFileError,
@@ -152,7 +153,7 @@ def exported_lock(lock: Path = LOCK_FILE) -> str:
 
 def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
     """Name -> version of each pin in the lock that applies to this Python and platform."""
-    pins = {}
+    pins: dict[str, str] = {}
     for line in exported_lock(lock).splitlines():
         text = line.split("#", 1)[0].strip()
         if not text or text.startswith("-"):
@@ -222,13 +223,12 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
         bentoml.bentos.delete(tag)
     options = build_options()
     options["labels"] = {**options.get("labels", {}), **expected}
-    args = {"model_tag": tag, **vars(params.serve)}  # every serve setting: max_records, ...
     return bentoml.bentos.build(
         **options,
         name=stored.tag.name,
         version=stored.tag.version,
         build_ctx=str(BUILD_CONTEXT),
-        args=args,
+        args=serving_args(params, tag),
     )
 
 

@@ -28,7 +28,9 @@ from typing import Any
 import pandas as pd
 import pydantic_core
 
-DEFAULT_FOLDER = Path("logs/predictions")
+from {{ cookiecutter.package }}.core.config import MonitorParams
+
+DEFAULTS = MonitorParams()  # params.yaml `monitor`
 CURRENT = "predictions.jsonl"
 MASK_TOKEN = "<pii>"
 
@@ -51,12 +53,12 @@ class PredictionLog:
 
     def __init__(
         self,
-        folder: Path | None = None,
-        max_bytes: int = 50_000_000,
-        keep: int = 20,
+        folder: Path = DEFAULTS.log_dir,
+        max_bytes: int = DEFAULTS.max_bytes,
+        keep: int = DEFAULTS.keep,
         masked: Iterable[str] = (),
     ):
-        self.folder = Path(os.environ.get("PREDICTION_LOG_DIR") or folder or DEFAULT_FOLDER)
+        self.folder = Path(os.environ.get("PREDICTION_LOG_DIR") or folder)  # the variable wins
         self.max_bytes, self.keep = max_bytes, keep
         self.masked = frozenset(masked)
         self._mask = masker(os.environ.get("PREDICTION_LOG_KEY"))

@@ -17,9 +17,10 @@ PREDICTION_LOG_DIR, default logs/predictions; PREDICTION_LOG=off turns it off; t
 one, else a new one, returned in the body and the X-Request-ID header so labels can be joined
 later (`make monitor LABELS=...`).
 
-Which model: the bento arguments `model_tag`, `max_records` and `max_body_bytes`, fixed by
-`make package`. Run from source, the newest version of params `registry.model` in the BentoML
-store and params `serve`:
+Which model, limits and log: the bento arguments (config.serving_args: `model_tag`, params
+`serve`, and the log's folder, size and number of files from params `monitor`), fixed by
+`make package`; PREDICTION_LOG_DIR, set where the service runs, wins over the folder. Run from
+source, the newest version of params `registry.model` in the BentoML store and params.yaml:
     bentoml serve {{ cookiecutter.package }}.serving.service:ModelService
 """
 
@@ -50,6 +51,7 @@ from {{ cookiecutter.package }}.core.config import (
     CONTRACT_FILE,
     MODEL_FILE,
     load_params,
+    serving_args,
 )
 from {{ cookiecutter.package }}.core.modelfile import load_model
 from {{ cookiecutter.package }}.data.contract import (
@@ -84,11 +86,15 @@ OPEN_PREFIXES = ("/static_content/",)  # the docs page's scripts and styles
 
 
 class Settings(BaseModel):
-    """What one bento serves."""
+    """What one bento serves, and where it logs (config.serving_args writes these)."""
 
+    model_config = ConfigDict(extra="forbid")
     model_tag: str
     max_records: int = Field(gt=0)
     max_body_bytes: int | None = Field(default=None, gt=0)
+    log_dir: Path
+    log_max_bytes: int = Field(gt=0)
+    log_keep: int = Field(gt=0)
 
 
 def settings() -> Settings:
@@ -97,7 +103,15 @@ def settings() -> Settings:
     if given:
         return Settings(**given)
     params = load_params()
-    return Settings(model_tag=f"{params.registry.model}:latest", **vars(params.serve))
+    return Settings(**serving_args(params, f"{params.registry.model}:latest"))
+
+
+def prediction_log(settings: Settings, masked: list[str]) -> PredictionLog | None:
+    """The log the service appends to (PREDICTION_LOG_DIR overrides the folder), or None with
+    PREDICTION_LOG=off."""
+    if os.environ.get("PREDICTION_LOG") == "off":
+        return None
+    return PredictionLog(settings.log_dir, settings.log_max_bytes, settings.log_keep, masked)
 
 
 def accepts_missing(column: Column) -> bool:
@@ -121,7 +135,9 @@ def request_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
     """The request body: `{"records": [record, ...]}` with 1 to `max_records` records."""
     records = Field(min_length=1, max_length=max_records, description="records to predict")
     return create_model(
-        "PredictRequest", __config__=ConfigDict(extra="forbid"), records=(list[record], records)
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        records=(list[record], records),  # type: ignore[valid-type]  # a model made at run time
     )
 
 
@@ -280,7 +296,8 @@ class BodyLimit:
     async def refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The 413 answer."""
         message = f"request body larger than {self.max_bytes} bytes (params serve.max_body_bytes)"
-        problem = Problem(type="body_too_large", loc=["body"], msg=message, limit=self.max_bytes)
+        fields = {"type": "body_too_large", "loc": ["body"], "msg": message}
+        problem = Problem.model_validate(fields | {"limit": self.max_bytes})  # an extra field
         await error_response(413, problem, {"Connection": "close"})(scope, receive, send)
 
 
@@ -386,8 +403,7 @@ class ModelService:
         self.labels = self.model_ref.info.labels
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
         masked = [name for name in CONTRACT.features if CONTRACT.columns[name].pii]
-        off = os.environ.get("PREDICTION_LOG") == "off"
-        self.log = None if off else PredictionLog(masked=masked)
+        self.log = prediction_log(SETTINGS, masked)
 
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     def predict(self, records: list[BaseModel], ctx: bentoml.Context) -> PredictResponse:
@@ -425,7 +441,9 @@ class ModelService:
 
 
 # The first added is the outermost: the key before the media type before the body's size.
-ModelService.add_asgi_middleware(ApiKey, key=API_KEY)
-ModelService.add_asgi_middleware(JsonOnly)
-ModelService.add_asgi_middleware(BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT))
-ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))
+# (@bentoml.service made ModelService a bentoml Service; mypy keeps a decorated class's own
+# type, python/mypy#3135, hence the ignores.)
+ModelService.add_asgi_middleware(ApiKey, key=API_KEY)  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT))  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))  # type: ignore[attr-defined]

@@ -139,10 +139,10 @@ def table(results: list[Result], keys: list[str], metric: str) -> str:
 def main(args: argparse.Namespace) -> int:
     """CLI entry: list, run one point, run all points, or rank."""
     params = load_params()
-    sweep = params.raw.get("sweep") or {}
+    sweep = params.sweep
     try:
-        grid = read_grid(sweep.get("grid"))
-        todo = plan(grid, int(sweep.get("samples", 0)), int(sweep.get("seed", 0)))
+        grid = read_grid(sweep.grid)
+        todo = plan(grid, sweep.samples, sweep.seed)
     except SweepError as error:
         print(f"sweep: {error}", file=sys.stderr)
         return 2
