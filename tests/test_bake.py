@@ -17,7 +17,7 @@ WORKFLOWS = (
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
     "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
-    "layout",
+    "layout", "evaluate",
 )  # fmt: skip
 # The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
 # core every part imports; cli and checks on top.

@@ -82,6 +82,8 @@ class EvaluateParams:
     primary: str
     bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
     slices: list[str] = field(default_factory=list)
+    # Most rows in each regression plot file (reports/plots/*.csv, committed): see evaluate.
+    plot_rows: int = field(default=1000, metadata=between(3))
 
 
 @dataclass(frozen=True)
