@@ -30,7 +30,7 @@ PACKAGE = {
         "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",
         "modelcard", "artifacts", "package", "serve", "containerize",
     ),
-    "serving": ("__init__", "service", "predictionlog"),
+    "serving": ("__init__", "service", "predictionlog", "flags"),
     "monitoring": ("__init__", "reference", "drift", "monitor", "retrain"),
 }  # fmt: skip
 MODULES = tuple(
