@@ -190,6 +190,10 @@ def test_out_of_contract_values_are_flagged_per_record_and_logged(served):
     assert "red" not in flags["colour"]["msg"], "a pii column's values are not listed"
     logged = read_log(logs).frame.query("request_id == 'flags-1'").sort_values("record")
     assert logged["warnings"].tolist() == warnings
+    spec = client.get("/docs.json").json()
+    ok = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert "warnings" in ok["schema"]["required"]
+    jsonschema.validate(response.json(), {**ok["schema"], "components": spec["components"]})
 
 
 def test_a_bad_request_id_is_replaced_and_ids_are_unique(served):
