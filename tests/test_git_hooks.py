@@ -27,7 +27,8 @@ def staged(project: Path) -> list[str]:
 def commit(project: Path, message: str) -> None:
     """`git commit` through the installed hooks; fails the test with their output."""
     result = run(["git", "commit", "-m", message], project, check=False, timeout=900)
-    assert result.returncode == 0, f"the hooks refused the commit:\n{result.stdout[-4000:]}"
+    output = result.stdout + result.stderr  # pre-commit reports on stderr under git
+    assert result.returncode == 0, f"the hooks refused the commit:\n{output[-4000:]}"
 
 
 @pytest.fixture(scope="module")
