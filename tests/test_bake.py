@@ -17,7 +17,7 @@ WORKFLOWS = (
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
     "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
-    "layout", "params_read",
+    "layout", "params_read", "evaluate",
 )  # fmt: skip
 # The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
 # core every part imports; cli and checks on top.
@@ -30,7 +30,7 @@ PACKAGE = {
         "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",
         "modelcard", "artifacts", "package", "serve", "containerize",
     ),
-    "serving": ("__init__", "service", "predictionlog"),
+    "serving": ("__init__", "service", "predictionlog", "flags"),
     "monitoring": ("__init__", "reference", "drift", "monitor", "retrain"),
 }  # fmt: skip
 MODULES = tuple(

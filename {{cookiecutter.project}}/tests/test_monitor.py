@@ -1,5 +1,6 @@
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from {{ cookiecutter.package }}.monitoring.monitor import (
     markdown,
 )
 from {{ cookiecutter.package }}.monitoring.reference import build_profile
+from {{ cookiecutter.package }}.serving.flags import record_flags
 from {{ cookiecutter.package }}.serving.predictionlog import (
     MASK_TOKEN,
     PredictionLog,
@@ -146,3 +148,27 @@ def test_pii_values_become_a_keyed_hash_or_a_token(tmp_path, monkeypatch):
     monkeypatch.delenv("PREDICTION_LOG_KEY")
     PredictionLog(tmp_path / "token", masked=["email"]).write("r", "v1", records, [0] * 4)
     assert read_log(tmp_path / "token").frame["email"].tolist()[:3] == [MASK_TOKEN] * 3
+
+
+def test_out_of_contract_values_are_counted_per_column_from_the_log_or_a_file(
+    params, reference, tmp_path
+):
+    frame, contract, profile = reference
+    columns = contract.columns | {
+        "size": replace(contract.columns["size"], range=(0.0, 20.0)),
+        "colour": replace(contract.columns["colour"], allowed_values=("red", "green", "blue")),
+    }
+    contract = replace(contract, columns=columns)
+    batch = frame.head(100).copy()
+    batch.loc[[0, 1, 2], "size"] = [-1.0, 25.0, np.nan]
+    batch.loc[[2, 3], "colour"] = ["crew", None]
+    records = json.loads(batch[contract.features].to_json(orient="records"))
+    flags = [[flag.model_dump() for flag in record_flags(r, contract)] for r in records]
+    PredictionLog(tmp_path / "log").write("r", "v1", records, [0] * len(records), None, flags)
+    expected = {"rows": 3, "columns": {"size": {"range": 2}, "colour": {"allowed_values": 1}}}
+    from_log = assess(read_log(tmp_path / "log").frame, profile, params, contract)
+    assert from_log["out_of_contract"] == expected
+    assert assess(batch, profile, params, contract)["out_of_contract"] == expected
+    text = markdown(from_log | {"batch": "b", "reference": "r"})
+    assert "Values outside the contract (3 of 100 rows)" in text
+    assert "| `size` | range | 2 |" in text

@@ -24,9 +24,14 @@ from {{ cookiecutter.package }}.training.train import build_model
 
 CONTRACT = {
     "columns": {
-        "size": {"dtype": "float", "max_null_fraction": 0.2},
-        "count": {"dtype": "int", "max_null_fraction": 0},
-        "colour": {"dtype": "str", "max_null_fraction": 0.2, "pii": True},
+        "size": {"dtype": "float", "max_null_fraction": 0.2, "range": [0, 40]},
+        "count": {"dtype": "int", "max_null_fraction": 0, "allowed_values": [0, 1, 2, 3, 4]},
+        "colour": {
+            "dtype": "str",
+            "max_null_fraction": 0.2,
+            "pii": True,
+            "allowed_values": ["red", "green", "blue"],
+        },
         "label": {"dtype": "str", "role": "target"},
     }
 }
@@ -177,6 +182,39 @@ def test_every_answer_is_logged_under_its_request_id(served):
     assert set(logged["model_version"]) == {"v9.9.9"}
 
 
+def test_out_of_contract_values_are_flagged_per_record_and_logged(served):
+    """Outside the contract's range or allowed values: predicted, and flagged in the answer and
+    the log, without repeating the value (colour is pii)."""
+    from {{ cookiecutter.package }}.serving.predictionlog import read_log
+
+    client, _, _, logs = served
+    outside = {"size": -5.0, "count": 9, "colour": "crew"}
+    response = client.post(
+        "/predict",
+        content=json.dumps({"records": [GOOD, outside, {**GOOD, "size": None}]}),
+        headers={"content-type": "application/json", "x-request-id": "flags-1"},
+    )
+    assert response.status_code == 200, response.text
+    warnings = response.json()["warnings"]
+    assert len(response.json()["predictions"]) == 3
+    assert warnings[0] == warnings[2] == []
+    flags = {w["column"]: w for w in warnings[1]}
+    assert {name: w["check"] for name, w in flags.items()} == {
+        "size": "range",
+        "count": "allowed_values",
+        "colour": "allowed_values",
+    }
+    assert "minimum 0" in flags["size"]["msg"] and "crew" not in json.dumps(warnings)
+    assert "0, 1, 2, 3, 4" in flags["count"]["msg"]
+    assert "red" not in flags["colour"]["msg"], "a pii column's values are not listed"
+    logged = read_log(logs).frame.query("request_id == 'flags-1'").sort_values("record")
+    assert logged["warnings"].tolist() == warnings
+    spec = client.get("/docs.json").json()
+    ok = spec["paths"]["/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert "warnings" in ok["schema"]["required"]
+    jsonschema.validate(response.json(), {**ok["schema"], "components": spec["components"]})
+
+
 def test_a_bad_request_id_is_replaced_and_ids_are_unique(served):
     ids = set()
     for _ in range(3):
@@ -322,3 +360,25 @@ def test_serve_refuses_an_open_service_beyond_loopback(monkeypatch, host, enviro
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert (open_refusal(host) is not None) is refused
+
+
+@pytest.mark.parametrize("given", ["", "elsewhere/log"])
+def test_make_serve_puts_the_log_in_the_project_whatever_the_servers_folder(monkeypatch, given):
+    """The bento runs in its own folder of the BentoML store: `serve` hands it the log folder as
+    an absolute path in this project (params monitor.log_dir, or a relative PREDICTION_LOG_DIR)."""
+    import argparse
+    import os
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from {{ cookiecutter.package }}.core.config import load_params
+    from {{ cookiecutter.package }}.release import serve
+
+    monkeypatch.setenv("PREDICTION_LOG_DIR", given)
+    monkeypatch.setattr(serve, "package", lambda: SimpleNamespace(tag="model:v1.0.0"))
+    started = []
+    monkeypatch.setattr(serve.os, "execv", lambda *command: started.append(command))
+    assert serve.main(argparse.Namespace(host="127.0.0.1", port=3000)) == 0
+    assert started, "bentoml serve was not started"
+    expected = Path.cwd() / (given or load_params().monitor.log_dir)
+    assert os.environ["PREDICTION_LOG_DIR"] == str(expected.resolve())

@@ -36,6 +36,8 @@ DRIFT_REPORT = REPORTS / "drift.json"
 DRIFT_MARKDOWN = REPORTS / "drift.md"
 MONITOR_FILE = REPORTS / "monitor.json"
 MONITOR_MARKDOWN = REPORTS / "monitor.md"
+# The environment variable that names the prediction log's folder (serving/predictionlog.py).
+PREDICTION_LOG_ENV = "PREDICTION_LOG_DIR"
 RELEASE = Path("release")
 MODEL_CARD = RELEASE / "model-card.md"
 
@@ -82,6 +84,8 @@ class EvaluateParams:
     primary: str
     bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
     slices: list[str] = field(default_factory=list)
+    # Most rows in each regression plot file (reports/plots/*.csv, committed): see evaluate.
+    plot_rows: int = field(default=1000, metadata=between(3))
 
 
 @dataclass(frozen=True)

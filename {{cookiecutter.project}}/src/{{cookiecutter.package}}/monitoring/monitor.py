@@ -1,5 +1,6 @@
-"""Monitor: drift of a batch of production inputs against the champion's reference profile,
-and its performance when labels are given; reports/monitor.json and reports/monitor.md.
+"""Monitor: drift of a batch of production inputs (by default the service's prediction log)
+against the champion's reference profile, its values outside the contract per column, and its
+performance when labels are given; reports/monitor.json and reports/monitor.md.
 
 Exit codes: 0 ok, 2 warn, 3 alarm (1 is left for errors such as an unreadable batch), so a
 scheduled workflow can tell them apart.
@@ -38,7 +39,8 @@ from {{ cookiecutter.package }}.release.champion import (
     find_champion,
     recorded_metrics,
 )
-from {{ cookiecutter.package }}.serving.predictionlog import read_log
+from {{ cookiecutter.package }}.serving.flags import column_flag
+from {{ cookiecutter.package }}.serving.predictionlog import log_folder, read_log
 from {{ cookiecutter.package }}.training.metrics import (
     Predictions,
     direction,
@@ -58,9 +60,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch",
         type=Path,
         help="prediction log (.jsonl or a folder of them) or a CSV/Parquet file of inputs "
-        "(default: data.raw)",
+        "(default: the service's log, params monitor.log_dir; data.raw while it is empty)",
     )
     parser.add_argument("--labels", type=Path, help="CSV with request_id[, record] and the target")
+
+
+def default_batch(params: Params) -> Path:
+    """The project's prediction log, where `make serve` writes it, while it holds any file;
+    else the raw data (params data.raw), with a line on stderr saying so."""
+    folder = log_folder(params.monitor.log_dir)
+    if folder.is_dir() and any(folder.glob("*.jsonl")):
+        return folder
+    print(f"monitor: no prediction log in {folder}: reading {params.data.raw}", file=sys.stderr)
+    return params.data.raw
 
 
 def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]:
@@ -71,6 +83,31 @@ def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]
         masked = [name for name, column in contract.columns.items() if column.pii]
         return logged.frame.drop(columns=masked, errors="ignore"), logged.bad_lines
     return read_table(path, contract), []
+
+
+def out_of_contract(batch: pd.DataFrame, contract: Contract) -> dict[str, Any]:
+    """Values outside the contract's range or allowed values: how many rows have any, and a count
+    per column and check. A prediction log's rows carry the flags the service gave them (its
+    `warnings`); a data file's values are checked here, by the same rule (serving/flags.py)."""
+    counts: dict[str, dict[str, int]] = {}
+    if "warnings" in batch.columns:
+        flagged = batch["warnings"].map(lambda flags: isinstance(flags, list) and bool(flags))
+        for flags in batch.loc[flagged, "warnings"]:
+            for flag in flags:
+                column = counts.setdefault(flag["column"], {})
+                column[flag["check"]] = column.get(flag["check"], 0) + 1
+        return {"rows": int(flagged.sum()), "columns": counts}
+    outside = pd.Series(False, index=batch.index)
+    for name in contract.features:
+        if name not in batch.columns:
+            continue
+        values = batch[name].astype(object).where(batch[name].notna(), None)
+        found = {value: column_flag(contract.columns[name], value) for value in values.unique()}
+        checks = values.map({value: flag.check for value, flag in found.items() if flag})
+        for check, count in checks.value_counts().items():
+            counts.setdefault(name, {})[str(check)] = int(count)
+        outside |= checks.notna()
+    return {"rows": int(outside.sum()), "columns": counts}
 
 
 def reference_profile(champion: Champion | None) -> tuple[dict[str, Any], str]:
@@ -144,6 +181,20 @@ def markdown(report: dict[str, Any]) -> str:
             "",
         ]
     lines.append(drift.markdown(report["drift"]).strip())
+    outside = report.get("out_of_contract") or {"rows": 0, "columns": {}}
+    if outside["rows"]:
+        lines += [
+            "",
+            f"### Values outside the contract ({outside['rows']} of {report['rows']} rows)",
+            "",
+            "| column | check | values |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{column}` | {check} | {count} |"
+            for column, checks in sorted(outside["columns"].items())
+            for check, count in sorted(checks.items())
+        ]
     checks = report.get("performance", {}).get("checks")
     if checks:
         lines += [
@@ -172,7 +223,11 @@ def assess(
     """Verdict, drift and (with labels) performance of one batch."""
     drift_report = drift.compare(batch, profile, drift.drift_params(params.raw.get("drift")))
     verdict = {"ok": "ok", "warn": "warn", "fail": "alarm"}[drift_report["verdict"]]
-    report: dict[str, Any] = {"rows": len(batch), "drift": drift_report}
+    report: dict[str, Any] = {
+        "rows": len(batch),
+        "drift": drift_report,
+        "out_of_contract": out_of_contract(batch, contract),
+    }
     if labels is not None:
         measured = performance(batch, labels, contract, params.task)
         tolerance = params.monitor.performance_tolerance
@@ -186,7 +241,7 @@ def assess(
 def main(args: argparse.Namespace) -> int:
     """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm."""
     params, contract = load_params(), load_contract()
-    batch_path = args.batch or params.data.raw
+    batch_path = args.batch or default_batch(params)
     try:
         batch, bad_lines = load_batch(batch_path, contract)
     except (OSError, ValueError) as error:

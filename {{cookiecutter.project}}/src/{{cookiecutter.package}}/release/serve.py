@@ -4,6 +4,10 @@ The endpoint is open unless the environment variable API_KEY is set (clients the
 `Authorization: Bearer <API_KEY>`). Open is allowed only on a loopback address: serving on any
 other host (HOST=0.0.0.0) without API_KEY is refused, unless ALLOW_NO_API_KEY=1 says another
 layer (a gateway, a private network) guards the service.
+
+The bento runs in its own folder of the BentoML store: the prediction log is pointed at this
+project's folder (params monitor.log_dir, or PREDICTION_LOG_DIR when set) as an absolute path,
+where `make monitor` reads it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import argparse
 import ipaddress
 import os
 import sys
+from pathlib import Path
 
+from {{ cookiecutter.package }}.core.config import PREDICTION_LOG_ENV, load_params
 from {{ cookiecutter.package }}.release.package import package
 from {{ cookiecutter.package }}.release.registry import RegistryError
 
@@ -55,6 +61,9 @@ def main(args: argparse.Namespace) -> int:
     except RegistryError as error:
         print(f"serve: refused: {error}", file=sys.stderr)
         return 1
+    folder = Path(os.environ.get(PREDICTION_LOG_ENV) or load_params().monitor.log_dir)
+    os.environ[PREDICTION_LOG_ENV] = str(folder.resolve())
+    print(f"serve: prediction log in {os.environ[PREDICTION_LOG_ENV]}", flush=True)
     command = [sys.executable, "-m", "bentoml", "serve", str(bento.tag)]
     command += ["--host", args.host, "--port", str(args.port)]
     print(f"serve: {' '.join(command[1:])}", flush=True)

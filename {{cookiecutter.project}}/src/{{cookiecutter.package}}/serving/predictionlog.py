@@ -1,5 +1,6 @@
-"""Prediction log: every served record's inputs, outputs, model version, time and request id,
-appended as JSON lines to a folder (rotated by size) that `make monitor` reads back.
+"""Prediction log: every served record's inputs, outputs, out-of-contract flags, model version,
+time and request id, appended as JSON lines to a folder (rotated by size) that `make monitor`
+reads back.
 
 Inputs are stored verbatim, except the contract's `pii: true` columns: with PREDICTION_LOG_KEY
 set, each value becomes a keyed hash (`hmac:` and 16 hex digits: equal values give equal
@@ -8,7 +9,7 @@ without the key); without it, the fixed token `<pii>`. Missing values stay null.
 
 Writing never fails a request: an unwritable sink is reported on stderr and the request goes on.
 Reading skips lines that are not whole JSON records (a write cut short by a full disk) and
-counts them. Point the folder at mounted or synced storage with PREDICTION_LOG_DIR.
+counts them. Where the folder is: see `log_folder`.
 """
 
 from __future__ import annotations
@@ -28,11 +29,20 @@ from typing import Any
 import pandas as pd
 import pydantic_core
 
-from {{ cookiecutter.package }}.core.config import MonitorParams
+from {{ cookiecutter.package }}.core.config import PREDICTION_LOG_ENV, MonitorParams
 
 DEFAULTS = MonitorParams()  # params.yaml `monitor`
 CURRENT = "predictions.jsonl"
 MASK_TOKEN = "<pii>"
+
+
+def log_folder(configured: Path = DEFAULTS.log_dir) -> Path:
+    """The log's folder: the environment variable PREDICTION_LOG_DIR when set, else `configured`
+    (params monitor.log_dir). A relative path is relative to the server's
+    working directory, which for a bento is its own folder in the BentoML store: `make serve`
+    therefore sets PREDICTION_LOG_DIR to the project's folder as an absolute path, and the
+    image to its volume /predictions."""
+    return Path(os.environ.get(PREDICTION_LOG_ENV) or configured)
 
 
 def masker(key: str | None) -> Callable[[Any], str]:
@@ -58,7 +68,7 @@ class PredictionLog:
         keep: int = DEFAULTS.keep,
         masked: Iterable[str] = (),
     ):
-        self.folder = Path(os.environ.get("PREDICTION_LOG_DIR") or folder)  # the variable wins
+        self.folder = log_folder(folder)
         self.max_bytes, self.keep = max_bytes, keep
         self.masked = frozenset(masked)
         self._mask = masker(os.environ.get("PREDICTION_LOG_KEY"))
@@ -76,11 +86,15 @@ class PredictionLog:
         records: list[dict[str, Any]],
         predictions: list[Any],
         probabilities: list[dict[str, float]] | None = None,
+        warnings: list[list[dict[str, Any]]] | None = None,
     ) -> bool:
-        """Log one request; False (and a line on stderr) when the sink cannot be written."""
+        """Log one request (`warnings`: each record's out-of-contract flags, serving/flags.py);
+        False (and a line on stderr) when the sink cannot be written."""
         try:
             records = [self.mask(record) for record in records]
-            lines = self._lines(request_id, model_version, records, predictions, probabilities)
+            lines = self._lines(
+                request_id, model_version, records, predictions, probabilities, warnings
+            )
             with self._lock:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._rotate()
@@ -107,6 +121,7 @@ class PredictionLog:
         records: list[dict[str, Any]],
         predictions: list[Any],
         probabilities: list[dict[str, float]] | None,
+        warnings: list[list[dict[str, Any]]] | None,
     ) -> list[str]:
         """One JSON line per record."""
         timestamp = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -122,6 +137,8 @@ class PredictionLog:
             }
             if probabilities is not None:
                 entry["probabilities"] = probabilities[index]
+            if warnings is not None:
+                entry["warnings"] = warnings[index]
             # pydantic's Rust encoder: about 5x faster than json.dumps on rows of floats.
             lines.append(pydantic_core.to_json(entry, fallback=str).decode() + "\n")
         return lines

@@ -4,6 +4,8 @@ The request schema is generated at import from the data contract saved with the 
 feature present and typed (no coercion: "1.5" is not a float), unknown fields rejected, NaN and
 infinity rejected, `null` only where the contract allows missing values, and
 between 1 and `serve.max_records` records. A bad request gets a 400 that names each problem.
+A value outside the contract's range or allowed values is predicted and flagged in the answer's
+`warnings`, one list per record (`flags.py`).
 
 Before any of that, ASGI middlewares: with the environment variable API_KEY set, every path
 but the probes, /metrics and the API docs needs `Authorization: Bearer <API_KEY>` (401
@@ -60,6 +62,7 @@ from {{ cookiecutter.package }}.data.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.serving.flags import Flag, record_flags
 from {{ cookiecutter.package }}.serving.predictionlog import PredictionLog
 
 
@@ -179,6 +182,10 @@ class PredictResponse(BaseModel):
         default=None,
         description="classification: probability of each class, per record; regression: null",
         json_schema_extra={"nullable": True},  # OpenAPI 3.0's null, which BentoML's schema drops
+    )
+    warnings: list[list[Flag]] = Field(
+        description="per record: its values outside the contract's range or allowed values "
+        "(the record is still predicted); an empty list when there are none",
     )
 
 
@@ -408,6 +415,7 @@ class ModelService:
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     def predict(self, records: list[BaseModel], ctx: bentoml.Context) -> PredictResponse:
         """Predict every record; classification adds each class's probability."""
+        inputs = [record.model_dump(by_alias=True) for record in records]
         encoded = self.model[:-1].transform(to_frame(records, CONTRACT))
         # Tree estimators compute in float32, where a value the scaling pushed beyond its range
         # fails (a 500): held at float32's largest, it takes the same branches as any value
@@ -426,16 +434,17 @@ class ModelService:
             request_id=request_id(ctx.request.headers.get("x-request-id")),
             predictions=estimator.predict(encoded).tolist(),
             probabilities=probabilities,
+            warnings=[record_flags(values, CONTRACT) for values in inputs],
         )
         ctx.response.headers["X-Request-ID"] = response.request_id
         if self.log is not None:  # never fails the request: see PredictionLog.write
-            inputs = [record.model_dump(by_alias=True) for record in records]
             self.log.write(
                 response.request_id,
                 response.model_version,
                 inputs,
                 response.predictions,
                 response.probabilities,
+                [[flag.model_dump() for flag in flags] for flags in response.warnings],
             )
         return response
 

@@ -141,17 +141,37 @@ def importance(
     ]
 
 
+def plot_rows(frame: pd.DataFrame, x: str, y: str, max_rows: int) -> pd.DataFrame:
+    """At most `max_rows` rows of a scatter's data that still show its shape: the rows at evenly
+    spaced ranks of `x` (quantiles: the smallest and largest `x` included), plus the rows of the
+    smallest and largest `y`, in `x` order. A frame within the limit is returned whole."""
+    if len(frame) <= max_rows:
+        return frame
+    order = frame[x].to_numpy().argsort(kind="stable")
+    ranks = np.linspace(0, len(frame) - 1, max_rows - 2).round().astype(int)
+    extremes = [frame[y].to_numpy().argmin(), frame[y].to_numpy().argmax()]
+    keep = np.union1d(order[ranks], extremes)
+    return frame.iloc[keep].sort_values(x, kind="stable")
+
+
 def write_plots(
-    model: Pipeline, predictions: Predictions, task: str, folder: Path = PLOTS_DIR
+    model: Pipeline,
+    predictions: Predictions,
+    task: str,
+    max_rows: int,
+    folder: Path = PLOTS_DIR,
 ) -> None:
-    """CSV files for `dvc plots`: confusion and ROC/PR, or predicted vs actual and residuals."""
+    """CSV files for `dvc plots`: confusion and ROC/PR, or predicted vs actual and residuals
+    (each at most `max_rows` rows, see `plot_rows`: the files are committed)."""
     folder.mkdir(parents=True, exist_ok=True)
     if task == "regression":
-        pd.DataFrame({"actual": predictions.y_true, "predicted": predictions.y_pred}).to_csv(
+        actual = pd.DataFrame({"actual": predictions.y_true, "predicted": predictions.y_pred})
+        plot_rows(actual, "actual", "predicted", max_rows).to_csv(
             folder / "predictions.csv", index=False
         )
         residual = predictions.y_true - predictions.y_pred
-        pd.DataFrame({"predicted": predictions.y_pred, "residual": residual}).to_csv(
+        residuals = pd.DataFrame({"predicted": predictions.y_pred, "residual": residual})
+        plot_rows(residuals, "predicted", "residual", max_rows).to_csv(
             folder / "residuals.csv", index=False
         )
         return
@@ -188,7 +208,7 @@ def main() -> int:
     slices = slice_table(test, predictions, params.evaluate.slices, params.evaluate.metrics)
     seed = params.evaluate.bootstrap.seed
     ranking = importance(model, test, contract, params.evaluate.primary, seed)
-    write_plots(model, predictions, params.task)
+    write_plots(model, predictions, params.task, params.evaluate.plot_rows)
     write_json(SLICES_FILE, slices)
     write_json(IMPORTANCE_FILE, ranking)
     write_json(
