@@ -22,9 +22,11 @@ TESTS = (
 # The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
 # core every part imports; cli and checks on top.
 PACKAGE = {
-    "": ("__init__", "__main__", "cli", "checks"),
+    "": ("__init__", "__main__", "cli", "checks", "adopt"),
     "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile"),
-    "data": ("__init__", "contract", "tables", "rules", "infer", "validate", "split", "features"),
+    "data": (
+        "__init__", "contract", "tables", "rules", "infer", "leakage", "validate", "split", "features",
+    ),
     "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
     "release": (
         "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",
