@@ -17,7 +17,7 @@ WORKFLOWS = (
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
     "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
-    "layout",
+    "layout", "adopt",
 )  # fmt: skip
 # The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
 # core every part imports; cli and checks on top.
@@ -25,7 +25,8 @@ PACKAGE = {
     "": ("__init__", "__main__", "cli", "checks", "adopt"),
     "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile"),
     "data": (
-        "__init__", "contract", "tables", "rules", "infer", "leakage", "validate", "split", "features",
+        "__init__", "contract", "tables", "rules", "infer", "leakage", "validate", "split",
+        "features",
     ),
     "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
     "release": (

@@ -1,3 +1,4 @@
+import json
 import subprocess
 
 import numpy as np
@@ -6,6 +7,7 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from {{ cookiecutter.package }}.core.config import (
+    VALIDATION_REPORT,
     MetricRule,
     SliceRules,
 )
@@ -15,6 +17,7 @@ from {{ cookiecutter.package }}.release.champion import (
 )
 from {{ cookiecutter.package }}.release.gate import (
     bound_checks,
+    leak_check,
     paired_comparison,
     slice_checks,
 )
@@ -146,3 +149,16 @@ def test_gate_quality_false_blocks_and_detection(params, runs):
     )
     assert false_block <= 0.05
     assert detection >= 0.95
+
+
+def test_a_single_feature_leak_is_refused_unless_allowed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert not leak_check(allow=False).passed  # no validation report: fails closed
+    VALIDATION_REPORT.parent.mkdir()
+    finding = {"check": "single_feature_leak", "column": "row_id"}
+    VALIDATION_REPORT.write_text(json.dumps({"findings": [finding]}), encoding="utf-8")
+    refused, allowed = leak_check(allow=False), leak_check(allow=True)
+    assert not refused.passed and "row_id" in refused.reason and "allow_leaks" in refused.reason
+    assert allowed.passed and "allowed by gate.allow_leaks: row_id" in allowed.reason
+    VALIDATION_REPORT.write_text(json.dumps({"findings": []}), encoding="utf-8")
+    assert leak_check(allow=False).passed

@@ -302,7 +302,8 @@ def _review_contract(result: Plan, kept: list[str]) -> None:
 
 def check(result: Plan) -> None:
     """The checks of `make check-config` on what would be written; ConfigError lists each."""
-    contract, problems = contract_problems(yaml.safe_load(dump_contract(result.contract)))
+    text = dump_contract(result.contract)
+    contract, problems = contract_problems(yaml.safe_load(text), str(CONTRACT_FILE))
     problems += params_problems(_plain(result.params), contract)
     if problems:
         raise ConfigError(problems)

@@ -49,7 +49,10 @@ def single_feature_scores(
         tree = DecisionTreeClassifier(max_leaf_nodes=64, min_samples_leaf=2, random_state=seed)
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     else:
-        y = pd.to_numeric(target, errors="coerce").astype(float).to_numpy()
+        numbers = pd.to_numeric(target, errors="coerce").astype(float)
+        frame, y = frame[numbers.notna()], numbers.dropna().to_numpy()
+        if len(y) < 20:
+            return {}
         tree = DecisionTreeRegressor(max_leaf_nodes=64, min_samples_leaf=2, random_state=seed)
         splitter = KFold(5, shuffle=True, random_state=seed)
     scores = {}
