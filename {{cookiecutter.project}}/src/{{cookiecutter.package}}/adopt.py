@@ -234,9 +234,15 @@ def _set_params(result: Plan, frame: pd.DataFrame, target: str, current: Contrac
     inferred.append(
         f"data: {rows} rows, {len(frame.columns)} columns -> data.raw {where}{dvc_note}"
     )
+    previous = Path(params["data"]["raw"])
+    if previous != result.raw and previous.exists():
+        result.confirm.append(f"{previous} is no longer read: `git rm {previous}` if it was the example")
     params["data"]["raw"] = str(result.raw)
     if "source" in params["data"]:
         del params["data"]["source"]
+        comments = params["data"].ca.items  # the comment describing data.source goes too
+        if "sklearn:" in str(getattr((comments.get("raw") or [None] * 3)[2], "value", "")):
+            del comments["raw"]
         inferred.append("removed data.source and the ingest stage: the data is yours now")
     classes = frame[target].nunique()
     kind = "binary" if classes == 2 else f"{classes} classes" if task == "classification" else ""
