@@ -236,7 +236,9 @@ def _set_params(result: Plan, frame: pd.DataFrame, target: str, current: Contrac
     )
     previous = Path(params["data"]["raw"])
     if previous != result.raw and previous.exists():
-        result.confirm.append(f"{previous} is no longer read: `git rm {previous}` if it was the example")
+        result.confirm.append(
+            f"{previous} is no longer read: `git rm {previous}` if it was the example"
+        )
     params["data"]["raw"] = str(result.raw)
     if "source" in params["data"]:
         del params["data"]["source"]

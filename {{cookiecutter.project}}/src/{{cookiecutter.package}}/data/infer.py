@@ -10,7 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from {{ cookiecutter.package }}.core.config import CONTRACT_FILE, TABLE_FORMATS, load_params
+from {{ cookiecutter.package }}.core.config import (
+    CONTRACT_FILE,
+    TABLE_FORMATS,
+    load_params,
+)
 from {{ cookiecutter.package }}.core.errors import StepError
 from {{ cookiecutter.package }}.core.outputs import write_text
 from {{ cookiecutter.package }}.data.contract import (
