@@ -172,14 +172,14 @@ def gate_rules(
 def choose_slices(
     frame: pd.DataFrame, contract: Contract, test_rows: int, min_rows: int
 ) -> list[str]:
-    """The feature with listed values (2 to MAX_SLICE_LEVELS) whose rarest value is expected
-    most often in the test rows, when that is at least `min_rows` (else no slice)."""
+    """The feature with 2 to MAX_SLICE_LEVELS values whose rarest value is expected most often
+    in the test rows, when that is at least `min_rows` (else no slice)."""
     best, best_rows = None, 0.0
     for name in contract.features:
-        allowed = contract.columns[name].allowed_values
-        if not allowed or not 2 <= len(allowed) <= MAX_SLICE_LEVELS:
+        shares = frame[name].value_counts(normalize=True)
+        if not 2 <= len(shares) <= MAX_SLICE_LEVELS:
             continue
-        rarest = frame[name].value_counts(normalize=True).min() * test_rows
+        rarest = shares.min() * test_rows
         if rarest >= min_rows and rarest > best_rows:
             best, best_rows = name, rarest
     return [best] if best else []
@@ -268,7 +268,7 @@ def _set_params(result: Plan, frame: pd.DataFrame, target: str, current: Contrac
     inferred.append(
         f"slices: {slices[0]} (every value has >= {min_rows} expected test rows)"
         if slices
-        else f"slices: none (no listed column whose every value has >= {min_rows} test rows)"
+        else f"slices: none (no column of 2-10 values, each with >= {min_rows} test rows)"
     )
     if old and old != slices:
         inferred.append(f"removed slice(s) {', '.join(old)} (the previous data's)")
