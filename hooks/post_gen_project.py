@@ -49,6 +49,7 @@ if __name__ == "__main__":
         "\nNext steps:\n"
         f"  cd {Path.cwd().name}\n"
         "  make setup      # .venv with uv, dependencies, pre-commit hooks\n"
+        "  make adopt DATA=table.csv TARGET=column   # your own data (README: Your data)\n"
         "  make repro      # ingest -> validate -> split -> train -> evaluate -> profile\n"
         "  make check      # lint and tests\n"
         "  make help       # every command\n"
