@@ -17,14 +17,17 @@ WORKFLOWS = (
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
     "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
-    "layout", "params_read", "evaluate",
+    "layout", "params_read", "evaluate", "adopt",
 )  # fmt: skip
 # The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
 # core every part imports; cli and checks on top.
 PACKAGE = {
-    "": ("__init__", "__main__", "cli", "checks"),
+    "": ("__init__", "__main__", "cli", "checks", "adopt"),
     "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile", "git"),
-    "data": ("__init__", "contract", "tables", "rules", "infer", "validate", "split", "features"),
+    "data": (
+        "__init__", "contract", "tables", "rules", "infer", "leakage", "validate", "split",
+        "features",
+    ),
     "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
     "release": (
         "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",

@@ -62,8 +62,8 @@ def project_frame(workdir: Path) -> Callable[[], pd.DataFrame]:
     def read() -> pd.DataFrame:
         data = load_params().data
 {%- if cookiecutter.dataset != "csv" %}
-        assert data.source is not None, "params.yaml data.source names the example"
-        ingest(data.source, data.raw)
+        if data.source is not None:  # none once `make adopt` made the data yours
+            ingest(data.source, data.raw)
 {%- endif %}
         return read_table(data.raw, load_contract())
 

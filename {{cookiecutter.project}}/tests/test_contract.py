@@ -14,6 +14,7 @@ import yaml
 import {{ cookiecutter.package }}.data.contract as spec
 import {{ cookiecutter.package }}.data.infer as infer
 import {{ cookiecutter.package }}.data.tables as tables
+from {{ cookiecutter.package }} import cli
 from {{ cookiecutter.package }}.core.typed import ConfigError
 from {{ cookiecutter.package }}.data.validate import validate_file
 
@@ -92,12 +93,81 @@ def test_resamples_and_new_samples_pass_the_inferred_contract(project_frame, par
 
 def test_make_schema_drafts_a_contract_with_the_current_target(project_frame, contract):
     frame = project_frame()
-    args = Namespace(data=None, target=None, output=Path("draft.yaml"))
+    Path("contract.yaml").unlink()
+    args = Namespace(data=None, target=contract.target, output=Path("draft.yaml"))
     assert infer.main(args) == 0
     draft = spec.load_contract(Path("draft.yaml"))
     assert draft.target == contract.target
     assert list(draft.columns) == list(frame.columns)
     assert all(c.severity == "warn" for c in draft.columns.values())
+    assert draft.draft_only
+
+
+def test_redrafting_keeps_the_rules_a_person_reviewed(project_frame, contract):
+    """`make schema` again after a review: the reviewed column and table rules survive, every
+    other column is drafted afresh (here all of the project's contract is reviewed, then one
+    column is turned back into a draft)."""
+    frame = project_frame()
+    feature = contract.features[0]
+    drafted = infer.infer_contract(frame, contract.target, "classification")
+    columns = contract.columns | {feature: drafted.columns[feature]}
+    Path("contract.yaml").write_text(
+        spec.dump_contract(spec.Contract(columns, contract.table)), encoding="utf-8"
+    )
+    assert infer.main(Namespace(data=None, target=None, output=Path("contract.yaml"))) == 0
+    redrafted = spec.load_contract(Path("contract.yaml"))
+    reviewed = [n for n in contract.columns if n != feature]
+    assert all(redrafted.columns[n] == contract.columns[n] for n in reviewed)
+    assert redrafted.table == contract.table
+    assert redrafted.columns[feature].inferred
+
+
+def test_a_missing_target_is_one_line_naming_the_columns(project_frame, capsys):
+    project_frame()
+    assert cli.main(["schema", "--target", "nope", "--output", "draft.yaml"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("schema: refused: no column 'nope'; the table has: ")
+    assert len(err.splitlines()) == 1 and not Path("draft.yaml").exists()
+
+
+def leaky(messy, task: str, rows: int = 600) -> pd.DataFrame:
+    """A messy table plus the columns an export often carries that must not become features."""
+    frame, _ = messy(task, rows=rows)
+    rng = np.random.default_rng(3)
+    label = frame["label"]
+    return frame.assign(
+        row=np.arange(rows),  # a row number
+        # rows in collection order: an increasing time, and its date as text
+        collected=np.cumsum(rng.uniform(1, 60, rows)),
+        day=pd.date_range("2024-01-01", periods=rows, freq="h").strftime("%Y-%m-%d %H:%M"),
+        # the answer again, coded
+        code=label.map({"high": 1, "low": 0}) if task == "classification" else label * 3 + 1,
+        note=rng.choice([f"remark {i}" for i in range(150)], rows),  # free text, repeated
+        rooms=rng.integers(1, 6, rows),  # a plain whole-number feature
+    )
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_ids_order_dates_copies_and_free_text_are_drafted_out_of_the_model(messy, task):
+    frame = leaky(messy, task)
+    inferred = infer.infer_contract(frame, "label", task)
+    roles = {n: (c.role, c.reason or "") for n, c in inferred.columns.items()}
+    assert roles["row"][0] == "id" and "row number" in roles["row"][1]
+    assert roles["collected"][0] == "ignored" and "collection time" in roles["collected"][1]
+    assert roles["day"][0] == "ignored" and "dates" in roles["day"][1]
+    assert roles["code"][0] == "ignored" and "near-copy of the target" in roles["code"][1]
+    assert roles["note"][0] == "ignored" and "distinct text values" in roles["note"][1]
+    assert inferred.features == ["size", "colour", "rooms"]
+    assert spec.parse_contract(yaml.safe_load(spec.dump_contract(inferred))) == inferred
+
+
+def test_a_row_id_of_a_file_sorted_by_the_target_is_never_a_feature(messy):
+    """The issue's case: an integer id 1..N in a file sorted by the target."""
+    frame, _ = messy("regression", rows=500)
+    frame = frame.sort_values("label").reset_index(drop=True)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    inferred = infer.infer_contract(frame, "label", "regression")
+    assert "id" not in inferred.features
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

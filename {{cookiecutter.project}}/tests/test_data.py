@@ -8,6 +8,8 @@ from {{ cookiecutter.package }}.data.tables import (
 
 @pytest.mark.parametrize("name", ["raw.csv", "raw.parquet"])
 def test_ingest_writes_the_example_with_its_target(params, contract, tmp_path, name):
+    if params.data.source is None:
+        pytest.skip("`make adopt` replaced the example (no data.source)")
     path = ingest(params.data.source, tmp_path / name)
     frame = read_table(path, contract)
     assert list(frame.columns) == list(contract.columns)

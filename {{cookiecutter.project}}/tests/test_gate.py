@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -7,12 +8,14 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from {{ cookiecutter.package }}.core.config import (
+    VALIDATION_REPORT,
     MetricRule,
     SliceRules,
 )
 from {{ cookiecutter.package }}.release.champion import find_champion
 from {{ cookiecutter.package }}.release.gate import (
     bound_checks,
+    leak_check,
     paired_comparison,
     slice_checks,
 )
@@ -175,3 +178,16 @@ def test_gate_quality_false_blocks_and_detection(params, runs):
     )
     assert false_block <= 0.05
     assert detection >= 0.95
+
+
+def test_a_single_feature_leak_is_refused_unless_allowed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert not leak_check(allow=False).passed  # no validation report: fails closed
+    VALIDATION_REPORT.parent.mkdir()
+    finding = {"check": "single_feature_leak", "column": "row_id"}
+    VALIDATION_REPORT.write_text(json.dumps({"findings": [finding]}), encoding="utf-8")
+    refused, allowed = leak_check(allow=False), leak_check(allow=True)
+    assert not refused.passed and "row_id" in refused.reason and "allow_leaks" in refused.reason
+    assert allowed.passed and "allowed by gate.allow_leaks: row_id" in allowed.reason
+    VALIDATION_REPORT.write_text(json.dumps({"findings": []}), encoding="utf-8")
+    assert leak_check(allow=False).passed

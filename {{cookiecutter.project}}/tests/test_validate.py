@@ -317,3 +317,32 @@ def test_dvc_repro_stops_before_training_and_keeps_the_previous_model(
     assert MODEL_FILE.read_bytes() == b"previous model"
     assert METRICS_FILE.read_bytes() == b'{"previous": 1}'
     assert not Path("data/split").exists()
+
+
+def test_a_contract_of_drafts_only_passes_but_says_nothing_was_reviewed(workdir, messy, capsys):
+    task = load_params().task
+    frame, _ = messy(task)
+    code, report = run(frame, infer_contract(frame, "label", task))
+    assert (code, report["valid"], report["draft_only"]) == (0, True, True)
+    text = Path("reports/validation.md").read_text(encoding="utf-8")
+    assert "⚠️ passed a draft contract" in text and "nothing has been reviewed" in text
+    assert "✅" not in text and "nothing has been reviewed" in capsys.readouterr().out
+
+
+def test_a_feature_that_alone_predicts_the_target_is_reported(workdir, messy):
+    """A copy of the target kept as a feature (inference would ignore it): a warning naming
+    the column and its score, which the gate then refuses (gate.leak_check)."""
+    task = load_params().task
+    frame, _ = messy(task, rows=600)
+    frame["echo"] = (
+        frame["label"].map({"high": 1, "low": 0})
+        if task == "classification"
+        else frame["label"] * 2
+    )
+    contract = enforced(
+        infer_contract(frame, "label", task), echo={"role": "feature", "reason": None}
+    )
+    code, report = run(frame, contract)
+    leaks = [f for f in report["findings"] if f["check"] == "single_feature_leak"]
+    assert code == 0 and [f["column"] for f in leaks] == ["echo"], report["findings"]
+    assert leaks[0]["severity"] == "warning" and "echo alone predicts label" in leaks[0]["message"]

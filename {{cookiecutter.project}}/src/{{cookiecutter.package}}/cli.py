@@ -18,6 +18,7 @@ STEPS: dict[str, tuple[str, str]] = {
 {%- if cookiecutter.dataset != "csv" %}
     "ingest": ("data.ingest", "write the example data set to the raw data path (data.raw)"),
 {%- endif %}
+    "adopt": ("adopt", "make the project yours: --data TABLE --target COLUMN [--task ...]"),
     "check": ("checks", "check params.yaml, contract.yaml, bentofile.yaml (a line a problem)"),
     "schema": ("data.infer", "draft contract.yaml from the data"),
     "validate": ("data.validate", "check the raw data (data.raw) against contract.yaml"),

@@ -116,6 +116,7 @@ class GateParams:
     resamples: int = field(default=2000, metadata=between(1))
     seed: int = field(default=0, metadata=between(0))
     require_champion_model: bool = False
+    allow_leaks: bool = False  # bless even when a feature alone predicts the target
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ FRACTION = between(0, 1)
 MAX_CATEGORIES = 100  # inference lists allowed values only up to this many distinct values
 HEADER = """\
 # Data contract for the raw data (params.yaml data.raw), checked by `make validate` (pandera).
-# Column fields: dtype (int, float, str, bool); role (feature, target, id, ignored);
+# Column fields: dtype (int, float, str, bool); role (feature, target, id, ignored); reason
+#   (why `make schema` drafted that role: a row id, a date, a near-copy of the target);
 #   environments (where the column must be present; default: training and serving, the
 #   target only training); max_null_fraction; range [min, max]; allowed_values with
 #   max_unknown_fraction (share of unseen values tolerated); unique; severity (error, warn);
@@ -60,6 +61,7 @@ class Column:
     name: str = field(metadata={"in_file": False})
     dtype: Dtype
     role: Role = "feature"
+    reason: str | None = None  # why the column has its role (drafted by `make schema`)
     environments: tuple[Environment, ...] | None = None  # None: by role
     max_null_fraction: float | None = field(default=None, metadata=FRACTION)
     range: tuple[float | None, float | None] | None = None
@@ -69,6 +71,11 @@ class Column:
     severity: Severity = "error"
     inferred: bool = False
     pii: bool = False  # personal data: masked in the prediction log (predictionlog.mask)
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether a person has reviewed the column's rules (a draft is inferred and warns)."""
+        return not self.inferred or self.severity == "error"
 
     @property
     def is_numeric(self) -> bool:
@@ -93,6 +100,11 @@ class TableRules:
     extra_columns: Literal["fail", "warn"] = "fail"
     severity: Severity = "error"
     inferred: bool = False
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether a person has reviewed the table rules (a draft is inferred and warns)."""
+        return not self.inferred or self.severity == "error"
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,11 @@ class Contract:
     def categorical_features(self) -> list[str]:
         """Feature columns the model one-hot encodes."""
         return [n for n in self.features if not self.columns[n].is_numeric]
+
+    @property
+    def draft_only(self) -> bool:
+        """Whether no rule has been reviewed yet: everything is still `make schema`'s draft."""
+        return not any(rules.reviewed for rules in [self.table, *self.columns.values()])
 
 
 def _column_problems(column: Column, file: str) -> list[Problem]:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from {{ cookiecutter.package }}.core.config import CONTRACT_FILE, load_params
+from {{ cookiecutter.package }}.core.config import (
+    CONTRACT_FILE,
+    TABLE_FORMATS,
+    load_params,
+)
+from {{ cookiecutter.package }}.core.errors import StepError
+from {{ cookiecutter.package }}.core.outputs import write_text
 from {{ cookiecutter.package }}.data.contract import (
     CATEGORICAL_DTYPES,
     MAX_CATEGORIES,
@@ -60,15 +66,97 @@ def _infer_dtype(values: pd.Series) -> Dtype:
     return "str"
 
 
-def _infer_column(name: str, values: pd.Series, role: Role, task: str) -> Column:
+# A text column whose values parse as dates at least this often is a date.
+DATE_SHARE = 0.95
+# A column that orders the rows like this, or agrees with the target this often, is a near-copy.
+NEAR_COPY = 0.99
+
+
+def _date_share(values: pd.Series) -> float:
+    """Share of a text column's values (a sample of 500) that read as dates or times."""
+    present = values.dropna().astype(str)
+    sample = present.sample(min(len(present), 500), random_state=0) if len(present) else present
+    if sample.empty or not sample.str.contains(r"\d[-/:.]\d", regex=True).mean() >= DATE_SHARE:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return float(parsed.notna().mean())
+
+
+def _copies_target(values: pd.Series, target: pd.Series, task: str) -> str | None:
+    """How `values` nearly copies the target, or None: a relabelling of the classes, or a
+    number that orders the rows as the target does (|Spearman| >= NEAR_COPY)."""
+    both = values.notna() & target.notna()
+    if both.mean() < 0.5 or values[both].nunique() < 2:
+        return None
+    values, target = values[both], target[both]
+    if task == "classification":
+        if values.nunique() > 2 * target.nunique():
+            return None
+        agree = pd.crosstab(values.astype(str), target.astype(str)).max(axis=1).sum() / len(values)
+        return (
+            f"its values name the target's class on {agree:.1%} of rows"
+            if agree >= NEAR_COPY
+            else None
+        )
+    if not pd.api.types.is_numeric_dtype(values):
+        return None
+    rho = float(values.rank().corr(target.rank()))
+    return (
+        f"orders the rows as the target does (Spearman {rho:+.3f})"
+        if abs(rho) >= NEAR_COPY
+        else None
+    )
+
+
+def draft_role(values: pd.Series, target: pd.Series, task: str) -> tuple[str, str | None]:
+    """The role a column gets in a draft, and why when it is not a plain feature: columns that
+    say where a row sits or copy the answer would let a model score well and learn nothing."""
+    rows, present, dtype = len(values), values.dropna(), _infer_dtype(values)
+    distinct = present.nunique()
+    if dtype == "str" and (share := _date_share(values)) >= DATE_SHARE:
+        return "ignored", (
+            f"dates or times ({share:.0%} of values parse): one-hot text would memorise them; "
+            "derive year, month or weekday in data/features.py if known when predicting"
+        )
+    if dtype == "str" and distinct == rows > 20:
+        return "id", "distinct text on every row: an identifier"
+    if dtype == "int" and distinct == rows > 20:
+        return "id", "a distinct whole number on every row: a row number or key"
+    ordered = present.is_monotonic_increasing or present.is_monotonic_decreasing
+    if (
+        dtype in NUMERIC_DTYPES
+        and distinct > max(10, rows // 10)
+        and ordered
+        and len(present) == rows
+    ):
+        return "ignored", (
+            "rises or falls with every row of the file: a row number, counter or collection time"
+        )
+    copy = _copies_target(values, target, task)
+    if copy:
+        return "ignored", f"a near-copy of the target: {copy}"
+    if dtype == "str" and distinct > MAX_CATEGORIES:
+        return "ignored", (
+            f"{distinct} distinct text values (free text or a fine-grained code): one-hot "
+            "encoding would memorise rows; encode it in data/features.py if it matters"
+        )
+    return "feature", None
+
+
+def _infer_column(
+    name: str, values: pd.Series, role: str, task: str, reason: str | None = None
+) -> Column:
     rows, present = len(values), values.dropna()
     dtype = _infer_dtype(values)
     spec: dict[str, Any] = {"max_null_fraction": _upper_fraction(values.isna().mean(), rows)}
     categorical = dtype in CATEGORICAL_DTYPES or (role == "target" and task == "classification")
     distinct = present.nunique()
-    if dtype in NUMERIC_DTYPES and not categorical and len(present):
+    modelled = role in ("feature", "target")
+    if dtype in NUMERIC_DTYPES and not categorical and len(present) and modelled:
         spec["range"] = tuple(_widened_range(present))
-    if categorical and role != "id" and distinct <= MAX_CATEGORIES and distinct < max(rows / 2, 3):
+    if categorical and modelled and distinct <= MAX_CATEGORIES and distinct < max(rows / 2, 3):
         counts = present.value_counts()
         kind = str if dtype in CATEGORICAL_DTYPES else int if dtype == "int" else float
         plain = [kind(v) for v in counts.index]
@@ -80,7 +168,7 @@ def _infer_column(name: str, values: pd.Series, role: Role, task: str) -> Column
         spec["unique"] = True
     if role == "target":
         spec.pop("max_null_fraction")
-    return Column(name, dtype, role, severity="warn", inferred=True, **spec)
+    return Column(name, dtype, role, reason, severity="warn", inferred=True, **spec)
 
 
 def infer_contract(
@@ -88,15 +176,14 @@ def infer_contract(
 ) -> Contract:
     """Draft a contract from data, cautiously (TFDV-like): widened ranges, category lists only
     up to MAX_CATEGORIES distinct values, every rule warning-level and marked inferred.
-    `roles` keeps known roles (id, ignored); text columns with a distinct value per row are ids."""
-    roles = {**(roles or {}), target: "target"}
+    `roles` keeps known roles (id, ignored); other columns get `draft_role`'s, with its reason."""
+    roles = dict(roles or {}) | {target: "target"}
     columns = {}
     for name, values in frame.items():
-        role = roles.get(str(name))
+        role, reason = roles.get(str(name)), None
         if role is None:
-            unique_text = _infer_dtype(values) == "str" and values.nunique() == len(values) > 20
-            role = "id" if unique_text else "feature"
-        columns[str(name)] = _infer_column(str(name), values, role, task)
+            role, reason = draft_role(values, frame[target], task)
+        columns[str(name)] = _infer_column(str(name), values, role, task, reason)
     rows = len(frame)
     table: dict[str, Any] = {
         "min_rows": max(1, min(50, rows // 2)),
@@ -112,6 +199,46 @@ def infer_contract(
     return Contract(columns=columns, table=TableRules(**table))
 
 
+def merge_reviewed(draft: Contract, current: Contract | None) -> tuple[Contract, list[str]]:
+    """The draft with every rule a person reviewed in `current` kept (a reviewed column present
+    in the data; reviewed table rules), when both are for the same target; and the names kept."""
+    if current is None or current.target != draft.target:
+        return draft, []
+    kept = [n for n, c in current.columns.items() if n in draft.columns and c.reviewed]
+    columns = {n: current.columns[n] if n in kept else c for n, c in draft.columns.items()}
+    table = current.table if current.table.reviewed else draft.table
+    return Contract(columns=columns, table=table), kept + (
+        ["table"] if current.table.reviewed else []
+    )
+
+
+def read_data(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet file as pandas types it, or StepError naming the file and the problem."""
+    if path.suffix not in TABLE_FORMATS:
+        raise StepError(f"{path}: a table must be {' or '.join(TABLE_FORMATS)}")
+    try:
+        return read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except FileNotFoundError:
+        raise StepError(f"{path}: no such file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise StepError(f"{path}: cannot be read as a table ({error})") from None
+
+
+def draft(
+    frame: pd.DataFrame, target: str, task: str, current: Contract | None
+) -> tuple[Contract, list[str]]:
+    """The draft contract for `target`, merged with `current`'s reviewed rules and known roles
+    (same target only); and the names whose reviewed rules were kept."""
+    if target not in frame.columns:
+        raise StepError(
+            f"no column {target!r}; the table has: {', '.join(map(str, frame.columns))}"
+        )
+    roles: dict[str, str] = {}
+    if current is not None and current.target == target:
+        roles = {n: c.role for n, c in current.columns.items() if c.role in ("id", "ignored")}
+    return merge_reviewed(infer_contract(frame, target, task, roles), current)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m {{ cookiecutter.package }} schema`."""
     parser.add_argument("--data", type=Path, help="CSV or Parquet (default: params data.raw)")
@@ -120,20 +247,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """CLI entry (`make schema`): draft a contract from the data, keeping the current contract's
-    target, id and ignored columns."""
+    """CLI entry (`make schema [TARGET=column]`): draft a contract from the data, keeping the
+    current contract's target and reviewed rules."""
     data = args.data or load_params().data.raw
-    frame = read_parquet(data) if data.suffix == ".parquet" else pd.read_csv(data)
-    roles: dict[str, Role] = {}
-    if CONTRACT_FILE.exists():
-        current = load_contract(CONTRACT_FILE)
-        roles = {c.name: c.role for c in current.columns.values() if c.role != "feature"}
-    target = args.target or next((n for n, r in roles.items() if r == "target"), None)
-    if target is None or target not in frame.columns:
-        print(f"schema: no target column {target!r} in {data}; pass --target", file=sys.stderr)
-        return 1
-    roles = {n: r for n, r in roles.items() if r != "target"}
-    contract = infer_contract(frame, target, load_params().task, roles)
-    args.output.write_text(dump_contract(contract), encoding="utf-8")
-    print(f"schema: wrote {args.output} ({len(contract.columns)} columns): review its rules")
+    frame = read_data(data)
+    current = load_contract(CONTRACT_FILE) if CONTRACT_FILE.exists() else None
+    target = args.target or (current.target if current else None)
+    if target is None:
+        raise StepError("no contract yet: name the target column (make schema TARGET=...)")
+    contract, kept = draft(frame, target, load_params().task, current)
+    write_text(args.output, dump_contract(contract))
+    reviewed = f"; kept reviewed rules of {', '.join(kept)}" if kept else ""
+    print(f"schema: wrote {args.output} ({len(contract.columns)} columns{reviewed})")
+    for column in contract.columns.values():
+        if column.reason and column.inferred:
+            print(f"schema: {column.name} drafted as {column.role}: {column.reason}")
+    print("schema: review the rules marked `inferred: true`")
     return 0

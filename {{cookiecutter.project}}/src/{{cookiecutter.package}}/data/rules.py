@@ -151,6 +151,8 @@ RULES: dict[str, Rule] = {
     "min_class_fraction": Rule(
         "every class has its share of rows", "table", table=_min_class_fraction
     ),
+    # Checked by validate on the typed table (data/leakage.py), not compiled to pandera.
+    "single_feature_leak": Rule("no feature alone predicts the target", "table"),
 }
 
 

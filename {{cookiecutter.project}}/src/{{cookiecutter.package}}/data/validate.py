@@ -28,6 +28,10 @@ from {{ cookiecutter.package }}.data.contract import (
     Contract,
     load_contract,
 )
+from {{ cookiecutter.package }}.data.leakage import (
+    LEAK_SCORE,
+    leaks,
+)
 from {{ cookiecutter.package }}.data.rules import (
     RULES,
     class_shares,
@@ -42,6 +46,10 @@ from {{ cookiecutter.package }}.data.tables import (
 
 SAMPLES = 5
 MARKDOWN_LIMIT = 10_000  # characters; the PR report embeds this section
+DRAFT_ONLY = (
+    "Every rule of contract.yaml is still a draft of `make schema` (`inferred: true`, warnings "
+    "only): nothing has been reviewed, so nothing is enforced yet."
+)
 # Root causes first (the rule table's order): a row reported by an earlier rule of a column is
 # not reported again.
 ORDER = list(RULES)
@@ -359,16 +367,41 @@ def to_findings(
     return findings
 
 
+def leak_findings(frame: pd.DataFrame, contract: Contract, task: str) -> list[Finding]:
+    """A warning per feature that alone predicts the target almost perfectly (leakage.py); the
+    gate refuses the model while one is reported, unless params.yaml gate.allow_leaks."""
+    metric = "balanced accuracy" if task == "classification" else "R²"
+    return [
+        Finding(
+            "single_feature_leak",
+            name,
+            "warning",
+            f"{name} alone predicts {contract.target} with {metric} {score:.3f} (out of fold)",
+            f"no feature alone at {metric} >= {LEAK_SCORE}",
+            f"{metric} {score:.3f}",
+            "check that it is known when predicting (not recorded after the outcome, not an id "
+            "or a copy of the target): set its role to ignored in contract.yaml, or set "
+            "gate.allow_leaks: true in params.yaml if it is legitimate",
+        )
+        for name, score in leaks(frame, contract, task).items()
+    ]
+
+
 def validate_file(
-    path: Path, contract: Contract, environment: str = "training"
+    path: Path, contract: Contract, environment: str = "training", task: str | None = None
 ) -> tuple[list[Finding], int]:
-    """Every problem of the data file at `path` for `environment`, and its number of rows."""
+    """Every problem of the data file at `path` for `environment`, and its number of rows; with
+    a `task`, also the features that leak the target (only when there is no error)."""
     frame = read_raw(path)
     if isinstance(frame, Finding):
         return [frame], 0
     errors = schema_errors(parse_schema(contract, environment), frame)
-    errors += schema_errors(rules_schema(contract), typed(frame, contract))
-    return to_findings(errors, frame, contract), len(frame)
+    values = typed(frame, contract)
+    errors += schema_errors(rules_schema(contract), values)
+    findings = to_findings(errors, frame, contract)
+    if task and environment == "training" and not any(f.severity == "error" for f in findings):
+        findings += leak_findings(values, contract, task)
+    return findings, len(frame)
 
 
 def contract_lines(path: Path) -> dict[str, int]:
@@ -410,7 +443,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(findings: list[Finding], path: Path, rows: int) -> str:
+def markdown(findings: list[Finding], path: Path, rows: int, draft_only: bool = False) -> str:
     """The validation section of the PR report: a verdict line and one table row per finding."""
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
@@ -418,6 +451,8 @@ def markdown(findings: list[Finding], path: Path, rows: int) -> str:
         verdict = f"❌ {errors} error(s), {warnings} warning(s): the pipeline stops here"
     elif warnings:
         verdict = f"⚠️ passed with {warnings} warning(s)"
+    elif draft_only:
+        verdict = "⚠️ passed a draft contract"
     else:
         verdict = "✅ passed"
     lines = [
@@ -425,6 +460,8 @@ def markdown(findings: list[Finding], path: Path, rows: int) -> str:
         "",
         f"`{path}`, {rows} rows, against `contract.yaml`.",
     ]
+    if draft_only:
+        lines += ["", DRAFT_ONLY]
     if findings:
         lines += [
             "",
@@ -446,12 +483,13 @@ def markdown(findings: list[Finding], path: Path, rows: int) -> str:
     return text + "\n"
 
 
-def write_reports(findings: list[Finding], path: Path, rows: int) -> None:
+def write_reports(findings: list[Finding], path: Path, rows: int, draft_only: bool = False) -> None:
     """reports/validation.json (every finding) and reports/validation.md (the PR section)."""
     report = {
         "data": str(path),
         "rows": rows,
         "valid": not any(f.severity == "error" for f in findings),
+        "draft_only": draft_only,
         "errors": sum(f.severity == "error" for f in findings),
         "warnings": sum(f.severity == "warning" for f in findings),
         "findings": [
@@ -459,7 +497,7 @@ def write_reports(findings: list[Finding], path: Path, rows: int) -> None:
         ],
     }
     write_text(VALIDATION_REPORT, json.dumps(report, indent=2) + "\n")
-    write_text(VALIDATION_MARKDOWN, markdown(findings, path, rows))
+    write_text(VALIDATION_MARKDOWN, markdown(findings, path, rows, draft_only))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -476,9 +514,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: report every problem; exit 1 when any is an error."""
-    contract, data = load_contract(args.contract), args.data or load_params().data.raw
-    findings, rows = validate_file(data, contract, args.environment)
-    write_reports(findings, data, rows)
+    contract, params = load_contract(args.contract), load_params()
+    data = args.data or params.data.raw
+    findings, rows = validate_file(data, contract, args.environment, params.task)
+    write_reports(findings, data, rows, contract.draft_only)
     for f in findings:
         print(f"validate: {f.severity.upper()} {f.id}: {f.message}. Fix: {f.hint}", file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -487,4 +526,6 @@ def main(args: argparse.Namespace) -> int:
         return 1
     warned = f" with {len(findings)} warning(s)" if findings else ""
     print(f"validate: {data} ({rows} rows) passes {args.contract}{warned}")
+    if contract.draft_only:
+        print(f"validate: {DRAFT_ONLY}")
     return 0

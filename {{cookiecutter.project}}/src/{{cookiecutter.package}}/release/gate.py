@@ -27,6 +27,7 @@ from {{ cookiecutter.package }}.core.config import (
     MODEL_FILE,
     SLICES_FILE,
     TEST_SPLIT,
+    VALIDATION_REPORT,
     GateParams,
     MetricRule,
     Params,
@@ -198,6 +199,26 @@ def slice_checks(
     return checks
 
 
+def leak_check(allow: bool) -> Check:
+    """Refuse a model trained on data where one feature alone predicts the target (the
+    single_feature_leak warnings of `make validate`), unless params.yaml gate.allow_leaks."""
+    name = "no single-feature leak"
+    if not VALIDATION_REPORT.exists():
+        return Check(name, "", False, f"{VALIDATION_REPORT} missing: run make repro")
+    findings = json.loads(VALIDATION_REPORT.read_text(encoding="utf-8")).get("findings", [])
+    found = [f["column"] for f in findings if f.get("check") == "single_feature_leak"]
+    if not found:
+        return Check(name, "", True, "no feature alone predicts the target (make validate)")
+    listed = ", ".join(found)
+    if allow:
+        return Check(name, "", True, f"allowed by gate.allow_leaks: {listed}")
+    reason = (
+        f"{listed} alone predict(s) the target ({VALIDATION_REPORT}): ignore it in "
+        "contract.yaml, or set gate.allow_leaks: true if it is known when predicting"
+    )
+    return Check(name, "", False, reason)
+
+
 def run_gate(
     params: Params, contract: Contract, test: pd.DataFrame, champion: Champion | None, workdir: Path
 ) -> dict[str, Any]:
@@ -254,6 +275,7 @@ def run_gate(
         )
     slices = json.loads(SLICES_FILE.read_text(encoding="utf-8")) if SLICES_FILE.exists() else {}
     checks += slice_checks(slices, params.evaluate.slices, rules)
+    checks.append(leak_check(rules.allow_leaks))
     blessed = all(check.passed for check in checks)
     return {
         "verdict": BLESSED if blessed else NOT_BLESSED,
