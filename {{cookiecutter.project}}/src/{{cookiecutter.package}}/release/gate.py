@@ -198,6 +198,23 @@ def slice_checks(
     return checks
 
 
+def how_compared(
+    rules: GateParams, champion: Champion | None, source: str | None
+) -> tuple[str, str]:
+    """How the candidate was compared with the champion: "paired" (both models on the same test
+    rows), "recorded" (the champion's committed metrics, unpaired) or "none"; and why."""
+    if not any(rule.compare for rule in rules.metrics.values()):
+        return "none", "no metric in params gate.metrics compares with the champion"
+    if champion is None:
+        return "none", "no registered champion yet"
+    if source:
+        return "paired", f"both models scored on the same test rows (champion model: {source})"
+    missing = f"the model of {champion.tag} is not available from DVC or its GitHub Release"
+    if rules.require_champion_model:
+        return "none", f"{missing} and gate.require_champion_model is true"
+    return "recorded", f"{missing}: compared with its recorded metrics, unpaired"
+
+
 def run_gate(
     params: Params, contract: Contract, test: pd.DataFrame, champion: Champion | None, workdir: Path
 ) -> dict[str, Any]:
@@ -250,6 +267,7 @@ def run_gate(
         notes.append(
             f"Champion {champion.tag}: model not available, compared with its recorded metrics."
         )
+    comparison, comparison_reason = how_compared(rules, champion, champion_source)
     slices = json.loads(SLICES_FILE.read_text(encoding="utf-8")) if SLICES_FILE.exists() else {}
     checks += slice_checks(slices, params.evaluate.slices, rules)
     blessed = all(check.passed for check in checks)
@@ -268,6 +286,8 @@ def run_gate(
             "metrics": recorded,
         },
         "notes": notes,
+        "comparison": comparison,
+        "comparison_reason": comparison_reason,
         "checks": [asdict(check) for check in checks],
     }
 
