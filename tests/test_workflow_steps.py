@@ -90,9 +90,8 @@ def run_step(
         assert match[1] in contexts, f"no value for the expression {match[1]}"
         return contexts[match[1]]
 
-    step_env = {
-        name: EXPRESSION.sub(value_of, str(value)) for name, value in (step.get("env") or {}).items()
-    }
+    declared = step.get("env") or {}
+    step_env = {name: EXPRESSION.sub(value_of, str(value)) for name, value in declared.items()}
     tmp.mkdir(parents=True, exist_ok=True)
     files = {kind: tmp / f"github-{kind}" for kind in ("output", "env", "summary")}
     for path in files.values():
