@@ -319,7 +319,7 @@ def announce_comparison(gate: dict | None) -> int:
         return 1
     print(line)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+        with Path(os.environ["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as summary:
             summary.write(line + "\n\n")
     if gate and gate.get("champion") and gate["comparison"] != "paired":
         print(f"::warning title=Gate not paired::{gate['comparison_reason']}")
