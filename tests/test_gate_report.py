@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 
 import pytest
 import yaml
@@ -68,6 +69,7 @@ def test_param_change_report_has_exact_deltas_and_champion_column(project, proje
     assert "| `model.params.n_estimators` | `200` | `60` |" in text
     gate = json.loads((project / "reports/gate.json").read_text())
     assert gate["champion"]["model_source"].startswith("DVC")
+    assert gate["comparison"] == "paired" and "Champion comparison: **paired**" in text
     compared = [c for c in gate["checks"] if c["name"].endswith("vs champion")]
     assert compared and all(c["difference_interval"] for c in compared)
 
@@ -103,3 +105,31 @@ def test_sabotaged_model_fails_the_gate_naming_metric_and_bound(project, project
     text = (project / "reports/report.md").read_text()
     assert "❌ **NOT BLESSED**" in text.splitlines()[3]
     assert "roc_auc is not shown non-inferior" in text
+
+
+def test_a_champion_without_its_model_is_compared_with_its_record_loudly(
+    project, project_env, tmp_path
+):
+    """No DVC cache or remote with the champion's model and no GH_TOKEN for its Release: the
+    gate falls back to the recorded metrics and gate.json, the report and make gate-comparison
+    say so, with the reason."""
+    git(project, "checkout", "-q", "-B", "no-champion-model", "main")
+    make(project, "repro", project_env)
+    cache = project / ".dvc" / "cache"
+    shutil.move(cache, tmp_path / "cache")
+    try:
+        make(project, "gate", project_env, env={"GH_TOKEN": ""}, check=False)
+    finally:
+        shutil.move(tmp_path / "cache", cache)
+    gate = json.loads((project / "reports/gate.json").read_text())
+    assert gate["comparison"] == "recorded", gate.get("comparison")
+    assert "churn-model@v0.1.0" in gate["comparison_reason"]
+    make(project, "report", project_env, env={"GITHUB_BASE_REF": ""})
+    text = (project / "reports/report.md").read_text()
+    assert f"**recorded, not paired**: {gate['comparison_reason']}" in text
+    summary = tmp_path / "summary.md"
+    result = make(
+        project, "gate-comparison", project_env, env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert f"::warning title=Gate not paired::{gate['comparison_reason']}" in result.stdout
+    assert "recorded, not paired" in summary.read_text()

@@ -264,7 +264,7 @@ class Day:
             command += ["-j", job]
         started = time.monotonic()
         result = run(command, self.project, check=False, env=self.env, timeout=900)
-        return Run(workflow, result, self.runs, time.monotonic() - started)
+        return Run(workflow, result, self.runs, time.monotonic() - started, payload)
 
     def standins(self, since: int = 0) -> list[dict]:
         path = self.state / "standins.jsonl"
@@ -272,8 +272,9 @@ class Day:
 
 
 class Run:
-    def __init__(self, workflow: str, result, run_id: int, seconds: float):
+    def __init__(self, workflow: str, result, run_id: int, seconds: float, payload: dict):
         self.workflow, self.result, self.id, self.seconds = workflow, result, run_id, seconds
+        self.payload = payload
         self.log = result.stdout + result.stderr
         self.steps: list[tuple[str, str, bool]] = []  # (job, step, success)
         for line in self.log.splitlines():
@@ -286,8 +287,10 @@ class Run:
         return self.result.returncode == 0
 
     def step(self, needle: str) -> bool | None:
-        """Success of the (last) step whose name contains needle; None when it did not run."""
-        found = [ok for _, step, ok in self.steps if needle in step]
+        """Success of the (last) step named needle, else of the last whose name contains it
+        ("make gate" is not "make gate-comparison"); None when no such step ran."""
+        found = [ok for _, step, ok in self.steps if step == needle]
+        found = found or [ok for _, step, ok in self.steps if needle in step]
         return found[-1] if found else None
 
     def report(self, scenario: str) -> str:
@@ -312,8 +315,15 @@ class Run:
 
 
 def pr_payload(day: Day, number: int, branch: str, base_sha: str) -> dict:
+    """The event of a push to pull request `number`; GitHub's state (the gh stand-in's store)
+    then knows the pull request with that head, as pr-comment.yml checks."""
     head = day.git("rev-parse", "HEAD")
     repo = {"full_name": f"{OWNER}/{day.name}", "name": day.name, "owner": {"login": OWNER}}
+    store = day.state / "github.json"
+    data = json.loads(store.read_text()) if store.exists() else {}
+    pulls = [p for p in data.get("pulls", []) if p.get("number") != number]
+    pulls.append({"number": number, "head": branch, "head_sha": head, "state": "open"})
+    store.write_text(json.dumps(data | {"pulls": pulls}, indent=1))
     return {
         "action": "synchronize",
         "number": number,
@@ -336,6 +346,7 @@ def comment_payload(day: Day, pr_run: Run, branch: str) -> dict:
             "event": "pull_request",
             "conclusion": "success" if pr_run.ok else "failure",
             "head_branch": branch,
+            "head_sha": pr_run.payload["pull_request"]["head"]["sha"],
             "head_repository": repo,
         },
         "repository": repo,
@@ -597,6 +608,10 @@ def scenario_5_monitor(day: Day) -> None:
     frame[shifted] = frame[shifted] + 3 * frame[shifted].std()
     frame.to_csv(day.state / "drifted.csv", index=False)
     dispatch = {"inputs": {}}
+    idle = day.act("workflow_dispatch", "monitor.yml", dispatch)
+    idle.report("5. monitor, not configured")
+    assert idle.ok and idle.step("Check MONITOR_BATCH_COMMAND") is True, idle.log[-4000:]
+    assert idle.step("make monitor") is None and "not configured" in idle.log
     variables = {"MONITOR_BATCH_COMMAND": "true", "MONITOR_BATCH": str(data)}
     calm = day.act("workflow_dispatch", "monitor.yml", dispatch, variables=variables)
     calm.report("5. monitor, training-like batch")
@@ -633,16 +648,30 @@ def scenario_5_sweep(day: Day) -> None:
 
 
 def second_release(day: Day) -> None:
-    """3b. Another merge to main releases the next version: a patch bump (the primary metric
-    did not improve), its own image tags and GitHub Release."""
+    """3b. A docs-only merge to main mints no version: the model file is the latest version's
+    (make model-changed), so no gate, no tag, no image. A merge that retrains the model releases
+    the next version, with its own image tags and GitHub Release."""
     readme = day.project / "README.md"
     readme.write_text(readme.read_text() + "\nRelease notes live in the GitHub Releases.\n")
     day.commit("Docs: where release notes are")
     day.git("push", "-q", "origin", "main")
-    before = day.origin_tags()
-    release_head(day, "3b. second release")
-    tag = f"{day.name}@v0.1.1"
-    assert day.origin_tags() - before == {tag}
+    before, pushes = day.origin_tags(), len(docker_calls(day))
+    docs, _ = release_head(day, "3b. docs-only merge")
+    assert day.origin_tags() == before, "a docs-only merge minted a version"
+    assert docs.step("make model-changed") is True
+    assert docs.step("make gate") is None and docs.step("make register") is None
+    assert docs.step("make package") is None and len(docker_calls(day)) == pushes
+
+    day.edit_params(r"n_estimators: \d+", "n_estimators: 60")
+    day.make("repro")
+    day.commit("More trees")
+    day.git("push", "-q", "origin", "main")
+    second, _ = release_head(day, "3b. second release")
+    # The gate had the champion's model (from the DVC remote or v0.1.0's GitHub Release).
+    assert "Champion comparison: **paired**" in second.log, second.log[-6000:]
+    (tag,) = day.origin_tags() - before
+    assert tag.startswith(f"{day.name}@v0.") and tag != f"{day.name}@v0.1.0", tag
+    version = tag.split("@v", 1)[1]
     pushed = [a[-1] for a in docker_calls(day) if a[0] == "push"]
-    assert pushed[-2:] == [f"{day.image}:0.1.1", f"{day.image}:latest"]
+    assert pushed[-2:] == [f"{day.image}:{version}", f"{day.image}:latest"]
     assert tag in github_state(day)["releases"]

@@ -219,6 +219,23 @@ def leak_check(allow: bool) -> Check:
     return Check(name, "", False, reason)
 
 
+def how_compared(
+    rules: GateParams, champion: Champion | None, source: str | None, unavailable: str | None
+) -> tuple[str, str]:
+    """How the candidate was compared with the champion: "paired" (both models on the same test
+    rows), "recorded" (the champion's committed metrics, unpaired) or "none"; and why."""
+    if not any(rule.compare for rule in rules.metrics.values()):
+        return "none", "no metric in params gate.metrics compares with the champion"
+    if champion is None:
+        return "none", "no registered champion yet"
+    if source:
+        return "paired", f"both models scored on the same test rows (champion model: {source})"
+    missing = f"the model of {champion.tag} is not available ({unavailable or 'no reason given'})"
+    if rules.require_champion_model:
+        return "none", f"{missing} and gate.require_champion_model is true"
+    return "recorded", f"{missing}: compared with its recorded metrics, unpaired"
+
+
 def run_gate(
     params: Params, contract: Contract, test: pd.DataFrame, champion: Champion | None, workdir: Path
 ) -> dict[str, Any]:
@@ -273,6 +290,7 @@ def run_gate(
             f"Champion {champion.tag}: model not available ({unavailable}), compared with its "
             "recorded metrics."
         )
+    comparison, comparison_reason = how_compared(rules, champion, champion_source, unavailable)
     slices = json.loads(SLICES_FILE.read_text(encoding="utf-8")) if SLICES_FILE.exists() else {}
     checks += slice_checks(slices, params.evaluate.slices, rules)
     checks.append(leak_check(rules.allow_leaks))
@@ -292,6 +310,8 @@ def run_gate(
             "metrics": recorded,
         },
         "notes": notes,
+        "comparison": comparison,
+        "comparison_reason": comparison_reason,
         "checks": [asdict(check) for check in checks],
     }
 

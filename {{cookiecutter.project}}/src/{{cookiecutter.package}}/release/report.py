@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--base",
         help="git revision to compare with (default: origin/$GITHUB_BASE_REF in a pull request, "
         "else main)",
+    )
+    parser.add_argument(
+        "--comparison",
+        action="store_true",
+        help="only print how the gate compared with the champion (CI: also to the job summary, "
+        "and a warning when it was not paired)",
     )
 
 
@@ -285,6 +292,34 @@ def verdict_line(gate: dict | None, current: dict) -> str:
     )
 
 
+def comparison_line(gate: dict | None) -> str | None:
+    """How the gate compared with the champion: paired, or loudly not (None before a gate)."""
+    if not gate or "comparison" not in gate:
+        return None
+    kind, reason = gate["comparison"], gate.get("comparison_reason", "")
+    if kind == "paired":
+        return f"Champion comparison: **paired**: {reason}."
+    if kind == "recorded":
+        return f"⚠️ Champion comparison: **recorded, not paired**: {reason}."
+    return f"Champion comparison: **none**: {reason}."
+
+
+def announce_comparison(gate: dict | None) -> int:
+    """`report --comparison`: the line on stdout; in GitHub Actions also in the job summary,
+    with a warning annotation when a champion exists but the comparison was not paired."""
+    line = comparison_line(gate)
+    if line is None:
+        print(f"report: no comparison recorded in {GATE_FILE}: run `make gate`", file=sys.stderr)
+        return 1
+    print(line)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with Path(os.environ["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as summary:
+            summary.write(line + "\n\n")
+    if gate and gate.get("champion") and gate["comparison"] != "paired":
+        print(f"::warning title=Gate not paired::{gate['comparison_reason']}")
+    return 0
+
+
 def resolve_base(requested: str | None) -> tuple[str, dict | None, str | None]:
     """The base revision's name, its committed metrics, and its commit (None when unknown)."""
     candidates = [requested] if requested else []
@@ -308,8 +343,10 @@ def build_report(base_rev: str | None = None) -> str:
     gate = read_json(GATE_FILE)
     base_name, base, base_commit = resolve_base(base_rev)
     head = (git.head() or "")[:7]
+    comparison = comparison_line(gate)
     sections = [
         [MARKER, TITLE, "", verdict_line(gate, current), ""],
+        [comparison, ""] if comparison else [],
         metrics_table(current, base, gate, base_name),
         [] if base else ["", f"_No metrics on `{base_name}` yet: nothing to compare with._"],
         params_section(base_name if base_commit else None),
@@ -341,7 +378,9 @@ def build_report(base_rev: str | None = None) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    """CLI entry: write reports/report.md."""
+    """CLI entry: write reports/report.md (or, with --comparison, only announce the gate's)."""
+    if args.comparison:
+        return announce_comparison(read_json(GATE_FILE))
     REPORT_FILE.parent.mkdir(parents=True, exist_ok=True)
     REPORT_FILE.write_text(build_report(args.base), encoding="utf-8")
     print(f"report: wrote {REPORT_FILE}")
