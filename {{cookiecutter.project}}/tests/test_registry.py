@@ -274,8 +274,15 @@ def test_head_version_is_the_tag_gto_registered_on_head(repo, capsys):
 
 
 def test_git_failures_are_one_line_and_missing_files_are_none(repo):
-    from {{ cookiecutter.package }}.core.git import GitError, commit_of, head, show_file
-    from {{ cookiecutter.package }}.core.git import git as run_git
+    from {{ cookiecutter.package }}.core import git as gitmodule
+    from {{ cookiecutter.package }}.core.git import GitError
+
+    commit_of, head, show_file, run_git = (
+        gitmodule.commit_of,
+        gitmodule.head,
+        gitmodule.show_file,
+        gitmodule.git,
+    )
 
     with pytest.raises(GitError) as failed:
         run_git("checkout", "no-such-branch")

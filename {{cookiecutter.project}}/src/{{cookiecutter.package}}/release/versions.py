@@ -18,8 +18,9 @@ from gto.exceptions import ArtifactNotFound, GTOException
 from gto.versions import SemVer
 
 from {{ cookiecutter.package }}.core import git
-from {{ cookiecutter.package }}.core.config import load_params
+from {{ cookiecutter.package }}.core.config import MODEL_FILE, load_params
 from {{ cookiecutter.package }}.core.errors import StepError
+from {{ cookiecutter.package }}.core.modelfile import file_hash, recorded_hash
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print only HEAD's version tag (nothing when HEAD is not registered); no fetch",
     )
+    parser.add_argument(
+        "--model-changed",
+        action="store_true",
+        help="print changed=true|false: is the workspace model another than the latest version's?",
+    )
+
+
+def model_changed(model: str) -> tuple[bool, str]:
+    """Whether models/model.skops differs from the latest version's recorded hash, and why."""
+    current = file_hash(MODEL_FILE)
+    newest = latest(model)
+    recorded = recorded_hash(newest.message) if newest else None
+    if newest and recorded and file_hash(MODEL_FILE, recorded.algorithm) == recorded.digest:
+        return False, f"{MODEL_FILE} is the model of {newest.tag}: nothing to register"
+    known = newest.tag if newest else "any version yet"
+    return True, f"{MODEL_FILE} (sha256 {current}) is not the model of {known}"
 
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: fetch tags from origin (when there is one) and print every version."""
     model = load_params().registry.model
+    if args.model_changed:
+        changed, why = model_changed(model)
+        print(f"changed={str(changed).lower()}\n{why}")
+        return 0
     if args.head:
         version = head_version(model)
         if version is not None:
