@@ -133,6 +133,9 @@ def test_register_tags_pushes_and_rerunning_is_a_no_op(project, project_env):
     again = register(project, project_env)
     assert "nothing to do" in again.stdout
     assert origin_tags(project) == {f"{MODEL}@v0.1.0"}
+    # the release workflow's view of HEAD, read through GTO by the Makefile
+    state = make(project, "release-state", project_env).stdout
+    assert f"tag={MODEL}@v0.1.0 released=false" in state
 
 
 def test_promote_assigns_a_stage_and_refuses_unknown_versions(project, project_env):

@@ -11,17 +11,23 @@ import sys
 import time
 from pathlib import Path
 
+import dvc.api
 import pytest
 from gto import api as gto
 
 from {{ cookiecutter.package }} import cli
+from {{ cookiecutter.package }}.core import git as core_git
 from {{ cookiecutter.package }}.core.config import (
     GATE_FILE,
     METRICS_FILE,
     MODEL_FILE,
     load_params,
 )
-from {{ cookiecutter.package }}.release.champion import find_champion
+from {{ cookiecutter.package }}.release.champion import (
+    Champion,
+    fetch_model,
+    find_champion,
+)
 from {{ cookiecutter.package }}.release.fingerprint import fingerprints
 from {{ cookiecutter.package }}.release.promote import promote
 from {{ cookiecutter.package }}.release.registry import (
@@ -274,34 +280,21 @@ def test_head_version_is_the_tag_gto_registered_on_head(repo, capsys):
 
 
 def test_git_failures_are_one_line_and_missing_files_are_none(repo):
-    from {{ cookiecutter.package }}.core import git as gitmodule
-    from {{ cookiecutter.package }}.core.git import GitError
-
-    commit_of, head, show_file, run_git = (
-        gitmodule.commit_of,
-        gitmodule.head,
-        gitmodule.show_file,
-        gitmodule.git,
-    )
-
-    with pytest.raises(GitError) as failed:
-        run_git("checkout", "no-such-branch")
+    with pytest.raises(core_git.GitError) as failed:
+        core_git.git("checkout", "no-such-branch")
     message = str(failed.value)
     assert "\n" not in message and message.startswith("git checkout no-such-branch failed: ")
-    assert head() == git("rev-parse", "HEAD") == commit_of("main")
-    assert show_file("HEAD", Path("params.yaml")) == Path("params.yaml").read_text()
-    assert show_file("HEAD", Path("no/such/file")) is None
-    assert show_file("no-such-branch", Path("params.yaml")) is None
-    assert commit_of("no-such-branch") is None
+    assert core_git.head() == git("rev-parse", "HEAD") == core_git.commit_of("main")
+    params = Path("params.yaml")
+    assert core_git.show_file("HEAD", params) == params.read_text()
+    assert core_git.show_file("HEAD", Path("no/such/file")) is None
+    assert core_git.show_file("no-such-branch", params) is None
+    assert core_git.commit_of("no-such-branch") is None
 
 
 def test_a_champion_model_dvc_cannot_provide_comes_with_the_reason(repo, monkeypatch):
     """Not in DVC and no GitHub Release: the gate falls back, and is told why; an error that
     does not mean "not available" (a bug) is not taken for one."""
-    import dvc.api
-
-    from {{ cookiecutter.package }}.release.champion import Champion, fetch_model
-
     monkeypatch.delenv("GH_TOKEN", raising=False)
     git("rm", "-q", "--cached", MODEL_FILE.as_posix())  # neither in git nor in DVC
     git("commit", "-qm", "no model file")
