@@ -137,7 +137,7 @@ def gate_rules(
         chance = 1 / len(shares)
         prior_loss = float(-(shares * shares.map(math.log)).sum())
         ceiling = math.ceil(prior_loss * 1000) / 1000
-        metrics = {
+        metrics: dict[str, dict[str, Any]] = {
             "roc_auc": {"floor": 0.6, "compare": "non_inferior", "margin": margin},
             "balanced_accuracy": {
                 "floor": round(chance + 0.1, 3),

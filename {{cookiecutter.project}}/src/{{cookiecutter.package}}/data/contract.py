@@ -137,7 +137,7 @@ class Contract:
     @property
     def draft_only(self) -> bool:
         """Whether no rule has been reviewed yet: everything is still `make schema`'s draft."""
-        return not any(rules.reviewed for rules in [self.table, *self.columns.values()])
+        return not self.table.reviewed and not any(c.reviewed for c in self.columns.values())
 
 
 def _column_problems(column: Column, file: str) -> list[Problem]:

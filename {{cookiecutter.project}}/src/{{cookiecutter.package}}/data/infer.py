@@ -110,7 +110,7 @@ def _copies_target(values: pd.Series, target: pd.Series, task: str) -> str | Non
     )
 
 
-def draft_role(values: pd.Series, target: pd.Series, task: str) -> tuple[str, str | None]:
+def draft_role(values: pd.Series, target: pd.Series, task: str) -> tuple[Role, str | None]:
     """The role a column gets in a draft, and why when it is not a plain feature: columns that
     say where a row sits or copy the answer would let a model score well and learn nothing."""
     rows, present, dtype = len(values), values.dropna(), _infer_dtype(values)
@@ -146,7 +146,7 @@ def draft_role(values: pd.Series, target: pd.Series, task: str) -> tuple[str, st
 
 
 def _infer_column(
-    name: str, values: pd.Series, role: str, task: str, reason: str | None = None
+    name: str, values: pd.Series, role: Role, task: str, reason: str | None = None
 ) -> Column:
     rows, present = len(values), values.dropna()
     dtype = _infer_dtype(values)
@@ -177,10 +177,10 @@ def infer_contract(
     """Draft a contract from data, cautiously (TFDV-like): widened ranges, category lists only
     up to MAX_CATEGORIES distinct values, every rule warning-level and marked inferred.
     `roles` keeps known roles (id, ignored); other columns get `draft_role`'s, with its reason."""
-    roles = dict(roles or {}) | {target: "target"}
+    known: dict[str, Role] = {**(roles or {}), target: "target"}
     columns = {}
     for name, values in frame.items():
-        role, reason = roles.get(str(name)), None
+        role, reason = known.get(str(name)), None
         if role is None:
             role, reason = draft_role(values, frame[target], task)
         columns[str(name)] = _infer_column(str(name), values, role, task, reason)
@@ -233,7 +233,7 @@ def draft(
         raise StepError(
             f"no column {target!r}; the table has: {', '.join(map(str, frame.columns))}"
         )
-    roles: dict[str, str] = {}
+    roles: dict[str, Role] = {}
     if current is not None and current.target == target:
         roles = {n: c.role for n, c in current.columns.items() if c.role in ("id", "ignored")}
     return merge_reviewed(infer_contract(frame, target, task, roles), current)

@@ -42,7 +42,7 @@ def single_feature_scores(
     if len(frame) < 20 or target.nunique() < 2:
         return {}
     if task == "classification":
-        y = target.astype("str").to_numpy()
+        y: np.ndarray = target.astype("str").to_numpy()
         folds = min(5, int(pd.Series(y).value_counts().min()))
         if folds < 2:
             return {}
