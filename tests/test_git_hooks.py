@@ -37,6 +37,8 @@ def project(tmp_path_factory, project_env) -> Path:
     project = bake(tmp_path_factory.mktemp("hooks"), task="regression", dataset="diabetes")
     for key, value in (("user.email", "t@example.com"), ("user.name", "T")):
         git(project, "config", key, value)
+    # The hooks run .venv's tools (`make setup` makes .venv; here: the tests' environment).
+    (project / ".venv").symlink_to(project_env)
     run([str(project_env / "bin" / "pre-commit"), "install"], project)
     git(project, "add", "-A")
     commit(project, "init")
