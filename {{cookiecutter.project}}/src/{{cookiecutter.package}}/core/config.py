@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -195,3 +196,12 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
     if problems:
         raise ConfigError(problems)
     return replace(params, raw=raw)
+
+
+def log_folder(configured: Path) -> Path:
+    """The log's folder: the environment variable PREDICTION_LOG_DIR when set, else `configured`
+    (params monitor.log_dir). A relative path is relative to the server's
+    working directory, which for a bento is its own folder in the BentoML store: `make serve`
+    therefore sets PREDICTION_LOG_DIR to the project's folder as an absolute path, and the
+    image to its volume /predictions."""
+    return Path(os.environ.get(PREDICTION_LOG_ENV) or configured)

@@ -24,6 +24,7 @@ from {{ cookiecutter.package }}.core.config import (
     PROFILE_FILE,
     Params,
     load_params,
+    log_folder,
 )
 from {{ cookiecutter.package }}.data.contract import (
     Contract,
@@ -40,7 +41,7 @@ from {{ cookiecutter.package }}.release.champion import (
     recorded_metrics,
 )
 from {{ cookiecutter.package }}.serving.flags import column_flag
-from {{ cookiecutter.package }}.serving.predictionlog import log_folder, read_log
+from {{ cookiecutter.package }}.serving.predictionlog import read_log
 from {{ cookiecutter.package }}.training.metrics import (
     Predictions,
     direction,

@@ -16,9 +16,8 @@ import argparse
 import ipaddress
 import os
 import sys
-from pathlib import Path
 
-from {{ cookiecutter.package }}.core.config import PREDICTION_LOG_ENV, load_params
+from {{ cookiecutter.package }}.core.config import PREDICTION_LOG_ENV, load_params, log_folder
 from {{ cookiecutter.package }}.release.package import package
 from {{ cookiecutter.package }}.release.registry import RegistryError
 
@@ -61,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     except RegistryError as error:
         print(f"serve: refused: {error}", file=sys.stderr)
         return 1
-    folder = Path(os.environ.get(PREDICTION_LOG_ENV) or load_params().monitor.log_dir)
+    folder = log_folder(load_params().monitor.log_dir)
     os.environ[PREDICTION_LOG_ENV] = str(folder.resolve())
     print(f"serve: prediction log in {os.environ[PREDICTION_LOG_ENV]}", flush=True)
     command = [sys.executable, "-m", "bentoml", "serve", str(bento.tag)]

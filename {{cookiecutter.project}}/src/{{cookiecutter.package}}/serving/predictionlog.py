@@ -9,7 +9,7 @@ without the key); without it, the fixed token `<pii>`. Missing values stay null.
 
 Writing never fails a request: an unwritable sink is reported on stderr and the request goes on.
 Reading skips lines that are not whole JSON records (a write cut short by a full disk) and
-counts them. Where the folder is: see `log_folder`.
+counts them. Where the folder is: see `config.log_folder`.
 """
 
 from __future__ import annotations
@@ -29,20 +29,11 @@ from typing import Any
 import pandas as pd
 import pydantic_core
 
-from {{ cookiecutter.package }}.core.config import PREDICTION_LOG_ENV, MonitorParams
+from {{ cookiecutter.package }}.core.config import MonitorParams, log_folder
 
 DEFAULTS = MonitorParams()  # params.yaml `monitor`
 CURRENT = "predictions.jsonl"
 MASK_TOKEN = "<pii>"
-
-
-def log_folder(configured: Path = DEFAULTS.log_dir) -> Path:
-    """The log's folder: the environment variable PREDICTION_LOG_DIR when set, else `configured`
-    (params monitor.log_dir). A relative path is relative to the server's
-    working directory, which for a bento is its own folder in the BentoML store: `make serve`
-    therefore sets PREDICTION_LOG_DIR to the project's folder as an absolute path, and the
-    image to its volume /predictions."""
-    return Path(os.environ.get(PREDICTION_LOG_ENV) or configured)
 
 
 def masker(key: str | None) -> Callable[[Any], str]:
