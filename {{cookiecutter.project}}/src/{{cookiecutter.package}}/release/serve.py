@@ -17,7 +17,11 @@ import ipaddress
 import os
 import sys
 
-from {{ cookiecutter.package }}.core.config import PREDICTION_LOG_ENV, load_params, log_folder
+from {{ cookiecutter.package }}.core.config import (
+    PREDICTION_LOG_ENV,
+    load_params,
+    log_folder,
+)
 from {{ cookiecutter.package }}.release.package import package
 from {{ cookiecutter.package }}.release.registry import RegistryError
 
