@@ -32,6 +32,12 @@ from {{ cookiecutter.package }}.serving.fastpath import (
 from {{ cookiecutter.package }}.training.train import build_model
 
 
+LINEAR = {
+    "classification": ModelParams("sklearn.linear_model.LogisticRegression"),
+    "regression": ModelParams("sklearn.linear_model.Ridge"),
+}
+
+
 def fit(frame: pd.DataFrame, contract: Contract, model: ModelParams):
     """The model as `make train` fits it."""
     fitted = build_model(contract, model)
@@ -51,9 +57,7 @@ def test_the_example_model_is_compiled_and_predicts_as_the_pipeline(
 
 def test_missing_values_string_and_unknown_categories_give_the_pipelines_numbers(params, messy):
     frame, contract = messy(params.task)
-    model = fit(frame, contract, ModelParams("sklearn.linear_model.LogisticRegression"))
-    if params.task == "regression":
-        model = fit(frame, contract, ModelParams("sklearn.linear_model.Ridge"))
+    model = fit(frame, contract, LINEAR[params.task])
     compiled, _ = preprocessor(model, contract)
     unusual = pd.DataFrame({"size": [np.nan, 1e30, -3.0], "colour": ["purple", None, "red"]})
     rows = pd.concat([frame, unusual], ignore_index=True)
@@ -80,9 +84,7 @@ def test_package_refuses_a_fast_path_that_predicts_differently(params, messy, wo
     label = {"dtype": contract.columns["label"].dtype, "role": "target"}
     columns = {"size": {"dtype": "float"}, "colour": {"dtype": "str"}, "label": label}
     (workdir / "contract.yaml").write_text(yaml.safe_dump({"columns": columns}))
-    model = fit(frame, contract, ModelParams("sklearn.linear_model.LogisticRegression"))
-    if params.task == "regression":
-        model = fit(frame, contract, ModelParams("sklearn.linear_model.Ridge"))
+    model = fit(frame, contract, LINEAR[params.task])
     MODEL_FILE.parent.mkdir(parents=True)
     save_model(model, MODEL_FILE)
     TEST_SPLIT.parent.mkdir(parents=True)
