@@ -45,14 +45,14 @@ class BatchedService:
         encoded = fastpath.estimator_input(
             self.preprocess([r.model_dump(by_alias=True) for r in records])
         )
-        estimator = self.model[-1]
-        predictions = estimator.predict(encoded).tolist()
-        if not self.classes:
+        found, shares = fastpath.estimator_outputs(self.model[-1], encoded, bool(self.classes))
+        predictions = found.tolist()
+        if shares is None:
             return [{"prediction": p} for p in predictions]
         return [
             {
                 "prediction": p,
                 "probabilities": dict(zip(self.classes, map(float, row), strict=True)),
             }
-            for p, row in zip(predictions, estimator.predict_proba(encoded), strict=True)
+            for p, row in zip(predictions, shares, strict=True)
         ]

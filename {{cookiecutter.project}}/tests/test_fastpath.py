@@ -14,7 +14,11 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from {{ cookiecutter.package }}.core.config import MODEL_FILE, TEST_SPLIT, ModelParams
+from {{ cookiecutter.package }}.core.config import (
+    MODEL_FILE,
+    TEST_SPLIT,
+    ModelParams,
+)
 from {{ cookiecutter.package }}.core.modelfile import save_model
 from {{ cookiecutter.package }}.data.contract import Contract
 from {{ cookiecutter.package }}.data.features import training_input
@@ -30,7 +34,6 @@ from {{ cookiecutter.package }}.serving.fastpath import (
     records_of,
 )
 from {{ cookiecutter.package }}.training.train import build_model
-
 
 LINEAR = {
     "classification": ModelParams("sklearn.linear_model.LogisticRegression"),

@@ -67,6 +67,7 @@ from {{ cookiecutter.package }}.data.contract import (
 from {{ cookiecutter.package }}.serving.fastpath import (
     FLOAT32_MAX,
     estimator_input,
+    estimator_outputs,
     preprocessor,
 )
 from {{ cookiecutter.package }}.serving.flags import Flag, record_flags
@@ -418,18 +419,18 @@ class ModelService:
         """Predict every record; classification adds each class's probability."""
         inputs = [record.model_dump(by_alias=True) for record in records]
         encoded = estimator_input(self.preprocess(inputs))
-        estimator = self.model[-1]
+        classification = self.labels["task"] == "classification"
+        predictions, shares = estimator_outputs(self.model[-1], encoded, classification)
         probabilities = None
-        if self.labels["task"] == "classification":
+        if shares is not None:
             probabilities = [
-                dict(zip(self.classes, map(float, row), strict=True))
-                for row in estimator.predict_proba(encoded)
+                dict(zip(self.classes, map(float, row), strict=True)) for row in shares
             ]
         response = PredictResponse(
             model=self.model_ref.tag.name,
             model_version=self.labels["version"],
             request_id=request_id(ctx.request.headers.get("x-request-id")),
-            predictions=estimator.predict(encoded).tolist(),
+            predictions=predictions.tolist(),
             probabilities=probabilities,
             warnings=[record_flags(values, CONTRACT) for values in inputs],
         )
