@@ -127,6 +127,13 @@ def breakdown(served: Served, body: bytes, seconds: float) -> dict[str, Any]:
         "response": p50_ms(respond, seconds),
         "logging": p50_ms(write_log, seconds) if served.log is not None else 0.0,
     }
+    if served.classify:  # what the service asked before: two passes through the model
+
+        def both() -> tuple[Any, Any]:
+            clipped = fastpath.estimator_input(encoded)
+            return served.estimator.predict_proba(clipped), served.estimator.predict(clipped)
+
+        parts["estimator, predict_proba + predict"] = p50_ms(both, seconds)
     return {
         "records": len(records),
         "estimator": type(served.estimator).__name__,
