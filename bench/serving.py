@@ -3,6 +3,11 @@ uvicorn app, (c) the project's BentoML service (`<package>.serving.service:Model
 served from source with the model saved by the project's own `package.save_model`), and (c)
 again with adaptive batching (bench/apps/batched_service.py). One worker each.
 
+First, the project's default model: where one request's time goes (bench/apps/breakdown.py,
+in-process, each part alone; HTTP = served p50 minus the in-process total), served through the
+fast path and with FAST_PATH=off (the pipeline's preprocessing per request, as before the fast
+path), next to (b0), a Starlette no-op handler: the issue-21 goals.
+
 The load generator (bench/loadgen.py) runs in its own process on 127.0.0.1: p50/p99 at
 concurrency 1, throughput at 8 and 32, with 1-record and 100-record requests, each bounded in
 requests and seconds. Memory: resident set of the server's processes once warmed up and loaded.
@@ -91,6 +96,7 @@ class Server:
     """A server process group started for one variant, stopped by its process group id."""
 
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.log = log
         with log.open("a") as out:
@@ -150,16 +156,194 @@ def drive(port: int, body: Path, concurrency: int, seconds: float) -> dict[str, 
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def measure_server(server: Server, bodies: dict[int, Path], seconds: float) -> dict[str, Any]:
+def measure_server(
+    server: Server,
+    bodies: dict[int, Path],
+    seconds: float,
+    concurrencies: tuple[int, ...] = CONCURRENCY,
+) -> dict[str, Any]:
     ready_s = server.wait_ready()
     drive(server.port, bodies[1], 1, 1.0)  # warm-up: first requests load lazily
     idle = server.memory()
     runs = {}
     for size, body in bodies.items():
         drive(server.port, body, 1, 0.5)
-        for concurrency in CONCURRENCY:
+        for concurrency in concurrencies:
             runs[f"{size}x{concurrency}"] = drive(server.port, body, concurrency, seconds)
-    return {"ready_s": ready_s, "memory_idle": idle, "memory_loaded": server.memory(), "runs": runs}
+    return {
+        "ready_s": ready_s,
+        "memory_idle": idle,
+        "memory_loaded": server.memory(),
+        "runs": runs,
+        "preprocessing": preprocessing_line(server.log),
+    }
+
+
+def preprocessing_line(log: Path) -> str | None:
+    """Which preprocessing the project's service said it runs (its one line at start)."""
+    lines = [
+        line for line in log.read_text(errors="replace").splitlines() if "Preprocessing:" in line
+    ]
+    return lines[-1].split("Preprocessing:", 1)[1].strip() if lines else None
+
+
+def serve_variants(
+    variants: dict[str, tuple[list[str], dict[str, str]]],
+    project: Path,
+    env: dict[str, str],
+    work: Path,
+    run_server: Any,
+    notes: list[str],
+) -> dict[str, Any]:
+    """Each variant (command, extra environment) started, measured by `run_server`, stopped;
+    each with its own log file under `work`."""
+    measured = {}
+    for index, (name, (command, extra)) in enumerate(variants.items()):
+        server = Server(command, project, env | extra, work / "servers" / f"{index}.log")
+        try:
+            measured[name] = run_server(server)
+        except (RuntimeError, subprocess.SubprocessError) as error:
+            notes.append(f"{name} failed: {str(error)[:2000]}")
+            print(f"serving: {name} failed: {error}", file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+        print(f"serving: {name} measured", flush=True)
+    return measured
+
+
+PARTS = ("validation", "conversion", "preprocessing", "estimator", "response", "logging")
+
+
+def in_process(breakdown: dict[str, Any], path: str) -> dict[str, float]:
+    """The parts of one request in ms, with the preprocessing of `path` (compiled, pipeline)."""
+    parts = dict(breakdown["parts_ms"])
+    parts["preprocessing"] = parts[f"preprocessing {path}"]
+    return {part: parts[part] for part in PARTS}
+
+
+def default_model_tables(default: dict[str, Any], estimator: str) -> list[str]:
+    """The request broken down, before (FAST_PATH=off) and after (fast path), 1 and 100
+    records; which path each server ran."""
+    breakdown, servers = default["breakdown"], default["servers"]
+    if not breakdown:
+        return []
+    paths = {"pipeline": "(c) bentoml, FAST_PATH=off", "compiled": "(c) bentoml, fast path"}
+    columns, rows = ["part"], {part: [part] for part in (*PARTS, "in-process total", "HTTP")}
+    rows["served p50"] = ["served p50 (c=1)"]
+    for size in BATCHES:
+        for path, server in paths.items():
+            columns.append(f"{size} rec, {'before' if path == 'pipeline' else 'fast path'}")
+            parts = in_process(breakdown[size], path)
+            total = round(sum(parts.values()), 4)
+            served = servers.get(server, {}).get("runs", {}).get(f"{size}x1", {}).get("p50_ms")
+            for part, value in parts.items():
+                rows[part].append(value)
+            rows["in-process total"].append(total)
+            rows["HTTP"].append(round(served - total, 3) if served else None)
+            rows["served p50"].append(served)
+    tables = [
+        table(
+            f"one request to the default model ({estimator}), in ms: in-process p50 of each "
+            "part, HTTP = served p50 - in-process total; before = FAST_PATH=off (the pipeline's "
+            "preprocessing per request)",
+            columns,
+            list(rows.values()),
+        )
+    ]
+    server_rows = [
+        [
+            name,
+            result["runs"]["1x1"]["p50_ms"],
+            result["runs"]["1x1"]["p99_ms"],
+            result["runs"]["100x1"]["p50_ms"],
+            result["ready_s"],
+            result["memory_loaded"]["largest_process_mb"],
+            result.get("preprocessing") or "-",
+        ]
+        for name, result in servers.items()
+    ]
+    old_estimator = breakdown[1]["parts_ms"].get("estimator, predict_proba + predict")
+    title = f"the default model ({estimator}) served, c=1"
+    if old_estimator is not None:
+        title += f" (in-process, 1 record: predict_proba + predict as before {old_estimator} ms)"
+    tables.append(
+        table(
+            title,
+            [
+                "variant",
+                "p50 ms 1 rec",
+                "p99 ms 1 rec",
+                "p50 ms 100 rec",
+                "ready s",
+                "worker MB",
+                "preprocessing (server log)",
+            ],
+            server_rows,
+        )
+    )
+    return tables
+
+
+def default_model_goals(default: dict[str, Any], measured: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 21's goals, measured / limit / met; the served and preprocessing ones also for the
+    path before the fast path (FAST_PATH=off)."""
+    one = default["breakdown"].get(1)
+    servers = default["servers"]
+
+    def p50(name: str) -> float | None:
+        return servers[name]["runs"]["1x1"]["p50_ms"] if name in servers else None
+
+    goals = []
+    noop = p50("(b0) starlette no-op")
+    if one and noop:
+        floor = one["bare_estimator_row_ms"] + noop
+        for name, label in (
+            ("(c) bentoml, fast path", "fast path"),
+            ("(c) bentoml, FAST_PATH=off", "before"),
+        ):
+            goals.append(
+                target(
+                    f"served p50 ms, 1 record, default model ({label}) <= 2 x (bare estimator "
+                    f"{one['bare_estimator_row_ms']:.3g} + no-op {noop:.3g})",
+                    p50(name),
+                    round(2 * floor, 3),
+                )
+            )
+    if one:
+        logistic = one["bare_logistic_row_ms"]
+        for path, label in (("compiled", "fast path"), ("pipeline", "before")):
+            goals.append(
+                target(
+                    f"preprocessing ms, 1 record ({label}) <= 3 x bare LogisticRegression "
+                    f"{logistic:.3g}",
+                    one["parts_ms"][f"preprocessing {path}"],
+                    round(3 * logistic, 4),
+                )
+            )
+    bento, base = measured.get("(c) bentoml"), measured.get("(b) starlette+uvicorn")
+    if bento and base:
+        goals.append(
+            target(
+                f"cold start s to /readyz <= 1.5 x Starlette's {base['ready_s']}",
+                bento["ready_s"],
+                round(1.5 * base["ready_s"], 2),
+            )
+        )
+        worker = base["memory_loaded"]["largest_process_mb"]
+        goals.append(
+            target(
+                f"worker memory MB <= 1.2 x Starlette's {worker}",
+                bento["memory_loaded"]["largest_process_mb"],
+                round(1.2 * worker, 1),
+            )
+        )
+    return goals
+
+
+def goals_table(goals: list[dict[str, Any]]) -> str:
+    """The goals of issue 21, measured / limit / met."""
+    rows = [[g["target"], g["measured"], g["limit"], g["met"]] for g in goals]
+    return table("goals (issue 21)", ["goal", "measured", "limit", "met"], rows)
 
 
 def project_for(context: dict[str, Any], work: Path) -> tuple[Path, Path]:
@@ -203,9 +387,54 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
         ).stdout
         return {r["records"]: r for r in map(json.loads, output.strip().splitlines())}
 
+    src = project / "src" / package
+    has_service = all(
+        (src / module).exists()
+        for module in ("serving/service.py", "serving/fastpath.py", "release/package.py")
+    )
+    saver = (
+        f"from {package}.core.config import load_params;"
+        f" from {package}.release.package import save_model;"
+        " print(save_model(load_params(), 'v0.0.1', 'bench').tag)"
+    )
+    uvicorn = [str(python), "-m", "uvicorn", "--workers", "1", "--log-level", "warning"]
+    uvicorn.append("--no-access-log")
+    bentoml = [str(python), "-m", "bentoml", "serve"]
+    service = f"{package}.serving.service:ModelService"
+    # The project's service logs every prediction (predictionlog.py), here to a scratch folder.
+    env["PREDICTION_LOG_DIR"] = str(work / "predictions")
+
     params = yaml.safe_load((project / "params.yaml").read_text())
     default_model = params["model"]
     raw_default = raw_predict()
+    default: dict[str, Any] = {"breakdown": {}, "servers": {}}
+    if not has_service:
+        notes.append(f"(c) skipped: {src}: serving/service.py, fastpath.py or package.py missing")
+    else:
+        require(measure([str(python), "-c", saver], project, log, env), log)
+        command = [str(python), "-m", "bench.apps.breakdown", *map(str, bodies.values())]
+        output = subprocess.run(
+            [*command, *(["--quick"] if context.get("quick") else [])],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        default["breakdown"] = {r["records"]: r for r in map(json.loads, output.splitlines())}
+        default["servers"] = serve_variants(
+            {
+                "(b0) starlette no-op": ([*uvicorn, "bench.apps.asgi_noop:app"], {}),
+                "(c) bentoml, fast path": ([*bentoml, service], {}),
+                "(c) bentoml, FAST_PATH=off": ([*bentoml, service], {"FAST_PATH": "off"}),
+            },
+            project,
+            env,
+            work / "default",
+            lambda server: measure_server(server, bodies, seconds, (1,)),
+            notes,
+        )
+
     params["model"] = FAST_MODEL
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     venv = f"VENV={python.parent.parent}"
@@ -213,45 +442,25 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     estimator = FAST_MODEL["estimator"].rpartition(".")[2]
     raw = raw_predict()
 
-    variants: dict[str, list[str]] = {
-        "(b) starlette+uvicorn": [
-            str(python),
-            *("-m", "uvicorn", "bench.apps.asgi_baseline:app", "--workers", "1"),
-            *("--log-level", "warning", "--no-access-log"),
-        ],
-    }
-    src = project / "src" / package
-    if (
-        not (src / "serving" / "service.py").exists()
-        or not (src / "release" / "package.py").exists()
-    ):
-        notes.append(f"(c) skipped: {src}/service.py or package.py is missing")
-    else:
-        saver = (
-            f"from {package}.core.config import load_params;"
-            f" from {package}.release.package import save_model;"
-            " print(save_model(load_params(), 'v0.0.1', 'bench').tag)"
+    variants = {"(b) starlette+uvicorn": ([*uvicorn, "bench.apps.asgi_baseline:app"], {})}
+    if has_service:
+        require(measure([str(python), "-c", saver], project, log, env), log)  # now this model
+        variants["(c) bentoml"] = ([*bentoml, service], {})
+        # One variant turns the prediction log off.
+        variants["(c) bentoml, no prediction log"] = (
+            [*bentoml, service],
+            {"PREDICTION_LOG": "off"},
         )
-        require(measure([str(python), "-c", saver], project, log, env), log)
-        bentoml = [str(python), "-m", "bentoml", "serve"]
-        variants["(c) bentoml"] = [*bentoml, f"{package}.serving.service:ModelService"]
-        variants["(c) bentoml, no prediction log"] = variants["(c) bentoml"]
-        variants["(c) bentoml, batching"] = [*bentoml, "bench.apps.batched_service:BatchedService"]
-
-    # The project's service logs every prediction (predictionlog.py); one variant turns it off.
-    env["PREDICTION_LOG_DIR"] = str(work / "predictions")
-    switches = {"(c) bentoml, no prediction log": {"PREDICTION_LOG": "off"}}
-    measured = {}
-    for name, command in variants.items():
-        server = Server(command, project, env | switches.get(name, {}), log)
-        try:
-            measured[name] = measure_server(server, bodies, seconds)
-        except (RuntimeError, subprocess.SubprocessError) as error:
-            notes.append(f"{name} failed: {str(error)[:2000]}")
-            print(f"serving: {name} failed: {error}", file=sys.stderr, flush=True)
-        finally:
-            server.stop()
-        print(f"serving: {name} measured", flush=True)
+        batched = [*bentoml, "bench.apps.batched_service:BatchedService"]
+        variants["(c) bentoml, batching"] = (batched, {})
+    measured = serve_variants(
+        variants,
+        project,
+        env,
+        work / "fast-model",
+        lambda server: measure_server(server, bodies, seconds),
+        notes,
+    )
 
     tables = []
     rows = []
@@ -384,6 +593,9 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
             )
         )
     tables.append(targets_table(targets))
+    goals = default_model_goals(default, measured)
+    tables += default_model_tables(default, default_model["estimator"].rpartition(".")[2])
+    tables.append(goals_table(goals))
     for note in notes:
         print(f"serving: note: {note[:500]}")
     write_result(
@@ -398,6 +610,9 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
             "servers": measured,
             "notes": notes,
             "targets": targets,
+            "default_model_breakdown": default["breakdown"],
+            "default_model_servers": default["servers"],
+            "goals": goals,
         },
         tables,
         started,

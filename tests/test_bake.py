@@ -17,7 +17,7 @@ WORKFLOWS = (
 TESTS = (
     "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
     "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
-    "layout", "params_read", "evaluate", "adopt",
+    "layout", "params_read", "evaluate", "adopt", "fastpath",
 )  # fmt: skip
 # The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
 # core every part imports; cli and checks on top.
@@ -33,7 +33,7 @@ PACKAGE = {
         "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",
         "modelcard", "artifacts", "package", "serve", "containerize",
     ),
-    "serving": ("__init__", "service", "predictionlog", "flags"),
+    "serving": ("__init__", "service", "predictionlog", "flags", "fastpath"),
     "monitoring": ("__init__", "reference", "drift", "monitor", "retrain"),
 }  # fmt: skip
 MODULES = tuple(

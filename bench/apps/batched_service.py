@@ -1,5 +1,5 @@
 """(c, adaptive batching) The project's BentoML service with `batchable=True`: the same request
-model (validation), the same frame building and model as `<package>.serving.service`, but concurrent
+model (validation), the same preprocessing and model as `<package>.serving.service`, but concurrent
 requests are merged into one model call. The project's service is not batchable, so this variant
 lives here; it answers a list of per-record results instead of the project's response object.
 
@@ -17,6 +17,7 @@ import bentoml
 from pydantic import BaseModel
 
 service = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.serving.service")
+fastpath = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.serving.fastpath")
 
 
 @bentoml.service(name="bench-batched", traffic={"timeout": 30})
@@ -28,6 +29,7 @@ class BatchedService:
     def __init__(self) -> None:
         self.model = service.load_model(Path(self.model_ref.path_of(service.MODEL_FILE.name)))
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
+        self.preprocess, _ = fastpath.preprocessor(self.model, service.CONTRACT)
 
     # max_latency_ms: 1000 (at 50 BentoML answered 503 "overloaded" on this machine);
     # max_batch_size counts records, so one batch holds up to serve.max_records of them.
@@ -40,14 +42,17 @@ class BatchedService:
     )
     def predict(self, records: list[BaseModel]) -> list[dict[str, Any]]:
         """One result per record: the prediction and, for classification, the probabilities."""
-        frame = service.to_frame(records, service.CONTRACT)
-        predictions = self.model.predict(frame).tolist()
-        if not self.classes:
+        encoded = fastpath.estimator_input(
+            self.preprocess([r.model_dump(by_alias=True) for r in records])
+        )
+        found, shares = fastpath.estimator_outputs(self.model[-1], encoded, bool(self.classes))
+        predictions = found.tolist()
+        if shares is None:
             return [{"prediction": p} for p in predictions]
         return [
             {
                 "prediction": p,
                 "probabilities": dict(zip(self.classes, map(float, row), strict=True)),
             }
-            for p, row in zip(predictions, self.model.predict_proba(frame), strict=True)
+            for p, row in zip(predictions, shares, strict=True)
         ]

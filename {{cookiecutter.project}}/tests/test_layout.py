@@ -15,11 +15,12 @@ PACKAGE = ROOT / "src" / "{{ cookiecutter.package }}"
 NAME = PACKAGE.name
 # part -> the parts it may import. Serving loads a model and answers requests: it may not
 # import training, release or monitoring code (the image carries core, data and serving only).
+# Release checks the service's fast path (serving/fastpath.py) before it packages a model.
 ALLOWED = {
     "core": set(),
     "data": {"core"},
     "training": {"core", "data"},
-    "release": {"core", "data", "training"},
+    "release": {"core", "data", "training", "serving"},
     "serving": {"core", "data"},
     "monitoring": {"core", "data", "training", "release", "serving"},
 }

@@ -9,6 +9,11 @@ refused with the command that removes it, since deleting it would break that pro
 The bento's Python packages are those bentofile.yaml lists and everything they require, each
 pinned to its version in uv.lock (the lock `make setup` installs from), so the image serves
 with the libraries that trained the model and carries nothing only training needs.
+
+Before anything is stored, the service's fast path (serving/fastpath.py: the preprocessing
+compiled into numpy) must predict what the pipeline predicts on the whole test split, within
+fastpath.TOLERANCE; packaging refuses otherwise. A pipeline the compiler does not know is
+packaged as it is: the service then preprocesses with the pipeline.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from {{ cookiecutter.package }}.core.config import (
     CONTRACT_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    TEST_SPLIT,
     Params,
     load_params,
     serving_args,
@@ -40,10 +46,19 @@ from {{ cookiecutter.package }}.core.config import (
 from {{ cookiecutter.package }}.core.modelfile import (
     ModelFileError,
     file_hash,
+    load_model,
     verify_hash,
 )
+from {{ cookiecutter.package }}.data.contract import load_contract
+from {{ cookiecutter.package }}.data.tables import read_table
 from {{ cookiecutter.package }}.release.registry import RegistryError
 from {{ cookiecutter.package }}.release.versions import head_version
+from {{ cookiecutter.package }}.serving.fastpath import (
+    TOLERANCE,
+    CompileError,
+    compile_features,
+    largest_difference,
+)
 
 LOCK_FILE = Path("uv.lock")
 BUILD_CONTEXT = Path("src")
@@ -60,6 +75,25 @@ def registered_head(model: str) -> tuple[str, str]:
     except ModelFileError as error:
         raise RegistryError(f"{error}: `dvc checkout {MODEL_FILE}`") from None
     return registered.version, registered.commit
+
+
+def check_fast_path() -> str:
+    """How the service will preprocess: "compiled" once the fast path agrees with the pipeline
+    on the whole test split, else why not; RegistryError when they disagree."""
+    contract, model = load_contract(CONTRACT_FILE), load_model(MODEL_FILE)
+    try:
+        compiled = compile_features(model, contract)
+    except CompileError as error:
+        return f"the pipeline's, per request (not compiled: {error})"
+    if not TEST_SPLIT.is_file():
+        raise RegistryError(f"{TEST_SPLIT} is missing, the fast path cannot be checked: `dvc pull`")
+    difference = largest_difference(model, compiled, read_table(TEST_SPLIT, contract), contract)
+    if not difference <= TOLERANCE:
+        raise RegistryError(
+            f"the fast path (serving/fastpath.py) predicts {TEST_SPLIT} differently from "
+            f"{MODEL_FILE}: largest difference {difference:.3g}, allowed {TOLERANCE:g}"
+        )
+    return f"compiled, equal to the pipeline on {TEST_SPLIT} (largest difference {difference:.3g})"
 
 
 def project_identity() -> str:
@@ -236,9 +270,11 @@ def package() -> bentoml.Bento:
     """Save the registered model to the BentoML store and build its bento."""
     params = load_params()
     version, commit = registered_head(params.registry.model)
+    preprocessing = check_fast_path()
     stored = save_model(params, version, commit)
     bento = build_bento(params, stored)
     print(f"package: model {stored.tag}, bento {bento.tag} ({bento.path})")
+    print(f"package: preprocessing: {preprocessing}")
     return bento
 
 

@@ -7,6 +7,11 @@ between 1 and `serve.max_records` records. A bad request gets a 400 that names e
 A value outside the contract's range or allowed values is predicted and flagged in the answer's
 `warnings`, one list per record (`flags.py`).
 
+Each request's records go straight to the estimator's input array through the model's
+preprocessing compiled at load (`fastpath.py`: the same numbers as the pipeline, checked by
+`make package` on the whole test split); a pipeline the compiler does not know, or FAST_PATH=off,
+preprocesses with the pipeline itself. The server log says which, once, at start.
+
 Before any of that, ASGI middlewares: with the environment variable API_KEY set, every path
 but the probes, /metrics and the API docs needs `Authorization: Bearer <API_KEY>` (401
 otherwise); a body that is not JSON gets a 415; a body larger than `serve.max_body_bytes` gets
@@ -37,8 +42,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
-import numpy as np
-import pandas as pd
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -57,10 +60,15 @@ from {{ cookiecutter.package }}.core.config import (
 )
 from {{ cookiecutter.package }}.core.modelfile import load_model
 from {{ cookiecutter.package }}.data.contract import (
-    PANDAS_DTYPES,
     Column,
     Contract,
     load_contract,
+)
+from {{ cookiecutter.package }}.serving.fastpath import (
+    FLOAT32_MAX,
+    estimator_input,
+    estimator_outputs,
+    preprocessor,
 )
 from {{ cookiecutter.package }}.serving.flags import Flag, record_flags
 from {{ cookiecutter.package }}.serving.predictionlog import PredictionLog
@@ -73,7 +81,6 @@ def integral(value: Any) -> Any:
     return value
 
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 JSON_TYPES: dict[str, Any] = {
     # Beyond 2**53 an int has no exact float64 (the model's dtype).
     "int": Annotated[int, Field(ge=-(2**53), le=2**53), BeforeValidator(integral)],
@@ -151,17 +158,6 @@ def body_limit(settings: Settings, contract: Contract) -> int:
         return settings.max_body_bytes
     record = sum(len(name.encode()) + VALUE_BYTES for name in contract.features)
     return settings.max_records * record
-
-
-def to_frame(records: list[BaseModel], contract: Contract) -> pd.DataFrame:
-    """Records as the frame the model was trained on: contract order and pandas dtypes."""
-    frame = pd.DataFrame([r.model_dump(by_alias=True) for r in records], columns=contract.features)
-    for name in contract.features:
-        column = frame[name]
-        if contract.columns[name].dtype == "bool":
-            column = column.map(lambda value: None if value is None else str(value))
-        frame[name] = column.astype(PANDAS_DTYPES[contract.columns[name].dtype])
-    return frame
 
 
 def request_id(header: str | None) -> str:
@@ -396,6 +392,7 @@ CONTRACT = load_contract(Path(STORED.path_of(CONTRACT_FILE.name)))
 Record = record_model(CONTRACT)
 PredictRequest = request_model(Record, SETTINGS.max_records)
 API_KEY = os.environ.get("API_KEY") or None
+LOG = logging.getLogger("bentoml.service")  # BentoML's handlers print its loggers
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsQuietly())
 
 
@@ -409,6 +406,11 @@ class ModelService:
         self.model = load_model(Path(self.model_ref.path_of(MODEL_FILE.name)))
         self.labels = self.model_ref.info.labels
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
+        self.preprocess, fallback = preprocessor(self.model, CONTRACT)
+        if fallback is None:
+            LOG.info("Preprocessing: compiled (serving/fastpath.py)")
+        else:
+            LOG.warning("Preprocessing: the pipeline's, per request (%s)", fallback)
         masked = [name for name in CONTRACT.features if CONTRACT.columns[name].pii]
         self.log = prediction_log(SETTINGS, masked)
 
@@ -416,23 +418,19 @@ class ModelService:
     def predict(self, records: list[BaseModel], ctx: bentoml.Context) -> PredictResponse:
         """Predict every record; classification adds each class's probability."""
         inputs = [record.model_dump(by_alias=True) for record in records]
-        encoded = self.model[:-1].transform(to_frame(records, CONTRACT))
-        # Tree estimators compute in float32, where a value the scaling pushed beyond its range
-        # fails (a 500): held at float32's largest, it takes the same branches as any value
-        # beyond the last split. The request schema keeps raw values within that range.
-        encoded = np.clip(encoded, -FLOAT32_MAX, FLOAT32_MAX)
-        estimator = self.model[-1]
+        encoded = estimator_input(self.preprocess(inputs))
+        classification = self.labels["task"] == "classification"
+        predictions, shares = estimator_outputs(self.model[-1], encoded, classification)
         probabilities = None
-        if self.labels["task"] == "classification":
+        if shares is not None:
             probabilities = [
-                dict(zip(self.classes, map(float, row), strict=True))
-                for row in estimator.predict_proba(encoded)
+                dict(zip(self.classes, map(float, row), strict=True)) for row in shares
             ]
         response = PredictResponse(
             model=self.model_ref.tag.name,
             model_version=self.labels["version"],
             request_id=request_id(ctx.request.headers.get("x-request-id")),
-            predictions=estimator.predict(encoded).tolist(),
+            predictions=predictions.tolist(),
             probabilities=probabilities,
             warnings=[record_flags(values, CONTRACT) for values in inputs],
         )
