@@ -253,3 +253,12 @@ def test_slices_with_too_few_rows_are_summarised_in_one_line(reports, params):
     assert "| all the rest |" in text
     assert text.count("not gated") == 2  # the slices' summary and the gate's one row
     assert "| ⚪ | 260 slice checks |" in text
+
+
+def test_a_sampled_confusion_matrix_says_it_shows_shares(reports):
+    PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    (PLOTS_DIR / "confusion.csv").write_text("actual,predicted\na,a\nb,b\na,b\n")
+    sampled = "\n".join(report.charts_section("classification", "roc_auc", test_rows=30_000))
+    assert "share of the 30000 test rows, scaled to 3" in sampled
+    whole = "\n".join(report.charts_section("classification", "roc_auc", test_rows=3))
+    assert "share" not in whole

@@ -97,7 +97,7 @@ class EvaluateParams:
     primary: str
     bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
     slices: list[str] = field(default_factory=list)
-    # Most rows in each regression plot file (reports/plots/*.csv, committed): see evaluate.
+    # Most rows in each plot file (reports/plots/*.csv, committed): see evaluate.write_plots.
     plot_rows: int = field(default=1000, metadata=between(3))
 
 

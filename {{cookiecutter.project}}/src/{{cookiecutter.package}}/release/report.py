@@ -245,7 +245,8 @@ def slices_section(slices: dict | None, metrics: list[str], min_rows: int) -> li
         if small:
             examples = ", ".join(f"`{shorten(str(g['value']))}`" for g in small[:5])
             lines.append(
-                f"\n_{len(small)} values with fewer than {min_rows} test rows each "
+                ("\n" if big else "")
+                + f"_{len(small)} values with fewer than {min_rows} test rows each "
                 f"({sum(g['rows'] for g in small)} rows in all; not gated): {examples}"
                 + (", …" if len(small) > 5 else "")
                 + "._"
@@ -321,7 +322,7 @@ def roc_section(roc: pd.DataFrame) -> list[str]:
     return [*lines, *full_names(classes)]
 
 
-def charts_section(task: str, primary: str) -> list[str]:
+def charts_section(task: str, primary: str, test_rows: int | None = None) -> list[str]:
     """Feature importance, curves and the confusion matrix, drawn in markdown."""
     lines = []
     importance = read_json(REPORTS / "importance.json")
@@ -337,7 +338,8 @@ def charts_section(task: str, primary: str) -> list[str]:
     if task == "classification" and (PLOTS_DIR / "roc.csv").exists():
         lines += roc_section(pd.read_csv(PLOTS_DIR / "roc.csv", dtype={"class": str}))
     if task == "classification" and (PLOTS_DIR / "confusion.csv").exists():
-        lines += confusion_section(pd.read_csv(PLOTS_DIR / "confusion.csv", dtype=str))
+        confusion = pd.read_csv(PLOTS_DIR / "confusion.csv", dtype=str)
+        lines += confusion_section(confusion, test_rows)
     if task == "regression" and (PLOTS_DIR / "predictions.csv").exists():
         frame = pd.read_csv(PLOTS_DIR / "predictions.csv").sort_values("predicted")
         # At most one bin per row: a tiny test split gives no empty bin.
@@ -366,14 +368,18 @@ def charts_section(task: str, primary: str) -> list[str]:
     return lines
 
 
-def confusion_section(confusion: pd.DataFrame) -> list[str]:
+def confusion_section(confusion: pd.DataFrame, test_rows: int | None) -> list[str]:
     """The confusion matrix, square: every class as a row and a column, also a class the model
-    never predicted (its column of zeros is the finding)."""
+    never predicted (its column of zeros is the finding). Above evaluate.plot_rows test rows the
+    file holds each cell's share of them, which the heading says."""
     classes = sorted(set(confusion["actual"]) | set(confusion["predicted"]))
     table = pd.crosstab(confusion["actual"], confusion["predicted"])
     table = table.reindex(index=classes, columns=classes, fill_value=0)
     shown = classes[:MAX_ROWS]
     lines = ["", "### Confusion matrix (rows: actual, columns: predicted)", ""]
+    if test_rows and test_rows > len(confusion):
+        scaled = f"scaled to {len(confusion)}"
+        lines += [f"_Each cell's share of the {test_rows} test rows, {scaled}._", ""]
     lines.append("| | " + " | ".join(shorten(c) for c in shown) + " |")
     lines.append("|---|" + "---|" * len(shown))
     for label in shown:
@@ -501,7 +507,7 @@ def build_report(base_rev: str | None = None) -> str:
         slices_section(
             read_json(SLICES_FILE), params.evaluate.metrics, params.gate.slices.min_rows
         ),
-        charts_section(params.task, current["primary"]),
+        charts_section(params.task, current["primary"], current.get("test_rows")),
     ]
     footer = [
         "",
