@@ -56,6 +56,7 @@ def test_classification_plots_are_bounded_and_keep_the_curves(tmp_path):
     sample keeps every cell's share of the test rows."""
     model, predictions = classified(100_000, 3)
     write_plots(model, predictions, "classification", 1000, tmp_path)
+    assert predictions.proba is not None
     roc = pd.read_csv(tmp_path / "roc.csv")
     assert len(roc) <= 1000 and len(pd.read_csv(tmp_path / "pr.csv")) <= 1000
     grid = np.linspace(0, 1, 201)
@@ -84,5 +85,6 @@ def test_a_small_classification_split_is_kept_whole(tmp_path):
     model, predictions = classified(300, 2)
     write_plots(model, predictions, "classification", 1000, tmp_path)
     assert len(pd.read_csv(tmp_path / "confusion.csv")) == 300
+    assert predictions.proba is not None
     fpr, _, _ = roc_curve(predictions.y_true == 1, predictions.proba[:, 1])
     assert len(pd.read_csv(tmp_path / "roc.csv")) == len(fpr)

@@ -176,11 +176,11 @@ def confusion_rows(actual: np.ndarray, predicted: np.ndarray, max_rows: int) -> 
     if len(frame) <= max_rows:
         return frame
     counts = frame.value_counts(sort=False)
-    scaled = counts * max_rows / len(frame)
-    rows = np.maximum(np.floor(scaled), 1).astype(int)
+    rows = (counts * max_rows // len(frame)).clip(lower=1)
+    remainder = counts * max_rows % len(frame)
     short = max_rows - int(rows.sum())
     if short > 0:
-        rows[(scaled - np.floor(scaled)).sort_values(ascending=False).index[:short]] += 1
+        rows[remainder.sort_values(ascending=False).index[:short]] += 1
     cells = [cell for cell, n in rows.items() for _ in range(n)]
     return pd.DataFrame(cells, columns=["actual", "predicted"])
 
