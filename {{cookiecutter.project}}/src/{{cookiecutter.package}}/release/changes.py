@@ -21,11 +21,6 @@ LOCK_FILE = Path("dvc.lock")
 MAX_ROWS = 20
 
 
-def committed(rev: str, path: Path) -> str | None:
-    """`path` as committed at `rev`; None when it is not there."""
-    return git.show_file(rev, path)
-
-
 def current(path: Path) -> str | None:
     """`path` in the working tree; None when it does not exist."""
     return path.read_text(encoding="utf-8") if path.exists() else None
@@ -56,7 +51,7 @@ def code_changes(before: str | None, after: str | None) -> dict[str, list[str]]:
 
 def code_section(rev: str, label: str) -> list[str]:
     """Which stages' code changed since `rev` (named `label` in the text), from dvc.lock."""
-    before = committed(rev, LOCK_FILE)
+    before = git.show_file(rev, LOCK_FILE)
     if before is None:
         return [f"- code: no `{LOCK_FILE}` at {label} to compare with."]
     changed = code_changes(before, current(LOCK_FILE))
@@ -89,9 +84,9 @@ def validated_rows(text: str | None) -> int | None:
 def data_line(rev: str, label: str, raw: Path) -> str:
     """The raw data now and at `rev`: rows and dvc.lock's md5, and whether they changed."""
     rows_now = validated_rows(current(VALIDATION_REPORT))
-    rows_then = validated_rows(committed(rev, VALIDATION_REPORT))
+    rows_then = validated_rows(git.show_file(rev, VALIDATION_REPORT))
     md5_now = lock_md5(current(LOCK_FILE), raw)
-    md5_then = lock_md5(committed(rev, LOCK_FILE), raw)
+    md5_then = lock_md5(git.show_file(rev, LOCK_FILE), raw)
     rows = "—" if rows_now is None else f"{rows_now:,}"
     short = "—" if md5_now is None else md5_now[:8]
     if md5_then is None and rows_then is None:
@@ -136,7 +131,7 @@ def contract_changes(before: str | None, after: str | None) -> list[str]:
 
 def contract_section(rev: str, label: str) -> list[str]:
     """The contract's changes since `rev`, one bullet each (at most MAX_ROWS shown)."""
-    before = committed(rev, CONTRACT_FILE)
+    before = git.show_file(rev, CONTRACT_FILE)
     if before is None:
         return [f"- contract: no `{CONTRACT_FILE}` at {label} to compare with."]
     found = contract_changes(before, current(CONTRACT_FILE))
