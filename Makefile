@@ -3,8 +3,11 @@
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 BUILD := build
-# The interpreter that bootstraps uv and the venv, found before the venv goes first on PATH.
-BOOTSTRAP_PYTHON := PATH="$(PATH)" python3
+# The interpreter that creates the venv, found before the venv goes first on PATH. uv is
+# installed into the venv by the venv's own pip, at requirements-dev.txt's pin: nothing is ever
+# installed into this interpreter (`make setup PYTHON=python3.11` to pick another one).
+PYTHON ?= python3
+BOOTSTRAP_PYTHON := PATH="$(PATH)" $(PYTHON)
 export PATH := $(BIN):$(PATH)
 export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
@@ -16,9 +19,9 @@ help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/pytest: requirements-dev.txt scripts/project-requirements.txt
-	$(BOOTSTRAP_PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	$(BOOTSTRAP_PYTHON) -m uv venv --allow-existing --python python3.11 $(VENV)
-	$(BOOTSTRAP_PYTHON) -m uv pip install --python $(BIN)/python -r requirements-dev.txt
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -m1 '^uv==' requirements-dev.txt)"
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements-dev.txt
 	touch $@
 
 setup: $(BIN)/pytest ## Create .venv with the template's tools

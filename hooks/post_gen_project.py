@@ -73,7 +73,7 @@ if __name__ == "__main__":
     print(
         "\nNext steps:\n"
         f"  cd {Path.cwd().name}\n"
-        "  make setup      # .venv from uv.lock (needs uv), git hooks\n"
+        "  make setup      # .venv from uv.lock (bootstraps uv if missing), git hooks\n"
         "  make adopt DATA=table.csv TARGET=column   # your own data (README: Your data)\n"
         "  make repro      # ingest -> validate -> split -> train -> evaluate -> profile\n"
         "  make check      # lint and tests\n"

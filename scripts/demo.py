@@ -84,6 +84,11 @@ def main() -> int:
         "BENTOML_DO_NOT_TRACK": "True",
     }
     env.pop("PREDICTION_LOG_DIR", None)  # the project's default: logs/predictions
+    # The project's make runs as a user's would: `make demo VENV=...` names the template's venv,
+    # and an inherited VENV would make the project's `make setup` sync that venv to the
+    # project's lock instead of creating build/demo/<project>/.venv.
+    for name in ("VENV", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(name, None)
     for key, value in (("user.name", "Demo"), ("user.email", "demo@example.com")):
         if subprocess.run(["git", "config", key], cwd=project, capture_output=True).returncode:
             subprocess.run(["git", "config", key, value], cwd=project, check=True)

@@ -30,8 +30,8 @@ PACKAGE = {
     ),
     "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
     "release": (
-        "__init__", "fingerprint", "champion", "gate", "report", "registry", "versions", "promote",
-        "modelcard", "artifacts", "package", "serve", "containerize",
+        "__init__", "fingerprint", "champion", "gate", "changes", "report", "registry", "versions",
+        "promote", "modelcard", "artifacts", "package", "serve", "containerize",
     ),
     "serving": ("__init__", "service", "predictionlog", "flags", "fastpath"),
     "monitoring": ("__init__", "reference", "drift", "monitor", "retrain"),

@@ -113,6 +113,16 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
         setting("split.test_size", "a quarter"),
         "params.yaml: split.test_size: a quarter — a number",
     ),
+    "one-hot cap of 1": (
+        P,
+        setting("model.one_hot.max_categories", 1),
+        "params.yaml: model.one_hot.max_categories: 1 — a whole number >= 2",
+    ),
+    "one-hot frequency as a fraction": (
+        P,
+        setting("model.one_hot.min_frequency", 0.01),
+        "params.yaml: model.one_hot.min_frequency: 0.01 — a whole number or null",
+    ),
     "negative seed": (
         P,
         setting("split.seed", -1),

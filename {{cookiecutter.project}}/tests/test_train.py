@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package }}.core.config import ModelParams
+from {{ cookiecutter.package }}.core.config import ModelParams, OneHotParams
 from {{ cookiecutter.package }}.core.modelfile import load_model, save_model
 from {{ cookiecutter.package }}.data.features import training_input
 from {{ cookiecutter.package }}.training.train import build_model
@@ -62,3 +62,21 @@ def test_categories_as_pandas_categories_fit_the_same_model(params, messy, tmp_p
         model = build_model(contract, ModelParams(params.model.estimator, params.model.params))
         save_model(model.fit(features, frame[contract.target]), tmp_path / f"{name}.skops")
     assert (tmp_path / "text.skops").read_bytes() == (tmp_path / "category.skops").read_bytes()
+
+
+def test_one_hot_encoding_is_capped_by_params(params, messy):
+    """A text column with 300 distinct values makes at most max_categories model inputs; rare
+    values share the infrequent column, and so does a value first seen in serving."""
+    frame, contract = messy(params.task)
+    column = contract.categorical_features[0]
+    frame[column] = [f"value {i % 300}" for i in range(len(frame))]
+    caps = OneHotParams(max_categories=10, min_frequency=2)
+    model = build_model(contract, ModelParams(params.model.estimator, params.model.params, caps))
+    model.fit(frame[contract.features], frame[contract.target])
+    encoded = [n for n in model[:-1].get_feature_names_out() if n.startswith(f"{column}_")]
+    assert len(encoded) <= 10 and f"{column}_infrequent_sklearn" in encoded
+    unseen = frame[contract.features].head(1).assign(**{column: "never seen"})
+    assert len(model.predict(unseen)) == 1
+    uncapped = build_model(contract, ModelParams(params.model.estimator, params.model.params))
+    uncapped.fit(frame[contract.features], frame[contract.target])
+    assert sum(n.startswith(f"{column}_") for n in uncapped[:-1].get_feature_names_out()) == 300

@@ -61,11 +61,23 @@ class SplitParams:
 
 
 @dataclass(frozen=True)
+class OneHotParams:
+    """Caps on the one-hot encoding of text columns: values seen in fewer than `min_frequency`
+    training rows, and those beyond the `max_categories` most frequent, share one "infrequent"
+    column (scikit-learn's OneHotEncoder), as do values first seen in serving. None: no cap."""
+
+    max_categories: int | None = field(default=None, metadata=between(2))
+    min_frequency: int | None = field(default=None, metadata=between(1))
+
+
+@dataclass(frozen=True)
 class ModelParams:
-    """The estimator as an import path plus its keyword arguments."""
+    """The estimator as an import path plus its keyword arguments, and how text columns are
+    encoded for it."""
 
     estimator: str
     params: dict[str, Any] = field(default_factory=dict)
+    one_hot: OneHotParams = field(default_factory=OneHotParams)
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,7 @@ class EvaluateParams:
     primary: str
     bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
     slices: list[str] = field(default_factory=list)
-    # Most rows in each regression plot file (reports/plots/*.csv, committed): see evaluate.
+    # Most rows in each plot file (reports/plots/*.csv, committed): see evaluate.write_plots.
     plot_rows: int = field(default=1000, metadata=between(3))
 
 

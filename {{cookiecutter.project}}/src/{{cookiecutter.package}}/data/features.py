@@ -8,18 +8,30 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from {{ cookiecutter.package }}.core.config import OneHotParams
 from {{ cookiecutter.package }}.data.contract import (
     Contract,
 )
 
 
-def build_features(contract: Contract) -> ColumnTransformer:
-    """Impute and scale numbers; impute and one-hot encode categories (unknown ones ignored)."""
+def one_hot_encoder(caps: OneHotParams) -> OneHotEncoder:
+    """One column per category, at most `caps.max_categories` per text column; rare and unseen
+    values go to the column's "infrequent" column when it has one (else: all zeros)."""
+    return OneHotEncoder(
+        handle_unknown="infrequent_if_exist",
+        max_categories=caps.max_categories,
+        min_frequency=caps.min_frequency,
+        sparse_output=False,
+    )
+
+
+def build_features(contract: Contract, one_hot: OneHotParams) -> ColumnTransformer:
+    """Impute and scale numbers; impute and one-hot encode categories (capped by `one_hot`)."""
     numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),
-            ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ("encode", one_hot_encoder(one_hot)),
         ]
     )
     return ColumnTransformer(

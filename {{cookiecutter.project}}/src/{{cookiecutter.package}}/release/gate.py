@@ -168,6 +168,10 @@ def recorded_comparison(
     )
 
 
+# How a slice check too small to judge starts its reason (the report counts them in one line).
+NOT_GATED = "not gated"
+
+
 def slice_check(
     name: str, metric: str, group: dict[str, Any], floor: float, min_rows: int
 ) -> Check:
@@ -176,7 +180,7 @@ def slice_check(
     if value is None:
         return Check(name, metric, False, f"{metric} not computed for this slice")
     if rows < min_rows:
-        return Check(name, metric, True, f"not gated: {rows} rows < min_rows {min_rows}", value)
+        return Check(name, metric, True, f"{NOT_GATED}: {rows} rows < min_rows {min_rows}", value)
     passed = math.isfinite(value) and value >= floor
     reason = f"{metric} {value:.4f} {'>=' if passed else '<'} floor {floor:g} ({rows} rows)"
     return Check(name, metric, passed, reason, value, None, floor)

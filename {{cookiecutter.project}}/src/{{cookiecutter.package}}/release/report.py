@@ -25,14 +25,32 @@ from {{ cookiecutter.package }}.core.config import (
     PLOTS_DIR,
     REPORT_FILE,
     REPORTS,
+    SLICES_FILE,
     load_params,
 )
+from {{ cookiecutter.package }}.release.changes import changes_section
+from {{ cookiecutter.package }}.release.gate import NOT_GATED
 from {{ cookiecutter.package }}.training.metrics import direction
 
 MARKER = "<!-- {{ cookiecutter.project }}-model-report -->"
 TITLE = "## Model report: {{ cookiecutter.project }}"
 GITHUB_LIMIT = 65_536  # characters in one comment
 MAX_ROWS = 20
+LABEL_WIDTH = 24  # characters of a chart label; longer names end in "…", in full in a footnote
+# Line colours of a chart, in the order of its lines, and the legend square of each (mermaid's
+# xychart has no legend: the report writes one under the chart).
+PALETTE = [
+    ("#1f77b4", "🟦"),
+    ("#ff7f0e", "🟧"),
+    ("#2ca02c", "🟩"),
+    ("#d62728", "🟥"),
+    ("#9467bd", "🟪"),
+    ("#8c564b", "🟫"),
+    ("#e6b800", "🟨"),
+    ("#000000", "⬛"),
+]
+# Paths the pipeline writes: changed in the tree, they do not change what `make repro` makes.
+OUTPUTS = ("dvc.lock", "reports/")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,10 +193,17 @@ def gate_section(gate: dict | None) -> list[str]:
     if gate is None:
         return ["", "### Gate", "", "The gate has not run (`make gate`)."]
     lines = ["", "### Gate checks", "", "| | check | reason |", "|---|---|---|"]
-    checks = sorted(gate["checks"], key=lambda c: c["passed"])  # failures first
+    small = [c for c in gate["checks"] if c["passed"] and c["reason"].startswith(NOT_GATED)]
+    judged = [c for c in gate["checks"] if c not in small]
+    checks = sorted(judged, key=lambda c: c["passed"])  # failures first
     for check in checks[:MAX_ROWS]:
         lines.append(
             f"| {'✅' if check['passed'] else '❌'} | {check['name']} | {check['reason']} |"
+        )
+    if small:
+        lines.append(
+            f"| ⚪ | {len(small)} slice checks | {NOT_GATED}: each slice has fewer test rows "
+            "than gate.slices.min_rows |"
         )
     if len(checks) > MAX_ROWS:
         lines.append(f"\n_{len(checks) - MAX_ROWS} more checks not shown (all in gate.json)._")
@@ -186,23 +211,54 @@ def gate_section(gate: dict | None) -> list[str]:
     return lines
 
 
-def slices_section(slices: dict | None, metrics: list[str]) -> list[str]:
-    """Per-slice metrics, one table per slice column."""
+def shorten(name: str, width: int = LABEL_WIDTH) -> str:
+    """`name` cut to `width` characters, ending in "…" when it was longer."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def full_names(names: list[str], width: int = LABEL_WIDTH) -> list[str]:
+    """A footnote naming in full every name `shorten` cut (nothing when none was)."""
+    cut = [name for name in dict.fromkeys(names) if len(name) > width]
+    if not cut:
+        return []
+    return ["", "Full names: " + "; ".join(f"`{shorten(n, width)}` = `{n}`" for n in cut)]
+
+
+def slices_section(slices: dict | None, metrics: list[str], min_rows: int) -> list[str]:
+    """Per-slice metrics, one table per slice column; the values with fewer than `min_rows`
+    test rows (too few to judge: the gate does not check them) are counted in one line."""
     if not slices:
         return []
     lines = ["", "### Slices"]
     for column, groups in slices.items():
-        lines += ["", f"`{column}`", "", "| value | rows | " + " | ".join(metrics) + " |"]
-        lines.append("|---|---|" + "---|" * len(metrics))
-        for group in groups[:MAX_ROWS]:
+        big = [g for g in groups if g["rows"] >= min_rows]
+        small = [g for g in groups if g["rows"] < min_rows]
+        lines += ["", f"`{column}`", ""]
+        if big:
+            lines.append("| value | rows | " + " | ".join(metrics) + " |")
+            lines.append("|---|---|" + "---|" * len(metrics))
+        for group in big[:MAX_ROWS]:
             values = " | ".join(fmt(group.get(m)) for m in metrics)
-            lines.append(f"| {group['value']} | {group['rows']} | {values} |")
+            lines.append(f"| {shorten(str(group['value']))} | {group['rows']} | {values} |")
+        if len(big) > MAX_ROWS:
+            lines.append(f"\n_{len(big) - MAX_ROWS} more values not shown ({SLICES_FILE})._")
+        if small:
+            examples = ", ".join(f"`{shorten(str(g['value']))}`" for g in small[:5])
+            lines.append(
+                ("\n" if big else "")
+                + f"_{len(small)} values with fewer than {min_rows} test rows each "
+                f"({sum(g['rows'] for g in small)} rows in all; not gated): {examples}"
+                + (", …" if len(small) > 5 else "")
+                + "._"
+            )
+        lines += full_names([str(g["value"]) for g in big[:MAX_ROWS]])
     return lines
 
 
 def mermaid_bar(title: str, labels: list[str], values: list[float], axis: str) -> list[str]:
-    """A mermaid bar chart (GitHub renders mermaid in comments: no image host needed)."""
-    names = ", ".join(json.dumps(label.replace('"', "'")[:24]) for label in labels)
+    """A mermaid bar chart (GitHub renders mermaid in comments: no image host needed); long
+    labels are shortened, with their full names in a footnote."""
+    names = ", ".join(json.dumps(shorten(label.replace('"', "'"))) for label in labels)
     numbers = ", ".join(f"{v:.4f}" for v in values)
     return [
         "```mermaid",
@@ -212,18 +268,61 @@ def mermaid_bar(title: str, labels: list[str], values: list[float], axis: str) -
         f"  y-axis {json.dumps(axis)}",
         f"  bar [{numbers}]",
         "```",
+        *full_names(labels),
     ]
 
 
-def mermaid_lines(title: str, x_axis: str, y_axis: str, series: list[list[float]]) -> list[str]:
-    """A mermaid line chart over an evenly spaced x axis from 0 to 1."""
-    lines = ["```mermaid", "xychart-beta", f"  title {json.dumps(title)}"]
+def palette_line(count: int) -> str:
+    """Mermaid's directive that colours a chart's first `count` lines as PALETTE does."""
+    colours = ", ".join(colour for colour, _ in PALETTE[:count])
+    return '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + colours + '"}}}}%%'
+
+
+def legend(names: list[str]) -> str:
+    """The legend under a chart: each line's colour square and name, in the lines' order."""
+    pairs = zip(PALETTE, names, strict=False)  # names beyond the palette are not drawn
+    return "Lines: " + " · ".join(f"{square} {name}" for (_, square), name in pairs)
+
+
+def mermaid_lines(
+    title: str, x_axis: str, y_axis: str, series: dict[str, list[float]]
+) -> list[str]:
+    """A mermaid line chart over an evenly spaced x axis from 0 to 1, one coloured line per
+    named series (at most len(PALETTE)), with its legend."""
+    lines = ["```mermaid", palette_line(len(series)), "xychart-beta"]
+    lines.append(f"  title {json.dumps(title)}")
     lines += [f"  x-axis {json.dumps(x_axis)} 0 --> 1", f"  y-axis {json.dumps(y_axis)} 0 --> 1"]
-    lines += ["  line [" + ", ".join(f"{v:.3f}" for v in values) + "]" for values in series]
-    return [*lines, "```"]
+    lines += [
+        "  line [" + ", ".join(f"{v:.3f}" for v in values) + "]" for values in series.values()
+    ]
+    return [*lines, "```", "", legend(list(series))]
 
 
-def charts_section(task: str, primary: str) -> list[str]:
+def roc_section(roc: pd.DataFrame) -> list[str]:
+    """ROC curves, one line per class (binary: the positive class), labelled with the class
+    and its AUC; beyond len(PALETTE) classes, the ones with the lowest AUC (the weak ones)."""
+    grid, curves = np.linspace(0, 1, 21), {}
+    for label, group in roc.groupby("class", sort=False):
+        auc = float(np.trapezoid(group["tpr"], group["fpr"]))
+        name = f"`{shorten(str(label))}` (AUC {auc:.3f})"
+        curves[name] = (auc, np.interp(grid, group["fpr"], group["tpr"]).tolist())
+    shown = sorted(curves, key=lambda n: curves[n][0])[: len(PALETTE)]
+    shown = [name for name in curves if name in shown]  # in the file's order
+    classes = roc["class"].astype(str).unique().tolist()
+    heading = f"### ROC curve (class {classes[0]})" if len(classes) == 1 else "### ROC curves"
+    lines = ["", heading, ""]
+    lines += mermaid_lines(
+        "ROC", "false positive rate", "true positive rate", {n: curves[n][1] for n in shown}
+    )
+    if len(curves) > len(shown):
+        lines.append(
+            f"\n_{len(curves) - len(shown)} more classes, with higher AUC, in "
+            f"`{PLOTS_DIR / 'roc.csv'}`._"
+        )
+    return [*lines, *full_names(classes)]
+
+
+def charts_section(task: str, primary: str, test_rows: int | None = None) -> list[str]:
     """Feature importance, curves and the confusion matrix, drawn in markdown."""
     lines = []
     importance = read_json(REPORTS / "importance.json")
@@ -237,19 +336,10 @@ def charts_section(task: str, primary: str) -> list[str]:
             f"drop in {primary}",
         )
     if task == "classification" and (PLOTS_DIR / "roc.csv").exists():
-        roc, grid = pd.read_csv(PLOTS_DIR / "roc.csv"), np.linspace(0, 1, 21)
-        curves = [np.interp(grid, g["fpr"], g["tpr"]).tolist() for _, g in roc.groupby("class")]
-        classes = ", ".join(str(c) for c in roc["class"].unique())
-        lines += ["", f"### ROC curve (class {classes})", ""]
-        lines += mermaid_lines("ROC", "false positive rate", "true positive rate", curves)
+        lines += roc_section(pd.read_csv(PLOTS_DIR / "roc.csv", dtype={"class": str}))
     if task == "classification" and (PLOTS_DIR / "confusion.csv").exists():
         confusion = pd.read_csv(PLOTS_DIR / "confusion.csv", dtype=str)
-        table = pd.crosstab(confusion["actual"], confusion["predicted"])
-        lines += ["", "### Confusion matrix (rows: actual, columns: predicted)", ""]
-        lines.append("| | " + " | ".join(map(str, table.columns)) + " |")
-        lines.append("|---|" + "---|" * len(table.columns))
-        for label, row in table.head(MAX_ROWS).iterrows():
-            lines.append(f"| **{label}** | " + " | ".join(str(v) for v in row) + " |")
+        lines += confusion_section(confusion, test_rows)
     if task == "regression" and (PLOTS_DIR / "predictions.csv").exists():
         frame = pd.read_csv(PLOTS_DIR / "predictions.csv").sort_values("predicted")
         # At most one bin per row: a tiny test split gives no empty bin.
@@ -264,15 +354,40 @@ def charts_section(task: str, primary: str) -> list[str]:
         low, high = min(predicted + actual), max(predicted + actual)
         lines += [
             "```mermaid",
+            palette_line(2),
             "xychart-beta",
-            '  title "Predicted (first line) vs actual by decile"',
+            '  title "Predicted vs actual by decile"',
             "  x-axis [" + ", ".join(f'"d{i + 1}"' for i in range(len(bins))) + "]",
             f'  y-axis "target" {low:.4g} --> {high:.4g}',
             "  line [" + ", ".join(f"{v:.4g}" for v in predicted) + "]",
             "  line [" + ", ".join(f"{v:.4g}" for v in actual) + "]",
             "```",
+            "",
+            legend(["mean predicted", "mean actual"]),
         ]
     return lines
+
+
+def confusion_section(confusion: pd.DataFrame, test_rows: int | None) -> list[str]:
+    """The confusion matrix, square: every class as a row and a column, also a class the model
+    never predicted (its column of zeros is the finding). Above evaluate.plot_rows test rows the
+    file holds each cell's share of them, which the heading says."""
+    classes = sorted(set(confusion["actual"]) | set(confusion["predicted"]))
+    table = pd.crosstab(confusion["actual"], confusion["predicted"])
+    table = table.reindex(index=classes, columns=classes, fill_value=0)
+    shown = classes[:MAX_ROWS]
+    lines = ["", "### Confusion matrix (rows: actual, columns: predicted)", ""]
+    if test_rows and test_rows > len(confusion):
+        scaled = f"scaled to {len(confusion)}"
+        lines += [f"_Each cell's share of the {test_rows} test rows, {scaled}._", ""]
+    lines.append("| | " + " | ".join(shorten(c) for c in shown) + " |")
+    lines.append("|---|" + "---|" * len(shown))
+    for label in shown:
+        counts = table.loc[label, shown]
+        lines.append(f"| **{shorten(label)}** | " + " | ".join(str(v) for v in counts) + " |")
+    if len(classes) > MAX_ROWS:
+        lines.append(f"\n_{len(classes) - MAX_ROWS} more classes in `{PLOTS_DIR}`._")
+    return [*lines, *full_names(shown)]
 
 
 def verdict_line(gate: dict | None, current: dict) -> str:
@@ -334,6 +449,41 @@ def resolve_base(requested: str | None) -> tuple[str, dict | None, str | None]:
     return candidates[0] if candidates else "main", None, None
 
 
+def references(
+    base_name: str, base_commit: str | None, champion: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """The commits "What changed" compares with: the base branch, then the champion's (once
+    when they are the same commit)."""
+    found = [(base_commit, f"base `{base_name}`")] if base_commit else []
+    if champion.get("commit") and champion["commit"] != base_commit:
+        found.append((champion["commit"], f"champion `{champion['tag']}`"))
+    return found
+
+
+def uncommitted_inputs() -> list[str]:
+    """Tracked files changed since HEAD that are inputs of the pipeline (its outputs, dvc.lock
+    and reports/, are remade by `make repro` and do not count)."""
+    status = git.git("status", "--porcelain", "--untracked-files=no").splitlines()
+    paths = [line[3:].split(" -> ")[-1] for line in status if line.strip()]
+    return [path for path in paths if not path.startswith(OUTPUTS)]
+
+
+def reproduce_line(head: str, dirty: list[str]) -> str:
+    """How to make this report's model again: check out HEAD when every input is committed;
+    otherwise commit the listed changes first (HEAD alone would make the committed model)."""
+    if not head:
+        return "Reproduce locally: commit your changes, then `make repro gate report`."
+    if not dirty:
+        return f"Reproduce locally: `git checkout {head} && make repro gate report`"
+    listed = ", ".join(f"`{path}`" for path in dirty[:5]) + (", …" if len(dirty) > 5 else "")
+    return (
+        f"Reproduce locally: this report was made with uncommitted changes to {listed} on top "
+        f"of `{head}` (`git checkout {head}` would make the committed model, not this one): "
+        "commit them (`git commit -am ...`), then `git checkout <that commit> && make repro "
+        "gate report`."
+    )
+
+
 def build_report(base_rev: str | None = None) -> str:
     """The whole markdown document, kept under GitHub's comment limit."""
     params = load_params()
@@ -344,18 +494,21 @@ def build_report(base_rev: str | None = None) -> str:
     base_name, base, base_commit = resolve_base(base_rev)
     head = (git.head() or "")[:7]
     comparison = comparison_line(gate)
+    champion = (gate or {}).get("champion") or {}
     sections = [
         [MARKER, TITLE, "", verdict_line(gate, current), ""],
         [comparison, ""] if comparison else [],
         metrics_table(current, base, gate, base_name),
         [] if base else ["", f"_No metrics on `{base_name}` yet: nothing to compare with._"],
         params_section(base_name if base_commit else None),
+        changes_section(references(base_name, base_commit, champion), params.data.raw),
         data_section(current),
         gate_section(gate),
-        slices_section(read_json(REPORTS / "slices.json"), params.evaluate.metrics),
-        charts_section(params.task, current["primary"]),
+        slices_section(
+            read_json(SLICES_FILE), params.evaluate.metrics, params.gate.slices.min_rows
+        ),
+        charts_section(params.task, current["primary"], current.get("test_rows")),
     ]
-    champion = (gate or {}).get("champion") or {}
     footer = [
         "",
         "---",
@@ -363,9 +516,7 @@ def build_report(base_rev: str | None = None) -> str:
         + (f" (`{base_commit[:7]}`)" if base_commit else "")
         + (f" · champion `{champion['tag']}` (`{champion['commit'][:7]}`)" if champion else ""),
         "",
-        "Reproduce locally: `"
-        + (f"git checkout {head} && " if head else "")
-        + "make repro gate report`",
+        reproduce_line(head, uncommitted_inputs() if head else []),
     ]
     text = ""
     for section in sections:

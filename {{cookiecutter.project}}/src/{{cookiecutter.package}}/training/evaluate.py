@@ -154,6 +154,37 @@ def plot_rows(frame: pd.DataFrame, x: str, y: str, max_rows: int) -> pd.DataFram
     return frame.iloc[keep].sort_values(x, kind="stable")
 
 
+def thin_curve(curve: pd.DataFrame, x: str, y: str, max_points: int) -> pd.DataFrame:
+    """At most `max_points` points of a curve (rows in drawing order, e.g. one per threshold of
+    a ROC curve) that keep its shape: the points at evenly spaced distances along it (|dx| +
+    |dy|), its first and last included, so no stretch of the curve is left out. A curve within
+    the limit is returned whole."""
+    if len(curve) <= max_points:
+        return curve
+    steps = np.abs(np.diff(curve[x].to_numpy())) + np.abs(np.diff(curve[y].to_numpy()))
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    targets = np.linspace(0.0, along[-1], max_points - 1)
+    keep = np.union1d(np.searchsorted(along, targets), [len(curve) - 1])
+    return curve.iloc[keep]
+
+
+def confusion_rows(actual: np.ndarray, predicted: np.ndarray, max_rows: int) -> pd.DataFrame:
+    """(actual, predicted) per test row for the confusion plot; above `max_rows` rows, about
+    `max_rows` rows with each cell's share of the test rows (counts scaled, rounded by largest
+    remainder; a cell that occurred keeps at least one row, so a rare mistake stays visible)."""
+    frame = pd.DataFrame({"actual": actual, "predicted": predicted})
+    if len(frame) <= max_rows:
+        return frame
+    counts = frame.value_counts(sort=False)
+    rows = (counts * max_rows // len(frame)).clip(lower=1)
+    remainder = counts * max_rows % len(frame)
+    short = max_rows - int(rows.sum())
+    if short > 0:
+        rows[remainder.sort_values(ascending=False).index[:short]] += 1
+    cells = [cell for cell, n in rows.items() for _ in range(n)]
+    return pd.DataFrame(cells, columns=["actual", "predicted"])
+
+
 def write_plots(
     model: Pipeline,
     predictions: Predictions,
@@ -162,7 +193,8 @@ def write_plots(
     folder: Path = PLOTS_DIR,
 ) -> None:
     """CSV files for `dvc plots`: confusion and ROC/PR, or predicted vs actual and residuals
-    (each at most `max_rows` rows, see `plot_rows`: the files are committed)."""
+    (each about `max_rows` rows at most, see `plot_rows`, `thin_curve` and `confusion_rows`:
+    the files are committed)."""
     folder.mkdir(parents=True, exist_ok=True)
     if task == "regression":
         actual = pd.DataFrame({"actual": predictions.y_true, "predicted": predictions.y_pred})
@@ -176,19 +208,20 @@ def write_plots(
         )
         return
     classes = np.array([str(c) for c in model.classes_])
-    pd.DataFrame(
-        {"actual": classes[predictions.y_true], "predicted": classes[predictions.y_pred]}
-    ).to_csv(folder / "confusion.csv", index=False)
+    confusion = confusion_rows(classes[predictions.y_true], classes[predictions.y_pred], max_rows)
+    confusion.to_csv(folder / "confusion.csv", index=False)
     assert predictions.proba is not None
+    curves = [k for k in range(len(classes)) if not (len(classes) == 2 and k == 0)]
+    points = max(max_rows // len(curves), 3)  # per curve (binary: one, for the positive class)
     roc_rows, pr_rows = [], []
-    for k, label in enumerate(classes):
-        if predictions.proba.shape[1] == 2 and k == 0:
-            continue  # binary: one curve, for the positive class
-        truth = predictions.y_true == k
+    for k in curves:
+        truth, label = predictions.y_true == k, classes[k]
         fpr, tpr, _ = roc_curve(truth, predictions.proba[:, k])
         precision, recall, _ = precision_recall_curve(truth, predictions.proba[:, k])
-        roc_rows.append(pd.DataFrame({"class": label, "fpr": fpr, "tpr": tpr}))
-        pr_rows.append(pd.DataFrame({"class": label, "recall": recall, "precision": precision}))
+        roc = pd.DataFrame({"class": label, "fpr": fpr, "tpr": tpr})
+        pr = pd.DataFrame({"class": label, "recall": recall, "precision": precision})
+        roc_rows.append(thin_curve(roc, "fpr", "tpr", points))
+        pr_rows.append(thin_curve(pr, "recall", "precision", points))
     pd.concat(roc_rows).round(5).to_csv(folder / "roc.csv", index=False)
     pd.concat(pr_rows).round(5).to_csv(folder / "pr.csv", index=False)
 

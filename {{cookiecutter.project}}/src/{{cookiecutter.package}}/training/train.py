@@ -29,7 +29,10 @@ from {{ cookiecutter.package }}.training.estimator import build_estimator
 def build_model(contract: Contract, params: ModelParams) -> Pipeline:
     """The whole model: preprocessing from the contract, then the estimator."""
     return Pipeline(
-        [("features", build_features(contract)), ("estimator", build_estimator(params))]
+        [
+            ("features", build_features(contract, params.one_hot)),
+            ("estimator", build_estimator(params)),
+        ]
     )
 
 
