@@ -18,6 +18,7 @@ from {{ cookiecutter.package }}.core.config import (
     MODEL_FILE,
     TEST_SPLIT,
     ModelParams,
+    OneHotParams,
 )
 from {{ cookiecutter.package }}.core.modelfile import save_model
 from {{ cookiecutter.package }}.data.contract import Contract
@@ -68,6 +69,19 @@ def test_missing_values_string_and_unknown_categories_give_the_pipelines_numbers
     expected = PipelineFeatures(model, contract)(records)
     np.testing.assert_array_equal(compiled(records), expected)
     assert largest_difference(model, compiled, frame, contract) <= TOLERANCE
+
+
+def test_capped_one_hot_columns_are_compiled_rare_and_unseen_values_share_a_column(params, messy):
+    """params.yaml's model.one_hot caps: rare and unseen values go to the "infrequent" column."""
+    frame, contract = messy(params.task)
+    frame.loc[:30, "colour"] = [f"rare{index % 12}" for index in range(31)]  # < 5 rows each
+    caps = OneHotParams(max_categories=4, min_frequency=5)
+    model = fit(frame, contract, ModelParams(LINEAR[params.task].estimator, one_hot=caps))
+    compiled, fallback = preprocessor(model, contract)
+    assert fallback is None and isinstance(compiled, CompiledFeatures)
+    unseen = pd.DataFrame({"size": [1.0, 2.0], "colour": ["purple", "rare3"]})
+    records = records_of(pd.concat([frame, unseen], ignore_index=True), contract)
+    np.testing.assert_array_equal(compiled(records), PipelineFeatures(model, contract)(records))
 
 
 def test_an_unknown_step_or_fast_path_off_falls_back_to_the_pipeline(params, messy, monkeypatch):

@@ -147,29 +147,37 @@ def compile_scaler(scaler: StandardScaler, numeric: bool) -> Step:
 
 
 def compile_encoder(encoder: OneHotEncoder) -> Step:
-    """Each value -> a 1 in its category's column (an unknown one: all zeros)."""
+    """Each value -> a 1 in its category's column; a rare (infrequent) or unseen value -> a 1 in
+    its column's "infrequent" column when it has one, else all zeros."""
     if encoder.drop is not None or encoder.sparse_output:
         raise CompileError("a OneHotEncoder with drop or sparse output")
-    if encoder.min_frequency is not None or encoder.max_categories is not None:
-        raise CompileError("a OneHotEncoder with infrequent categories")
     if encoder.handle_unknown not in ("ignore", "infrequent_if_exist"):
         raise CompileError(f"a OneHotEncoder with handle_unknown={encoder.handle_unknown!r}")
     if np.dtype(encoder.dtype) != np.float64:
         raise CompileError(f"a OneHotEncoder with dtype {encoder.dtype}")
     if any(is_missing(value) for categories in encoder.categories_ for value in categories):
         raise CompileError("a OneHotEncoder that learned a missing value as a category")
-    offsets = np.cumsum([0, *(len(c) for c in encoder.categories_)])
-    columns = [
-        {value: int(offset + index) for index, value in enumerate(categories)}
-        for offset, categories in zip(offsets, encoder.categories_, strict=False)
-    ]
-    width = int(offsets[-1])
+    infrequent = getattr(encoder, "infrequent_categories_", [None] * len(encoder.categories_))
+    columns: list[dict[Any, int]] = []
+    unknown: list[int | None] = []  # per input column: where an unseen value goes
+    width = 0
+    for categories, rare in zip(encoder.categories_, infrequent, strict=True):
+        rare_set = set() if rare is None else set(rare)
+        frequent = [value for value in categories if value not in rare_set]
+        lookup = {value: width + index for index, value in enumerate(frequent)}
+        width += len(frequent)
+        other = None
+        if rare is not None:
+            other, width = width, width + 1
+            lookup.update({value: other for value in rare_set})
+        columns.append(lookup)
+        unknown.append(other if encoder.handle_unknown == "infrequent_if_exist" else None)
 
     def encode(values: np.ndarray) -> np.ndarray:
         encoded = np.zeros((len(values), width))
         for row, record in enumerate(values):
-            for lookup, value in zip(columns, record, strict=True):
-                column = lookup.get(value)
+            for lookup, other, value in zip(columns, unknown, record, strict=True):
+                column = lookup.get(value, other)
                 if column is not None:
                     encoded[row, column] = 1.0
         return encoded
