@@ -100,7 +100,8 @@ def _cut_names_classes(values: pd.Series, target: pd.Series) -> str | None:
     score = balanced_accuracy_score(labels, tree.fit(numbers, labels).predict(numbers))
     if score < NEAR_COPY:
         return None
-    return f"cut at {leaves - 1} point(s), its values name the target's class ({score:.1%} balanced)"
+    cuts = f"{leaves - 1} point{'s' if leaves > 2 else ''}"
+    return f"cut at {cuts}, its values name the target's class ({score:.1%} balanced accuracy)"
 
 
 def _copies_target(values: pd.Series, target: pd.Series, task: str) -> str | None:
