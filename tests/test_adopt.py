@@ -1,106 +1,70 @@
-"""`make adopt` on real tables no one here wrote: a baked project (dataset=csv) adopts each, runs
-its pipeline and gate, and must end BLESSED by adoption's own thresholds, with no leak column
-among the features and metrics above a trivial model's.
+"""A user's own data, first hour: each table of the corpus (tests/corpus.py: real tables no one
+here wrote) taken from a fresh `dataset=csv` bake to a committed, registered, packaged first
+version, with the project's own commands and its real git hooks.
 
-The corpus is what ships offline in the environment: scikit-learn's bundled tables (statsmodels,
-vega_datasets or palmerpenguins would add real dates, free text and missing values; none is
-installed). Each table keeps its real values; what a user's export often adds is added the way
-it arrives: the target as text, a row id in a file sorted by the target, a collection date in
-the same order, a coded copy of the target, money in large units.
+Per table, as the README tells a user: `make adopt DATA=... TARGET=...` on a branch, `make repro`,
+`git add -A` and `git commit` through the installed pre-commit hooks, `make gate report register
+package`; then `make serve` and real rows POSTed. Asserted: no leak column survives as a feature,
+the metrics beat a model that ignores the features, the gate blesses by adoption's own
+thresholds, the report names the adoption's choices, the commit passes the hooks, and nothing
+under data/split or models/ is staged.
+
+Time, profiled on one table (breast_cancer, an idle machine): bake 1 s, adopt 4 s, repro 21 s,
+gate 4 s, report 5 s, register 5 s, package 6 s, `make serve` until /readyz 19 s. Per table about
+50 CPU seconds, two thirds of them Python start-up and imports of the ~15 processes the user's
+commands start (each pipeline stage imports pandas and scikit-learn: ~2.5 CPU s). Wall time
+follows the machine's load: on the shared machine (load 6-13 on 2 cores) one table took 88-414 s
+for the same ~50 CPU s, which is where the earlier 310 s per table went. What a
+user would not redo per table is shared: one bake per worker copied per table (the template's
+own first commit skips the hooks, which tests/test_git_hooks.py runs on it), the tests'
+environment as .venv. Serving costs the most after repro and is the same code for every table
+of a kind, so one table per kind (binary, multi-class, regression) is served; every table is
+packaged. The 12 tables: about 640 CPU s in all (5-6 min on 2 idle cores).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+import requests
 import yaml
 from conftest import bake, make, run
-from sklearn import datasets
+from corpus import TABLES, Table
 
 pytestmark = pytest.mark.slow
 
-
-@dataclass(frozen=True)
-class Table:
-    """A corpus table, its target and what adoption must leave out of the model."""
-
-    name: str
-    target: str
-    task: str
-    left_out: dict[str, str]  # column -> role (id or ignored)
-    review: tuple[str, ...]  # phrases the printed review must contain
-
-
-def iris() -> pd.DataFrame:
-    """Multi-class, the target as text, and a coded copy of it (a near-copy of the target)."""
-    bunch = datasets.load_iris(as_frame=True)
-    frame = bunch.frame.drop(columns="target")
-    frame["species_code"] = bunch.target
-    frame["species"] = bunch.target_names[bunch.target]
-    return frame
-
-
-def breast_cancer() -> pd.DataFrame:
-    """Binary, the target as text, an integer row id in a file sorted by the target."""
-    bunch = datasets.load_breast_cancer(as_frame=True)
-    frame = bunch.frame.drop(columns="target")
-    frame["diagnosis"] = bunch.target_names[bunch.target]
-    frame = frame.sort_values("diagnosis", kind="stable").reset_index(drop=True)
-    frame.insert(0, "patient_id", np.arange(1, len(frame) + 1))
-    return frame
-
-
-def wine() -> pd.DataFrame:
-    """Three classes as whole numbers, and the date each row was received, in the file's order
-    (sorted by the target, as an export by batch would be)."""
-    frame = datasets.load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
-    frame = frame.sort_values("cultivar", kind="stable").reset_index(drop=True)
-    days = pd.date_range("2024-01-01", periods=len(frame), freq="D")
-    frame.insert(0, "received", days.strftime("%Y-%m-%d"))
-    return frame
-
-
-def diabetes() -> pd.DataFrame:
-    """Regression on the raw (unscaled) measurements, the target as a cost in large units."""
-    frame = datasets.load_diabetes(as_frame=True, scaled=False).frame
-    frame["cost"] = frame.pop("target") * 1000.0
-    return frame
-
-
-TABLES = {
-    iris: Table(
-        "iris",
-        "species",
-        "classification",
-        {"species_code": "ignored"},
-        ("task: classification (3 classes)", "left out species_code as ignored: a near-copy"),
-    ),
-    breast_cancer: Table(
-        "breast_cancer",
-        "diagnosis",
-        "classification",
-        {"patient_id": "id"},
-        ("task: classification (binary)", "left out patient_id as id"),
-    ),
-    wine: Table(
-        "wine",
-        "cultivar",
-        "classification",
-        {"received": "ignored"},
-        ("task: classification (3 classes)", "left out received as ignored: dates or times"),
-    ),
-    diabetes: Table(
-        "diabetes",
-        "cost",
-        "regression",
-        {},
-        ("task: regression", "model: sklearn.ensemble.RandomForestRegressor", "rmse margin"),
-    ),
+# One table per kind of model is served (see the module's docstring).
+SERVED = {"fair", "cars", "grunfeld"}
+GIT_USER = {
+    "GIT_AUTHOR_NAME": "T",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "T",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
 }
+
+
+@pytest.fixture(scope="session")
+def fresh_bake(tmp_path_factory) -> Path:
+    """One `dataset=csv` bake per worker; each test works on its own copy."""
+    return bake(tmp_path_factory.mktemp("corpus-bake"), dataset="csv", init_git="no")
+
+
+def git(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(["git", *args], project, check=check, env=GIT_USER, timeout=900)
+
+
+def staged(project: Path) -> list[str]:
+    return git(project, "diff", "--cached", "--name-only").stdout.splitlines()
 
 
 def beats_trivial(metrics: dict, frame: pd.DataFrame, table: Table) -> None:
@@ -108,35 +72,119 @@ def beats_trivial(metrics: dict, frame: pd.DataFrame, table: Table) -> None:
     value = {name: entry["value"] for name, entry in metrics.items()}
     if table.task == "classification":
         classes = frame[table.target].nunique()
-        assert value["roc_auc"] > 0.5 + 0.2 and value["balanced_accuracy"] > 1 / classes + 0.2
+        assert value["roc_auc"] > 0.5 + 0.1, value
+        assert value["balanced_accuracy"] > 1 / classes + 0.1, value
     else:
-        assert value["r2"] > 0.2 and value["rmse"] < frame[table.target].std()
+        assert value["r2"] > 0.1 and value["rmse"] < frame[table.target].std(), value
 
 
-@pytest.mark.parametrize("load", list(TABLES), ids=lambda load: TABLES[load].name)
-def test_adopted_table_is_blessed_without_leaks(load, tmp_path, project_env):
-    table = TABLES[load]
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def records(frame: pd.DataFrame, project: Path) -> list[dict]:
+    """Real rows of the table as request records: the contract's features, missing as null,
+    whole-number columns as JSON integers."""
+    columns = yaml.safe_load((project / "contract.yaml").read_text())["columns"]
+    features = [name for name, column in columns.items() if column["role"] == "feature"]
+    rows = json.loads(frame[features].to_json(orient="records"))  # NaN -> null
+    for row in rows:
+        for name, value in row.items():
+            if columns[name]["dtype"] == "int" and value is not None:
+                row[name] = int(value)
+    return rows
+
+
+def serve_and_predict(project: Path, env: dict[str, str], rows: list[dict]) -> dict:
+    """`make serve` on a free port, one POST of `rows`, then the server stopped (its process
+    group: make, the CLI and bentoml's workers)."""
+    port = free_port()
+    command = ["make", "serve", f"VENV={env['VENV']}", f"PORT={port}"]
+    log = (project.parent / "serve.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=project, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail(f"not ready: {(project.parent / 'serve.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        answer = requests.post(f"{url}/predict", json={"records": rows}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.parametrize("table", TABLES, ids=lambda table: table.name)
+def test_a_real_table_goes_from_bake_to_a_served_first_version(
+    table, fresh_bake, tmp_path, project_env
+):
+    started = last = time.monotonic()
+    times: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        """Wall seconds of the step since the last lap (printed at the end, with -s)."""
+        nonlocal last
+        times[name], last = time.monotonic() - last, time.monotonic()
+
+    project = tmp_path / fresh_bake.name
+    shutil.copytree(fresh_bake, project, symlinks=True)
     data = tmp_path / f"{table.name}.csv"
-    frame = load()
+    frame = table.load()
     frame.to_csv(data, index=False)
-    project = bake(tmp_path / "bake", dataset="csv", init_git="no")
-    adopted = make(project, "adopt", project_env, env={"DATA": str(data), "TARGET": table.target})
+    frame = pd.read_csv(data)  # the table as the project reads it
+    home = tmp_path / "bentoml"
+    env = {"BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True", "VENV": str(project_env)}
+    # The hooks run .venv's tools (`make setup` makes .venv; here: the tests' environment).
+    (project / ".venv").symlink_to(project_env)
+    git(project, "init", "-q", "-b", "main")
+    run([str(project_env / "bin" / "pre-commit"), "install"], project)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "--no-verify", "-m", "Template")
+    git(project, "switch", "-q", "-c", "adopt")
+    lap("copy, git, hooks")
+
+    adopted = run(["make", "adopt", f"DATA={data}", f"TARGET={table.target}"], project, env=env)
     review = adopted.stdout
     for phrase in (*table.review, "Confirm before", "Next: make repro gate"):
         assert phrase in review, review
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["task"] == table.task and params["data"]["raw"] == f"data/raw/{data.name}"
+    assert "contract_type" not in json.dumps(params)  # the example's slice is gone
     contract = yaml.safe_load((project / "contract.yaml").read_text())["columns"]
     assert contract[table.target]["role"] == "target"
     for column, role in table.left_out.items():
         assert contract[column]["role"] == role and contract[column]["reason"], contract[column]
-    assert "contract_type" not in json.dumps(params)  # the example's slice is gone
+    features = {name for name, column in contract.items() if column["role"] == "feature"}
+    lap("adopt")
 
-    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"]):
-        run(command, project)
-    run(["git", "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "adopt"], project)
-    make(project, "repro", project_env)
-    gated = make(project, "gate", project_env, check=False)
+    make(project, "repro", project_env, env=env)
+    lap("repro")
+    git(project, "add", "-A")
+    assert not [p for p in staged(project) if p.startswith(("data/split", "models/"))]
+    committed = git(project, "commit", "-m", "Adopt my data", check=False)
+    output = committed.stdout + committed.stderr  # pre-commit reports on stderr under git
+    assert committed.returncode == 0, f"the hooks refused the commit:\n{output[-4000:]}"
+    assert not git(project, "status", "--porcelain").stdout.strip(), "the hooks changed files"
+    lap("commit")
+
+    gated = make(project, "gate", project_env, check=False, env=env)
+    lap("gate")
     gate = json.loads((project / "reports" / "gate.json").read_text())
     assert gate["verdict"] == "BLESSED", gated.stdout + gated.stderr
     names = {check["name"] for check in gate["checks"]}
@@ -146,4 +194,38 @@ def test_adopted_table_is_blessed_without_leaks(load, tmp_path, project_env):
     metrics = json.loads((project / "reports" / "metrics.json").read_text())["metrics"]
     beats_trivial(metrics, frame, table)
     importance = json.loads((project / "reports" / "importance.json").read_text())
-    assert not {entry["feature"] for entry in importance} & set(table.left_out)
+    assert {entry["feature"] for entry in importance} <= features
+    assert not features & set(table.left_out)
+
+    make(project, "report", project_env, env={**env, "BASE": "main"})
+    lap("report")
+    report = (project / "reports" / "report.md").read_text()
+    # The params table against main names what adoption changed: the data, the gate, and the
+    # metrics when the task changed (the example classifies). The `task` line itself is not
+    # asserted: the table shows the first 20 changed params in name order, and a change of task
+    # changes more (`model.*`, `split.*`, `task` come after the cut).
+    choices = ["`data.raw`", f"data/raw/{data.name}", "`gate.metrics."]
+    choices += ["`evaluate.metrics`"] if table.task != "classification" else []
+    for choice in choices:
+        assert choice in report, report
+    assert "BLESSED" in report
+
+    make(project, "register", project_env, env=env)
+    lap("register")
+    make(project, "package", project_env, env=env)
+    lap("package")
+    assert list((home / "bentos").glob("*/v0.1.0/bento.yaml"))
+    if table.name in SERVED:
+        rows = frame.drop(columns=table.target).sample(20, random_state=0)
+        served = serve_and_predict(project, {**os.environ, **env}, records(rows, project))
+        assert len(served["predictions"]) == len(rows) and served["model_version"] == "v0.1.0"
+        if table.task == "classification":
+            classes = set(frame[table.target].astype(str))
+            assert {str(p) for p in served["predictions"]} <= classes, served
+        lap("serve")
+    steps = ", ".join(f"{name} {seconds:.1f}" for name, seconds in times.items())
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        f"\n{table.name}: {time.monotonic() - started:.0f} s to a first version ({steps}); "
+        f"CPU of this worker's children so far {cpu.ru_utime + cpu.ru_stime:.0f} s"
+    )

@@ -170,6 +170,16 @@ def test_a_row_id_of_a_file_sorted_by_the_target_is_never_a_feature(messy):
     assert "id" not in inferred.features
 
 
+def test_an_amount_whose_zero_means_no_is_a_near_copy_of_a_yes_no_target(messy):
+    """The corpus's affairs survey: the target is `amount > 0`; the amount stays in the file."""
+    frame, _ = messy("classification", rows=600)
+    amount = np.random.default_rng(5).gamma(2.0, 3.0, len(frame)).round(2) + 0.01
+    frame["amount"] = np.where(frame["label"] == "high", amount, 0.0)
+    inferred = infer.infer_contract(frame, "label", "classification")
+    column = inferred.columns["amount"]
+    assert column.role == "ignored" and "near-copy of the target" in (column.reason or "")
+
+
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_csv_and_parquet_read_to_the_same_frame(tmp_path, messy, task):
     """The pipeline sees the same frame whichever format data.raw has: missing values, text

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.tree import DecisionTreeClassifier
 
 from {{ cookiecutter.package }}.core.config import (
     CONTRACT_FILE,
@@ -84,6 +86,24 @@ def _date_share(values: pd.Series) -> float:
     return float(parsed.notna().mean())
 
 
+def _cut_names_classes(values: pd.Series, target: pd.Series) -> str | None:
+    """How a number with many values names the target's classes, or None: cut at one point
+    fewer than there are classes (the cuts a small tree picks), its intervals give the class with
+    a balanced accuracy of at least NEAR_COPY (an amount whose zero means "no", a score whose
+    bands are the classes)."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    labels = target.astype(str).to_numpy()
+    leaves = max(2, len(set(labels)))
+    tree = DecisionTreeClassifier(max_leaf_nodes=leaves, random_state=0)
+    numbers = values.astype(float).to_numpy()[:, None]
+    score = balanced_accuracy_score(labels, tree.fit(numbers, labels).predict(numbers))
+    if score < NEAR_COPY:
+        return None
+    cuts = f"{leaves - 1} point{'s' if leaves > 2 else ''}"
+    return f"cut at {cuts}, its values name the target's class ({score:.1%} balanced accuracy)"
+
+
 def _copies_target(values: pd.Series, target: pd.Series, task: str) -> str | None:
     """How `values` nearly copies the target, or None: a relabelling of the classes, or a
     number that orders the rows as the target does (|Spearman| >= NEAR_COPY)."""
@@ -93,7 +113,7 @@ def _copies_target(values: pd.Series, target: pd.Series, task: str) -> str | Non
     values, target = values[both], target[both]
     if task == "classification":
         if values.nunique() > 2 * target.nunique():
-            return None
+            return _cut_names_classes(values, target)
         agree = pd.crosstab(values.astype(str), target.astype(str)).max(axis=1).sum() / len(values)
         return (
             f"its values name the target's class on {agree:.1%} of rows"
