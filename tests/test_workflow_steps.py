@@ -399,3 +399,106 @@ def test_make_model_changed_compares_with_the_latest_versions_hash(project, tmp_
     model.write_bytes(b"a retrained model")
     outcome = run_step(project, step, tmp_path / "other")
     assert outcome.outputs == {"changed": "true"}, outcome.stdout + outcome.stderr
+
+
+# Item 11 (rest): only main's tip is released, never a commit older than the latest version;
+# :latest follows the latest version, :<stage> the version promoted to the stage.
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+@pytest.fixture
+def released(tmp_path) -> Path:
+    """A project with origin: A (v0.1.0), X (a model never registered: its run was cancelled),
+    B (v0.2.0), all on origin's main."""
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    project = bake(tmp_path / "bake", init_git="yes")
+    run(["git", "remote", "add", "origin", str(origin)], project)
+    model = project / "models" / "model.skops"
+    model.parent.mkdir(exist_ok=True)
+    for name, version in (("A", "v0.1.0"), ("X", None), ("B", "v0.2.0")):
+        model.write_bytes(f"model {name}".encode())
+        run([*GIT, "commit", "-q", "--allow-empty", "-m", name], project)
+        if version:
+            digest = hashlib.sha256(model.read_bytes()).hexdigest()
+            message = f"{version}\n\nmodel: models/model.skops sha256:{digest}\n"
+            run([*GIT, "tag", "-a", f"{project.name}@{version}", "-m", message], project)
+    run(["git", "push", "-q", "origin", "main", "--tags"], project)
+    return project
+
+
+def checkout(project: Path, message: str) -> None:
+    commit = run(["git", "log", "--format=%H", f"--grep=^{message}$", "main"], project).stdout
+    run(["git", "checkout", "-q", "--detach", commit.strip()], project)
+    (project / "models" / "model.skops").write_bytes(f"model {message}".encode())
+
+
+def test_rerunning_an_old_commits_release_refuses_in_one_line(released, tmp_path):
+    """X's run re-run after B was released: X's model differs from B's, so the old workflow
+    gated and registered it as the newest version (and moved :latest back)."""
+    step = find(released, "release.yml", "register", "changed")
+    checkout(released, "X")
+    outcome = run_step(released, step, tmp_path)
+    assert outcome.returncode != 0 and outcome.outputs == {}, outcome.stdout
+    lines = [line for line in outcome.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(lines) == 1, outcome.stderr
+    (line,) = lines
+    assert "is not a descendant of the latest version" in line, line
+    assert f"{released.name}@v0.2.0" in line
+
+
+def test_a_commit_main_moved_past_is_left_to_the_tips_run(released, tmp_path):
+    """Three quick merges: the middle one's run is cancelled by GitHub; a run that starts on a
+    commit main has moved past releases nothing, the tip's run includes its change."""
+    step = find(released, "release.yml", "register", "changed")
+    (released / "models" / "model.skops").write_bytes(b"model C")
+    run([*GIT, "commit", "-q", "--allow-empty", "-m", "C"], released)
+    run([*GIT, "commit", "-q", "--allow-empty", "-m", "D"], released)
+    run(["git", "push", "-q", "origin", "main"], released)
+    checkout(released, "C")
+    outcome = run_step(released, step, tmp_path / "middle")
+    assert outcome.outputs == {"changed": "false"}, outcome.stdout + outcome.stderr
+    assert "has moved on to" in outcome.summary
+    run(["git", "checkout", "-q", "main"], released)  # the tip, D, with C's new model
+    outcome = run_step(released, step, tmp_path / "tip")
+    assert outcome.outputs == {"changed": "true"}, outcome.stdout + outcome.stderr
+
+
+def pushes(state: Path) -> list[str]:
+    calls = [json.loads(line)["args"] for line in (state / "docker.jsonl").open()]
+    return [args[-1] for args in calls if args[0] == "push"]
+
+
+def test_latest_moves_only_to_the_latest_version(released, tmp_path):
+    step = find(released, "release.yml", "publish", "make push-image")
+    image = {"IMAGE": "ghcr.io/o/p"}
+    checkout(released, "A")  # the publish job of A's run, re-run after B's
+    outcome = run_step(released, step, tmp_path / "old", env=image)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    pushed = pushes(tmp_path / "old")
+    assert "ghcr.io/o/p:0.1.0" in pushed and "ghcr.io/o/p:latest" not in pushed, pushed
+    run(["git", "checkout", "-q", "main"], released)
+    outcome = run_step(released, step, tmp_path / "new", env=image)
+    pushed = pushes(tmp_path / "new")
+    assert pushed[-1] == "ghcr.io/o/p:latest" and "ghcr.io/o/p:0.2.0" in pushed, pushed
+
+
+def test_promotion_moves_the_stages_image_tag(project, tmp_path):
+    promote = steps(project, "promote.yml", "promote")
+    labels = [s.get("id") or s.get("name") or s["uses"] for s in promote]
+    assert labels.index("make promote") < labels.index("stage-image")
+    login = find(project, "promote.yml", "promote", "docker/login-action")
+    assert labels.index(login["uses"]) < labels.index("stage-image")
+    job = workflow(project, "promote.yml")["jobs"]["promote"]
+    assert job["permissions"]["packages"] == "write"
+    step = find(project, "promote.yml", "promote", "stage-image")
+    contexts = {"inputs.version": "v1.2.0", "inputs.stage": "prod"}
+    outcome = run_step(project, step, tmp_path, contexts, env={"IMAGE": "ghcr.io/o/p"})
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    calls = [c["args"] for c in map(json.loads, (tmp_path / "docker.jsonl").open())]
+    assert calls == [
+        ["pull", "--quiet", "ghcr.io/o/p:1.2.0"],
+        ["tag", "ghcr.io/o/p:1.2.0", "ghcr.io/o/p:prod"],
+        ["push", "--quiet", "ghcr.io/o/p:prod"],
+    ], calls
