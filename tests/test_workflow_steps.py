@@ -4,7 +4,7 @@ replaced by the values of a simulated event), runs its `run:` script with the sh
 (`bash --noprofile --norc -eo pipefail`) in a baked project, with the `gh` stand-in of the act
 day (tests/actions/bin/gh) on PATH, and reads its outputs, job summary and annotations. The
 workflow's order and conditions (which step runs after which, with what `if:`) are checked
-statically on the same YAML. Covers issue 17's items 3, 5, 7, 8, 11, 12 and 13; the act day
+statically on the same YAML. Covers issue 17's items 3, 5, 6, 7, 8, 11, 12 and 13; the act day
 (tests/test_github.py) runs the same files end to end.
 """
 
@@ -502,3 +502,158 @@ def test_promotion_moves_the_stages_image_tag(project, tmp_path):
         ["tag", "ghcr.io/o/p:1.2.0", "ghcr.io/o/p:prod"],
         ["push", "--quiet", "ghcr.io/o/p:prod"],
     ], calls
+
+
+# Item 6: every step that reaches the DVC remote makes its own credentials right before it
+# does, for every remote option: a stand-in remote refuses an OIDC token older than TOKEN_TTL
+# seconds (GitHub's lives about 5 minutes) and a gs remote without the key's file.
+
+TOKEN_TTL = 2.0
+# The jobs that use the remote, and the steps of them that stand for minutes of work.
+REMOTE_JOBS = [
+    ("pr.yml", "train"),
+    ("release.yml", "register"),
+    ("retrain.yml", "retrain"),
+    ("sweep.yml", "run"),
+    ("monitor.yml", "monitor"),
+]
+LONG_STEPS = {"make repro", "make monitor-batch"}
+REMOTE_TARGETS = {"make pull", "make gate", "make register", "make retrain-branch"}
+REMOTE_TARGETS |= {"make sweep-point"}
+AUDIENCE = {"s3": "sts.amazonaws.com", "azure": "api://AzureADTokenExchange"}
+GCP_KEY = '{"type": "service_account", "client_email": "dvc@example.iam.gserviceaccount.com"}'
+
+# The remote as the cloud sees it: fresh credentials or a refusal, each call logged.
+STANDIN_DVC = """#!{python}
+import json, os, sys, time
+args, remote, env = sys.argv[1:], os.environ["STANDIN_REMOTE"], os.environ
+if args[:1] == ["remote"]:
+    print("storage")
+    sys.exit(0)
+def refuse(why):
+    log(why)
+    sys.exit(f"ERROR: stand-in {{remote}} remote: {{why}}")
+def log(outcome):
+    with open(os.path.join(env["STANDIN_STATE"], "dvc.jsonl"), "a") as f:
+        f.write(json.dumps({{"args": args, "outcome": outcome}}) + "\\n")
+if remote == "gs":
+    path = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path or not os.path.exists(path) or open(path).read() != env["STANDIN_GCP_KEY"]:
+        refuse("no service account key file (GOOGLE_APPLICATION_CREDENTIALS)")
+else:
+    role, file_var = {{"s3": ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+                      "azure": ("AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")}}[remote]
+    path = env.get(file_var)
+    if not env.get(role) or not path or not os.path.exists(path):
+        refuse(f"no {{role}} or no {{file_var}}")
+    audience, issued = open(path).read().strip().rsplit("|", 1)
+    if audience != env["STANDIN_AUDIENCE"]:
+        refuse(f"token for {{audience}}")
+    if time.time() - float(issued) > float(env["STANDIN_TOKEN_TTL"]):
+        refuse("ExpiredTokenException: the web identity token has expired")
+log("ok")
+"""
+# The package's steps, reduced to what they do with the remote, and how long they take.
+STANDIN_PYTHON = """#!/bin/bash
+if [ "$1" = -m ] && [ "$2" = {package} ]; then
+  case "$3" in
+    gate) "$(dirname "$0")/dvc" pull || exit 1; sleep {slow} ;;  # champion's model, bootstrap
+    register|retrain-branch) exec "$(dirname "$0")/dvc" push ;;
+    sweep) sleep {slow} ;;  # the experiment
+    *) exec {python} "$@" ;;
+  esac
+  exit 0
+fi
+exec {python} "$@"
+"""
+
+
+@pytest.fixture(scope="module")
+def oidc() -> str:
+    """GitHub's OIDC token endpoint, standing in on 127.0.0.1: a token names its audience and
+    the time it was issued."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            audience = parse_qs(urlparse(self.path).query)["audience"][0]
+            ok = self.headers.get("Authorization") == "bearer standin-request-token"
+            body = json.dumps({"value": f"{audience}|{time.time()}"}).encode()
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/token?api-version=2.0"
+    server.shutdown()
+
+
+def standin_venv(tmp: Path, package: str) -> Path:
+    venv = tmp / "venv"
+    (venv / "bin").mkdir(parents=True)
+    scripts = {
+        "dvc": STANDIN_DVC.format(python=sys.executable),
+        "python": STANDIN_PYTHON.format(
+            package=package, python=sys.executable, slow=TOKEN_TTL + 0.5
+        ),
+    }
+    for name, text in scripts.items():
+        (venv / "bin" / name).write_text(text)
+        (venv / "bin" / name).chmod(0o755)
+    return venv
+
+
+@pytest.mark.parametrize("remote", ["s3", "gs", "azure"])
+def test_each_remote_step_has_fresh_credentials(remote, oidc, tmp_path_factory):
+    """Each job runs its remote steps in order, with the minutes of `make repro` (and of the
+    gate, the experiment) standing as TOKEN_TTL seconds: a credential made once per job has
+    expired by the push; one made by the step itself has not."""
+    import time
+
+    baked = bake(tmp_path_factory.mktemp(f"creds-{remote}"), dvc_remote=remote, init_git="no")
+    contexts = {
+        "github.token": "ghs_standin",
+        "vars.AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/dvc",
+        "vars.AWS_REGION": "eu-west-1",
+        "secrets.AWS_ACCESS_KEY_ID": "",
+        "secrets.AWS_SECRET_ACCESS_KEY": "",
+        "secrets.GCP_SERVICE_ACCOUNT_KEY": GCP_KEY,
+        "vars.AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+        "vars.AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000002",
+        "secrets.AZURE_STORAGE_CONNECTION_STRING": "",
+    }
+    for name, job in REMOTE_JOBS:
+        tmp = tmp_path_factory.mktemp(f"{remote}-{name}-{job}")
+        venv = standin_venv(tmp, baked.name.replace("-", "_"))
+        env = {
+            "VENV": str(venv),
+            "POINT": "0",
+            "STANDIN_REMOTE": remote,
+            "STANDIN_AUDIENCE": AUDIENCE.get(remote, ""),
+            "STANDIN_TOKEN_TTL": str(TOKEN_TTL),
+            "STANDIN_GCP_KEY": GCP_KEY,
+        }
+        permissions = workflow(baked, name)["jobs"][job].get("permissions") or {}
+        if permissions.get("id-token") == "write":  # as GitHub: only then the token endpoint
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = oidc
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "standin-request-token"
+        ran = []
+        for step in steps(baked, name, job):
+            script = step.get("run", "")
+            if script in LONG_STEPS:
+                time.sleep(TOKEN_TTL + 0.5)
+            elif script in REMOTE_TARGETS or "oidc-token" in script:
+                outcome = run_step(baked, step, tmp, contexts, env)
+                assert outcome.returncode == 0, (name, job, script, outcome.stderr[-2000:])
+                env.update(outcome.env)  # $GITHUB_ENV reaches the job's later steps
+                ran.append(script)
+        assert "make pull" in ran, (name, job, ran)
+        calls = [json.loads(line) for line in (tmp / "dvc.jsonl").read_text().splitlines()]
+        assert calls and all(c["outcome"] == "ok" for c in calls), (name, job, calls)
