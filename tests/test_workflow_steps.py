@@ -657,3 +657,35 @@ def test_each_remote_step_has_fresh_credentials(remote, oidc, tmp_path_factory):
         assert "make pull" in ran, (name, job, ran)
         calls = [json.loads(line) for line in (tmp / "dvc.jsonl").read_text().splitlines()]
         assert calls and all(c["outcome"] == "ok" for c in calls), (name, job, calls)
+
+
+# Item 16: write credentials only where something is written, from main only.
+
+WRITING_TARGETS = ("make register", "make promote", "make retrain-branch", "make sweep-point")
+WRITING_TARGETS += ("make sweep-pr", "make template-update-branch", "make github-release")
+
+
+def test_write_access_only_in_jobs_that_push(cloud, project):
+    for baked in (project, cloud):
+        for path in sorted((baked / ".github" / "workflows").glob("*.yml")):
+            for name, job in workflow(baked, path.name)["jobs"].items():
+                scripts = [s.get("run", "") for s in job["steps"]]
+                writes = any(script.startswith(WRITING_TARGETS) for script in scripts)
+                if (job.get("permissions") or {}).get("contents") == "write":
+                    assert writes, f"{path.name} {name}: contents: write, nothing written"
+    sweep = workflow(cloud, "sweep.yml")["jobs"]
+    assert sweep["rank"]["permissions"] == {"contents": "read"}
+    assert "inputs.open-pr" in sweep["open-pr"]["if"]
+    assert sweep["open-pr"]["permissions"]["pull-requests"] == "write"
+
+
+def test_remote_write_credentials_only_in_the_main_only_environment(cloud, project):
+    writers = {("release.yml", "register"), ("retrain.yml", "retrain"), ("sweep.yml", "run")}
+    readers = {("pr.yml", "train"), ("monitor.yml", "monitor")}
+    for name, job in writers | readers:
+        environment = workflow(cloud, name)["jobs"][job].get("environment")
+        assert environment == ("dvc-write" if (name, job) in writers else None), (name, job)
+        assert "environment" not in workflow(project, name)["jobs"][job], "no remote: no env"
+    readme = (cloud / "README.md").read_text()
+    assert "`dvc-write`" in readme and "read-only" in readme
+    assert f"`{cloud.name}@v*`" in readme and f"`{cloud.name}#*`" in readme
