@@ -689,3 +689,26 @@ def test_remote_write_credentials_only_in_the_main_only_environment(cloud, proje
     readme = (cloud / "README.md").read_text()
     assert "`dvc-write`" in readme and "read-only" in readme
     assert f"`{cloud.name}@v*`" in readme and f"`{cloud.name}#*`" in readme
+
+
+# Item 14: pull requests restore DVC's cache and run-cache; main saves it, never restoring one
+# into a release. bench/prcache.py measures what it saves.
+
+
+def test_pull_requests_restore_the_dvc_cache_main_saves_it(project):
+    cache = find(project, "pr.yml", "train", "actions/cache")
+    key = "dvc-${{ runner.os }}-${{ hashFiles('dvc.lock') }}"
+    assert cache["with"] == {
+        "path": ".dvc/cache",
+        "key": key,
+        "restore-keys": "dvc-${{ runner.os }}-",
+    }
+    assert index(project, "pr.yml", "train", "actions/cache") < index(
+        project, "pr.yml", "train", "make repro"
+    )
+    saved = find(project, "release.yml", "register", "actions/cache")
+    assert saved["with"] == {"path": ".dvc/cache", "key": key, "lookup-only": True}
+    for job in workflow(project, "release.yml")["jobs"]:
+        for step in steps(project, "release.yml", job):
+            if step.get("uses", "").startswith("actions/cache"):
+                assert step["with"].get("lookup-only") is True, "a release restores a cache"
