@@ -12,11 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import adoption, first_metrics, scaling, serving, testsuite
+from bench import adoption, first_metrics, prcache, scaling, serving, testsuite
 from bench.common import VENV, child_env, machine, table
 
 BENCHMARKS = {
     "first_metrics": first_metrics,
+    "prcache": prcache,
     "scaling": scaling,
     "serving": serving,
     "testsuite": testsuite,

@@ -544,6 +544,10 @@ def release_and_promote(day: Day) -> None:
     promote.report("4. promote v0.1.0")
     assert promote.ok, promote.log[-4000:]
     assert day.origin_tags() - before == {f"{day.name}#prod#1"}
+    pushed = [a[-1] for a in docker_calls(day) if a[0] == "push"]
+    assert pushed[-1] == f"{image}:prod", pushed  # the stage's image tag follows the promotion
+    if day.real_docker:
+        assert registry_digest(day.registry, name, "prod") == digest
     before = day.origin_tags()
     unknown = day.act(
         "workflow_dispatch", "promote.yml", {"inputs": {"version": "v9.9.9", "stage": "prod"}}

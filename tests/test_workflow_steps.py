@@ -4,8 +4,8 @@ replaced by the values of a simulated event), runs its `run:` script with the sh
 (`bash --noprofile --norc -eo pipefail`) in a baked project, with the `gh` stand-in of the act
 day (tests/actions/bin/gh) on PATH, and reads its outputs, job summary and annotations. The
 workflow's order and conditions (which step runs after which, with what `if:`) are checked
-statically on the same YAML. Covers issue 17's items 3, 5, 7, 8, 11, 12 and 13; the act day
-(tests/test_github.py) runs the same files end to end.
+statically on the same YAML. Covers issue 17's items 3, 5, 6, 7, 8, 11, 12, 13, 14 and 16; the
+act day (tests/test_github.py) runs the same files end to end.
 """
 
 from __future__ import annotations
@@ -399,3 +399,316 @@ def test_make_model_changed_compares_with_the_latest_versions_hash(project, tmp_
     model.write_bytes(b"a retrained model")
     outcome = run_step(project, step, tmp_path / "other")
     assert outcome.outputs == {"changed": "true"}, outcome.stdout + outcome.stderr
+
+
+# Item 11 (rest): only main's tip is released, never a commit older than the latest version;
+# :latest follows the latest version, :<stage> the version promoted to the stage.
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+
+@pytest.fixture
+def released(tmp_path) -> Path:
+    """A project with origin: A (v0.1.0), X (a model never registered: its run was cancelled),
+    B (v0.2.0), all on origin's main."""
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    project = bake(tmp_path / "bake", init_git="yes")
+    run(["git", "remote", "add", "origin", str(origin)], project)
+    model = project / "models" / "model.skops"
+    model.parent.mkdir(exist_ok=True)
+    for name, version in (("A", "v0.1.0"), ("X", None), ("B", "v0.2.0")):
+        model.write_bytes(f"model {name}".encode())
+        run([*GIT, "commit", "-q", "--allow-empty", "-m", name], project)
+        if version:
+            digest = hashlib.sha256(model.read_bytes()).hexdigest()
+            message = f"{version}\n\nmodel: models/model.skops sha256:{digest}\n"
+            run([*GIT, "tag", "-a", f"{project.name}@{version}", "-m", message], project)
+    run(["git", "push", "-q", "origin", "main", "--tags"], project)
+    return project
+
+
+def checkout(project: Path, message: str) -> None:
+    commit = run(["git", "log", "--format=%H", f"--grep=^{message}$", "main"], project).stdout
+    run(["git", "checkout", "-q", "--detach", commit.strip()], project)
+    (project / "models" / "model.skops").write_bytes(f"model {message}".encode())
+
+
+def test_rerunning_an_old_commits_release_refuses_in_one_line(released, tmp_path):
+    """X's run re-run after B was released: X's model differs from B's, so the old workflow
+    gated and registered it as the newest version (and moved :latest back)."""
+    step = find(released, "release.yml", "register", "changed")
+    checkout(released, "X")
+    outcome = run_step(released, step, tmp_path)
+    assert outcome.returncode != 0 and outcome.outputs == {}, outcome.stdout
+    lines = [line for line in outcome.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(lines) == 1, outcome.stderr
+    (line,) = lines
+    assert "is not a descendant of the latest version" in line, line
+    assert f"{released.name}@v0.2.0" in line
+
+
+def test_a_commit_main_moved_past_is_left_to_the_tips_run(released, tmp_path):
+    """Three quick merges: the middle one's run is cancelled by GitHub; a run that starts on a
+    commit main has moved past releases nothing, the tip's run includes its change."""
+    step = find(released, "release.yml", "register", "changed")
+    (released / "models" / "model.skops").write_bytes(b"model C")
+    run([*GIT, "commit", "-q", "--allow-empty", "-m", "C"], released)
+    run([*GIT, "commit", "-q", "--allow-empty", "-m", "D"], released)
+    run(["git", "push", "-q", "origin", "main"], released)
+    checkout(released, "C")
+    outcome = run_step(released, step, tmp_path / "middle")
+    assert outcome.outputs == {"changed": "false"}, outcome.stdout + outcome.stderr
+    assert "has moved on to" in outcome.summary
+    run(["git", "checkout", "-q", "main"], released)  # the tip, D, with C's new model
+    outcome = run_step(released, step, tmp_path / "tip")
+    assert outcome.outputs == {"changed": "true"}, outcome.stdout + outcome.stderr
+
+
+def pushes(state: Path) -> list[str]:
+    calls = [json.loads(line)["args"] for line in (state / "docker.jsonl").open()]
+    return [args[-1] for args in calls if args[0] == "push"]
+
+
+def test_latest_moves_only_to_the_latest_version(released, tmp_path):
+    step = find(released, "release.yml", "publish", "make push-image")
+    image = {"IMAGE": "ghcr.io/o/p"}
+    checkout(released, "A")  # the publish job of A's run, re-run after B's
+    outcome = run_step(released, step, tmp_path / "old", env=image)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    pushed = pushes(tmp_path / "old")
+    assert "ghcr.io/o/p:0.1.0" in pushed and "ghcr.io/o/p:latest" not in pushed, pushed
+    run(["git", "checkout", "-q", "main"], released)
+    outcome = run_step(released, step, tmp_path / "new", env=image)
+    pushed = pushes(tmp_path / "new")
+    assert pushed[-1] == "ghcr.io/o/p:latest" and "ghcr.io/o/p:0.2.0" in pushed, pushed
+
+
+def test_promotion_moves_the_stages_image_tag(project, tmp_path):
+    promote = steps(project, "promote.yml", "promote")
+    labels = [s.get("id") or s.get("name") or s["uses"] for s in promote]
+    assert labels.index("make promote") < labels.index("stage-image")
+    login = find(project, "promote.yml", "promote", "docker/login-action")
+    assert labels.index(login["uses"]) < labels.index("stage-image")
+    job = workflow(project, "promote.yml")["jobs"]["promote"]
+    assert job["permissions"]["packages"] == "write"
+    step = find(project, "promote.yml", "promote", "stage-image")
+    contexts = {"inputs.version": "v1.2.0", "inputs.stage": "prod"}
+    outcome = run_step(project, step, tmp_path, contexts, env={"IMAGE": "ghcr.io/o/p"})
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    calls = [c["args"] for c in map(json.loads, (tmp_path / "docker.jsonl").open())]
+    assert calls == [
+        ["pull", "--quiet", "ghcr.io/o/p:1.2.0"],
+        ["tag", "ghcr.io/o/p:1.2.0", "ghcr.io/o/p:prod"],
+        ["push", "--quiet", "ghcr.io/o/p:prod"],
+    ], calls
+
+
+# Item 6: every step that reaches the DVC remote makes its own credentials right before it
+# does, for every remote option: a stand-in remote refuses an OIDC token older than TOKEN_TTL
+# seconds (GitHub's lives about 5 minutes) and a gs remote without the key's file.
+
+TOKEN_TTL = 2.0
+# The jobs that use the remote, and the steps of them that stand for minutes of work.
+REMOTE_JOBS = [
+    ("pr.yml", "train"),
+    ("release.yml", "register"),
+    ("retrain.yml", "retrain"),
+    ("sweep.yml", "run"),
+    ("monitor.yml", "monitor"),
+]
+LONG_STEPS = {"make repro", "make monitor-batch"}
+REMOTE_TARGETS = {"make pull", "make gate", "make register", "make retrain-branch"}
+REMOTE_TARGETS |= {"make sweep-point"}
+AUDIENCE = {"s3": "sts.amazonaws.com", "azure": "api://AzureADTokenExchange"}
+GCP_KEY = '{"type": "service_account", "client_email": "dvc@example.iam.gserviceaccount.com"}'
+
+# The remote as the cloud sees it: fresh credentials or a refusal, each call logged.
+STANDIN_DVC = """#!{python}
+import json, os, sys, time
+args, remote, env = sys.argv[1:], os.environ["STANDIN_REMOTE"], os.environ
+if args[:1] == ["remote"]:
+    print("storage")
+    sys.exit(0)
+def refuse(why):
+    log(why)
+    sys.exit(f"ERROR: stand-in {{remote}} remote: {{why}}")
+def log(outcome):
+    with open(os.path.join(env["STANDIN_STATE"], "dvc.jsonl"), "a") as f:
+        f.write(json.dumps({{"args": args, "outcome": outcome}}) + "\\n")
+if remote == "gs":
+    path = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path or not os.path.exists(path) or open(path).read() != env["STANDIN_GCP_KEY"]:
+        refuse("no service account key file (GOOGLE_APPLICATION_CREDENTIALS)")
+else:
+    role, file_var = {{"s3": ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+                      "azure": ("AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE")}}[remote]
+    path = env.get(file_var)
+    if not env.get(role) or not path or not os.path.exists(path):
+        refuse(f"no {{role}} or no {{file_var}}")
+    audience, issued = open(path).read().strip().rsplit("|", 1)
+    if audience != env["STANDIN_AUDIENCE"]:
+        refuse(f"token for {{audience}}")
+    if time.time() - float(issued) > float(env["STANDIN_TOKEN_TTL"]):
+        refuse("ExpiredTokenException: the web identity token has expired")
+log("ok")
+"""
+# The package's steps, reduced to what they do with the remote, and how long they take.
+STANDIN_PYTHON = """#!/bin/bash
+if [ "$1" = -m ] && [ "$2" = {package} ]; then
+  case "$3" in
+    gate) "$(dirname "$0")/dvc" pull || exit 1; sleep {slow} ;;  # champion's model, bootstrap
+    register|retrain-branch) exec "$(dirname "$0")/dvc" push ;;
+    sweep) sleep {slow} ;;  # the experiment
+    *) exec {python} "$@" ;;
+  esac
+  exit 0
+fi
+exec {python} "$@"
+"""
+
+
+@pytest.fixture(scope="module")
+def oidc() -> str:
+    """GitHub's OIDC token endpoint, standing in on 127.0.0.1: a token names its audience and
+    the time it was issued."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            audience = parse_qs(urlparse(self.path).query)["audience"][0]
+            ok = self.headers.get("Authorization") == "bearer standin-request-token"
+            body = json.dumps({"value": f"{audience}|{time.time()}"}).encode()
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/token?api-version=2.0"
+    server.shutdown()
+
+
+def standin_venv(tmp: Path, package: str) -> Path:
+    venv = tmp / "venv"
+    (venv / "bin").mkdir(parents=True)
+    scripts = {
+        "dvc": STANDIN_DVC.format(python=sys.executable),
+        "python": STANDIN_PYTHON.format(
+            package=package, python=sys.executable, slow=TOKEN_TTL + 0.5
+        ),
+    }
+    for name, text in scripts.items():
+        (venv / "bin" / name).write_text(text)
+        (venv / "bin" / name).chmod(0o755)
+    return venv
+
+
+@pytest.mark.parametrize("remote", ["s3", "gs", "azure"])
+def test_each_remote_step_has_fresh_credentials(remote, oidc, tmp_path_factory):
+    """Each job runs its remote steps in order, with the minutes of `make repro` (and of the
+    gate, the experiment) standing as TOKEN_TTL seconds: a credential made once per job has
+    expired by the push; one made by the step itself has not."""
+    import time
+
+    baked = bake(tmp_path_factory.mktemp(f"creds-{remote}"), dvc_remote=remote, init_git="no")
+    contexts = {
+        "github.token": "ghs_standin",
+        "vars.AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/dvc",
+        "vars.AWS_REGION": "eu-west-1",
+        "secrets.AWS_ACCESS_KEY_ID": "",
+        "secrets.AWS_SECRET_ACCESS_KEY": "",
+        "secrets.GCP_SERVICE_ACCOUNT_KEY": GCP_KEY,
+        "vars.AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+        "vars.AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000002",
+        "secrets.AZURE_STORAGE_CONNECTION_STRING": "",
+    }
+    for name, job in REMOTE_JOBS:
+        tmp = tmp_path_factory.mktemp(f"{remote}-{name}-{job}")
+        venv = standin_venv(tmp, baked.name.replace("-", "_"))
+        env = {
+            "VENV": str(venv),
+            "POINT": "0",
+            "STANDIN_REMOTE": remote,
+            "STANDIN_AUDIENCE": AUDIENCE.get(remote, ""),
+            "STANDIN_TOKEN_TTL": str(TOKEN_TTL),
+            "STANDIN_GCP_KEY": GCP_KEY,
+        }
+        permissions = workflow(baked, name)["jobs"][job].get("permissions") or {}
+        if permissions.get("id-token") == "write":  # as GitHub: only then the token endpoint
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = oidc
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "standin-request-token"
+        ran = []
+        for step in steps(baked, name, job):
+            script = step.get("run", "")
+            if script in LONG_STEPS:
+                time.sleep(TOKEN_TTL + 0.5)
+            elif script in REMOTE_TARGETS or "oidc-token" in script:
+                outcome = run_step(baked, step, tmp, contexts, env)
+                assert outcome.returncode == 0, (name, job, script, outcome.stderr[-2000:])
+                env.update(outcome.env)  # $GITHUB_ENV reaches the job's later steps
+                ran.append(script)
+        assert "make pull" in ran, (name, job, ran)
+        calls = [json.loads(line) for line in (tmp / "dvc.jsonl").read_text().splitlines()]
+        assert calls and all(c["outcome"] == "ok" for c in calls), (name, job, calls)
+
+
+# Item 16: write credentials only where something is written, from main only.
+
+WRITING_TARGETS = ("make register", "make promote", "make retrain-branch", "make sweep-point")
+WRITING_TARGETS += ("make sweep-pr", "make template-update-branch", "make github-release")
+
+
+def test_write_access_only_in_jobs_that_push(cloud, project):
+    for baked in (project, cloud):
+        for path in sorted((baked / ".github" / "workflows").glob("*.yml")):
+            for name, job in workflow(baked, path.name)["jobs"].items():
+                scripts = [s.get("run", "") for s in job["steps"]]
+                writes = any(script.startswith(WRITING_TARGETS) for script in scripts)
+                if (job.get("permissions") or {}).get("contents") == "write":
+                    assert writes, f"{path.name} {name}: contents: write, nothing written"
+    sweep = workflow(cloud, "sweep.yml")["jobs"]
+    assert sweep["rank"]["permissions"] == {"contents": "read"}
+    assert "inputs.open-pr" in sweep["open-pr"]["if"]
+    assert sweep["open-pr"]["permissions"]["pull-requests"] == "write"
+
+
+def test_remote_write_credentials_only_in_the_main_only_environment(cloud, project):
+    writers = {("release.yml", "register"), ("retrain.yml", "retrain"), ("sweep.yml", "run")}
+    readers = {("pr.yml", "train"), ("monitor.yml", "monitor")}
+    for name, job in writers | readers:
+        environment = workflow(cloud, name)["jobs"][job].get("environment")
+        assert environment == ("dvc-write" if (name, job) in writers else None), (name, job)
+        assert "environment" not in workflow(project, name)["jobs"][job], "no remote: no env"
+    readme = (cloud / "README.md").read_text()
+    assert "`dvc-write`" in readme and "read-only" in readme
+    assert f"`{cloud.name}@v*`" in readme and f"`{cloud.name}#*`" in readme
+
+
+# Item 14: pull requests restore DVC's cache and run-cache; main saves it, never restoring one
+# into a release. bench/prcache.py measures what it saves.
+
+
+def test_pull_requests_restore_the_dvc_cache_main_saves_it(project):
+    cache = find(project, "pr.yml", "train", "actions/cache")
+    key = "dvc-${{ runner.os }}-${{ hashFiles('dvc.lock') }}"
+    assert cache["with"] == {
+        "path": ".dvc/cache",
+        "key": key,
+        "restore-keys": "dvc-${{ runner.os }}-",
+    }
+    assert index(project, "pr.yml", "train", "actions/cache") < index(
+        project, "pr.yml", "train", "make repro"
+    )
+    saved = find(project, "release.yml", "register", "actions/cache")
+    assert saved["with"] == {"path": ".dvc/cache", "key": key, "lookup-only": True}
+    for job in workflow(project, "release.yml")["jobs"]:
+        for step in steps(project, "release.yml", job):
+            if step.get("uses", "").startswith("actions/cache"):
+                assert step["with"].get("lookup-only") is True, "a release restores a cache"

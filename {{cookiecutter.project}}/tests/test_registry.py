@@ -23,6 +23,7 @@ from {{ cookiecutter.package }}.core.config import (
     MODEL_FILE,
     load_params,
 )
+from {{ cookiecutter.package }}.core.errors import StepError
 from {{ cookiecutter.package }}.release.champion import (
     Champion,
     fetch_model,
@@ -40,6 +41,10 @@ from {{ cookiecutter.package }}.release.registry import (
     read_gate,
     register,
     tag_message,
+)
+from {{ cookiecutter.package }}.release.versions import (
+    check_descends,
+    latest,
 )
 
 METRICS = {
@@ -197,6 +202,23 @@ def test_a_push_origin_refuses_stops_at_once_with_its_reason(repo, origin):
     assert "\n" not in message and message.startswith("origin refused m@v0.1.0: ")
     assert "tags are frozen by policy" in message and "pre-receive hook declined" in message
     assert made == ["m@v0.1.0"] and git("tag") == ""  # one attempt, no local tag left
+
+
+def test_a_commit_older_than_the_latest_version_is_never_released(repo, capsys):
+    """Re-running an old commit's release must not make its model the newest version."""
+    model = load_params().registry.model
+    old = git("rev-parse", "HEAD")
+    git("commit", "-q", "--allow-empty", "-m", "newer model")
+    gto.register(".", model, "HEAD", version="v0.1.0", message=f"{model} v0.1.0")
+    newest = latest(model)
+    assert newest is not None
+    check_descends(newest, newest.commit)  # the version's own commit (or a later one) may
+    with pytest.raises(StepError, match=f"{old[:12]} is not a descendant of the latest"):
+        check_descends(newest, old)
+    git("checkout", "-q", old)
+    assert cli.main(["versions", "--model-changed"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("versions: refused: ") and f"{model}@v0.1.0" in line
 
 
 def test_promote_validates_the_stage_is_idempotent_and_rolls_back(repo):

@@ -83,3 +83,14 @@ def remote_url(name: str = "origin") -> str | None:
         if error.returncode == 2 or not in_repository():  # 2: no such remote
             return None
         raise
+
+
+def is_ancestor(ancestor: str, commit: str) -> bool:
+    """Whether `ancestor` is `commit` or one of its ancestors."""
+    try:
+        git("merge-base", "--is-ancestor", ancestor, commit)
+    except GitError as error:
+        if error.returncode == 1:  # 1: not an ancestor; anything else is a real failure
+            return False
+        raise
+    return True

@@ -13,12 +13,13 @@ The first version is v0.1.0.
 
 Refuses (exit 1) without a BLESSED reports/gate.json, with uncommitted changes, with a
 pipeline out of date, or when the gate judged something else than HEAD (another commit, a dirty
-tree, another model, data, params or contract: see fingerprint.py); a commit that already
-carries a version is a no-op. With a git remote `origin`, only commits on origin's release
-branch (params `registry.branch`) are registered, and the tag is pushed; when origin already has
-the tag's name (another run took the version) it fetches the tags, bumps again and retries, a
-bounded number of times; any other refusal stops at once with git's reason. Models and data go
-to the DVC remote first.
+tree, another model, data, params or contract: see fingerprint.py), or when HEAD does not
+descend from the latest version's commit (an old commit never becomes the newest version); a
+commit that already carries a version is a no-op. With a git remote `origin`, only commits on
+origin's release branch (params `registry.branch`) are registered, and the tag is pushed; when
+origin already has the tag's name (another run took the version) it fetches the tags, bumps
+again and retries, a bounded number of times; any other refusal stops at once with git's reason.
+Models and data go to the DVC remote first.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ from {{ cookiecutter.package }}.release.fingerprint import (
 )
 from {{ cookiecutter.package }}.release.versions import (
     Version,
+    check_descends,
     fetch_tags,
     latest,
     version_of,
@@ -317,6 +319,10 @@ def register(bump: str | None = None) -> str:
             print(f"register: {commit[:12]} is already {existing.tag}; nothing to do")
             return None
         previous = latest(model)
+        try:
+            check_descends(previous, commit)
+        except StepError as error:
+            raise RegistryError(str(error)) from None
         if previous is None:
             version, reason = FIRST_VERSION, "first version"
         else:

@@ -92,6 +92,24 @@ def fetch_tags() -> None:
         git.git("fetch", "--quiet", "origin", "+refs/tags/*:refs/tags/*")
 
 
+def origin_tip(branch: str) -> str | None:
+    """The commit origin's `branch` is at now (fetched); None without origin."""
+    if git.remote_url("origin") is None:
+        return None
+    git.git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    return git.commit_of(f"refs/remotes/origin/{branch}")
+
+
+def check_descends(newest: Version | None, commit: str) -> None:
+    """Refuse a commit that does not contain the latest version's commit: releasing it (an old
+    commit's run re-run) would make an older state the newest version and `:latest`."""
+    if newest is not None and not git.is_ancestor(newest.commit, commit):
+        raise StepError(
+            f"{commit[:12]} is not a descendant of the latest version {newest.tag} "
+            f"({newest.commit[:12]}): an older commit is never released; release main's tip"
+        )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `versions`."""
     parser.add_argument(
@@ -104,12 +122,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print changed=true|false: is the workspace model another than the latest version's?",
     )
+    parser.add_argument(
+        "--latest", action="store_true", help="print only the latest version's tag; no fetch"
+    )
 
 
-def model_changed(model: str) -> tuple[bool, str]:
-    """Whether models/model.skops differs from the latest version's recorded hash, and why."""
+def model_changed(model: str, branch: str) -> tuple[bool, str]:
+    """Whether HEAD has a model to release, and why: models/model.skops differs from the latest
+    version's recorded hash. Refuses (StepError) a HEAD that does not descend from the latest
+    version; says no when origin's `branch` has moved past HEAD: the run of its tip releases,
+    and compares with the latest version too, so a change of a skipped commit is in it."""
+    fetch_tags()
+    newest, commit = latest(model), git.head()
+    if commit is not None:  # before the first commit there is no version and no history
+        check_descends(newest, commit)
+        tip = origin_tip(branch)
+        if tip is not None and not git.is_ancestor(tip, commit):
+            return False, (
+                f"origin's {branch} has moved on to {tip[:12]}: the run of that commit releases "
+                f"the newest model, this change included"
+            )
     current = file_hash(MODEL_FILE)
-    newest = latest(model)
     recorded = recorded_hash(newest.message) if newest else None
     if newest and recorded and file_hash(MODEL_FILE, recorded.algorithm) == recorded.digest:
         return False, f"{MODEL_FILE} is the model of {newest.tag}: nothing to register"
@@ -119,10 +152,16 @@ def model_changed(model: str) -> tuple[bool, str]:
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: fetch tags from origin (when there is one) and print every version."""
-    model = load_params().registry.model
+    registry = load_params().registry
+    model = registry.model
     if args.model_changed:
-        changed, why = model_changed(model)
+        changed, why = model_changed(model, registry.branch)
         print(f"changed={str(changed).lower()}\n{why}")
+        return 0
+    if args.latest:
+        newest = latest(model)
+        if newest is not None:
+            print(newest.tag)
         return 0
     if args.head:
         version = head_version(model)
