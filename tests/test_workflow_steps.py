@@ -503,17 +503,28 @@ def test_retrain_commits_through_the_hooks_and_its_pull_request_is_trained(hooke
 
 
 @pytest.mark.slow
-def test_the_hooks_still_refuse_a_secret(hooked):
-    """The scanner skips what tools write (reports, locks, data), not what people write."""
-    notes = hooked / "docs" / "deploy.md"
-    notes.parent.mkdir(exist_ok=True)
-    notes.write_text('aws_access_key_id = "AKIAZ7Q4XK2M9PLR3TVB"\n')
-    git_in(hooked, "add", str(notes))
-    refused = run(["git", "commit", "-q", "-m", "notes"], hooked, check=False)
-    git_in(hooked, "reset", "-q", "--", str(notes))
-    notes.unlink()
-    assert refused.returncode != 0
-    assert "AWS Access Key" in refused.stdout + refused.stderr
+def test_the_hooks_still_refuse_a_secret(hooked, tmp_path):
+    """The scanner skips what tools write (reports, locks, data), not what people write: a key
+    pasted into params.yaml stops the retraining commit, which names the hook and keeps the
+    results on the branch."""
+    params = hooked / "params.yaml"
+    good = params.read_text()
+    params.write_text(good + "aws_access_key_id: AKIAZ7Q4XK2M9PLR3TVB\n")
+    start = git_in(hooked, "rev-parse", "--abbrev-ref", "HEAD")
+    step = find(hooked, "retrain.yml", "retrain", "make retrain-branch")
+    try:
+        outcome = run_step(hooked, step, tmp_path, env={"REASON": "secret"})
+        branch = git_in(hooked, "rev-parse", "--abbrev-ref", "HEAD")
+        staged = git_in(hooked, "diff", "--cached", "--name-only").splitlines()
+    finally:
+        git_in(hooked, "reset", "-q", "--hard")
+        git_in(hooked, "switch", "-q", start)
+        params.write_text(good)
+    assert outcome.returncode != 0 and outcome.outputs == {}, outcome.stdout
+    assert f"the git hooks refused the retraining commit on {branch} (detect secrets)" in (
+        outcome.stderr
+    ), outcome.stderr
+    assert branch.startswith("retrain/") and staged == ["params.yaml"]
 
 
 @pytest.mark.parametrize("name", ["retrain.yml", "sweep.yml", "template-update.yml"])

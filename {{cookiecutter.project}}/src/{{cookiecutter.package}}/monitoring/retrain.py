@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     branch = f"retrain/{datetime.now(UTC):%Y%m%d-%H%M%S}"
     git("switch", "-c", branch)
-    git("add", "--", *TRACKED)
+    git("add", "--all", "--", *changed)
     commit(branch, f"Retrain: {args.reason}", "Changed: " + ", ".join(changed))
     if has_dvc_remote():
         subprocess.run(["dvc", "push"], check=True)
