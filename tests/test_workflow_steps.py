@@ -4,8 +4,8 @@ replaced by the values of a simulated event), runs its `run:` script with the sh
 (`bash --noprofile --norc -eo pipefail`) in a baked project, with the `gh` stand-in of the act
 day (tests/actions/bin/gh) on PATH, and reads its outputs, job summary and annotations. The
 workflow's order and conditions (which step runs after which, with what `if:`) are checked
-statically on the same YAML. Covers issue 17's items 1, 2, 3, 5, 7, 8, 10, 11, 12 and 13; the act day
-(tests/test_github.py) runs the same files end to end.
+statically on the same YAML. Covers issue 17's items 1, 2, 3, 5, 7, 8, 10, 11, 12 and 13; the
+act day (tests/test_github.py) runs the same files end to end.
 """
 
 from __future__ import annotations
