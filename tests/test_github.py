@@ -686,12 +686,15 @@ def second_release(day: Day) -> None:
 
 def test_retrain_day(tmp_path):
     """A day of its own (the long days above stay as they are): main with its first results,
-    then scenario 6."""
+    then a change the results do not reflect yet (standing in for refreshed data: retraining
+    then has something to propose), then scenario 6."""
     started = time.monotonic()
     day = Day(tmp_path)
     fast_params(day)
     day.make("repro")
     day.commit("Initial project")
+    day.edit_params(r"n_estimators: \d+", "n_estimators: 30")
+    day.commit("Fewer trees")
     day.git("push", "-q", "origin", "main")
     scenario_6_retrain(day, f"<!-- {day.name}-model-report -->")
     print(f"[retrain day] {day.name}: {time.monotonic() - started:.0f}s")
