@@ -210,8 +210,12 @@ class Day:
         payload: dict,
         job: str | None = None,
         variables: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+        runner_setup: bool = False,
     ) -> Run:
-        """Run one workflow file of the project's HEAD with act; return its steps' results."""
+        """Run one workflow file of the project's HEAD with act; return its steps' results.
+        `runner_setup`: no VENV variable, so `make setup` runs as on a runner (uv sync from the
+        warm uv cache into the workspace's .venv, and the git hooks)."""
         self.runs += 1
         wf = self.project / ".github" / "workflows" / workflow
         check_inputs(wf)
@@ -229,8 +233,7 @@ class Day:
             "--no-skip-checkout",
             "--remote-name",
             "github",
-            "--var",
-            f"VENV={sys.prefix}",
+            *([] if runner_setup else ["--var", f"VENV={sys.prefix}"]),
             # github.token / secrets.GITHUB_TOKEN: only the recording fakes ever see it.
             "--secret",
             "GITHUB_TOKEN=ghs_standin",
@@ -258,6 +261,8 @@ class Day:
             command += ["--var", f"IMAGE_REGISTRY={self.registry}"]
         for name, value in (variables or {}).items():
             command += ["--var", f"{name}={value}"]
+        for name, value in (secrets or {}).items():
+            command += ["--secret", f"{name}={value}"]
         for uses, _ in uses_in(wf):
             command += ["--local-repository", f"{uses}={ACTIONS / STANDINS[uses.split('@')[0]]}"]
         if job:
@@ -413,7 +418,9 @@ def test_github_day(options, tmp_path, request):
     assert bad.step("make repro") is True and bad.step("make gate") is False
     assert bad.step("make report") is True and bad.step("upload-artifact") is True
     failed = [step for _, step, ok in bad.steps if not ok]
-    assert failed == ["make gate"], failed
+    # The sabotage commit changed params without `make repro`: CI's repro rewrote dvc.lock.
+    assert failed == ["make gate", "make check-committed"], failed
+    assert "Stale pipeline results" in bad.log and "fix: make repro && git add dvc.lock" in bad.log
     note = day.act("workflow_run", "pr-comment.yml", comment_payload(day, bad, "sabotage"))
     note.report("2. comment")
     body = next(c["body"] for c in comments(day) if c["issue"] == 8)
@@ -679,3 +686,63 @@ def second_release(day: Day) -> None:
     pushed = [a[-1] for a in docker_calls(day) if a[0] == "push"]
     assert pushed[-2:] == [f"{day.image}:{version}", f"{day.image}:latest"]
     assert tag in github_state(day)["releases"]
+
+
+def test_retrain_day(tmp_path):
+    """A day of its own (the long days above stay as they are): main with its first results,
+    then a change the results do not reflect yet (standing in for refreshed data: retraining
+    then has something to propose), then scenario 6."""
+    started = time.monotonic()
+    day = Day(tmp_path)
+    fast_params(day)
+    day.make("repro")
+    day.commit("Initial project")
+    day.edit_params(r"n_estimators: \d+", "n_estimators: 30")
+    day.commit("Fewer trees")
+    day.git("push", "-q", "origin", "main")
+    scenario_6_retrain(day, f"<!-- {day.name}-model-report -->")
+    print(f"[retrain day] {day.name}: {time.monotonic() - started:.0f}s")
+
+
+def scenario_6_retrain(day: Day, marker: str) -> None:
+    """6. retrain.yml as on a runner: `make setup` makes .venv and installs the git hooks, so the
+    retraining commit goes through them. Its pull request, opened with the PR_TOKEN secret,
+    queues GitHub's pull_request event (the gh stand-in's rule: GITHUB_TOKEN's would start
+    nothing); pr.yml runs for that event and pr-comment.yml posts its report on it."""
+    store = day.state / "github.json"
+    before = len(github_state(day)["pulls"]) if store.exists() else 0
+    retrain = day.act(
+        "workflow_dispatch",
+        "retrain.yml",
+        {"inputs": {"reason": "drift alarm"}},
+        secrets={"PR_TOKEN": "github_pat_standin"},
+        runner_setup=True,
+    )
+    retrain.report("6. retrain with the hooks installed")
+    if not retrain.ok:
+        retrain.fail("retrain.yml failed")
+    assert retrain.step("make setup") is True and retrain.step("make retrain-branch") is True
+    # make setup installed the hooks; the retraining commit passed them (git runs them).
+    assert "pre-commit installed at .git/hooks/pre-commit" in retrain.log
+    assert "Pull request will not be trained" not in retrain.log
+    state = github_state(day)
+    (pull,) = state["pulls"][before:]
+    (event,) = [e for e in state["events"] if e["number"] == pull["number"]]
+    assert event["head"].startswith("retrain/") and event["head_sha"] == pull["head_sha"]
+
+    # GitHub runs pr.yml for the event; then pr-comment.yml for that run.
+    day.git("fetch", "-q", "origin", event["head"])
+    day.git("checkout", "-q", "--detach", event["head_sha"])
+    base = day.git("rev-parse", "main")
+    payload = pr_payload(day, event["number"], event["head"], base)
+    trained = day.act("pull_request", "pr.yml", payload, job="train")
+    trained.report("6. pr.yml on the retrain pull request")
+    if not trained.ok:
+        trained.fail("pr.yml failed on the retrain pull request")
+    assert trained.step("make gate") is True and trained.step("make check-committed") is True
+    note = day.act("workflow_run", "pr-comment.yml", comment_payload(day, trained, event["head"]))
+    note.report("6. comment on the retrain pull request")
+    assert note.ok, note.log[-4000:]
+    (body,) = [c["body"] for c in comments(day) if c["issue"] == event["number"]]
+    assert body.startswith(marker)
+    day.git("checkout", "-q", "main")

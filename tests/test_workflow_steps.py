@@ -4,8 +4,8 @@ replaced by the values of a simulated event), runs its `run:` script with the sh
 (`bash --noprofile --norc -eo pipefail`) in a baked project, with the `gh` stand-in of the act
 day (tests/actions/bin/gh) on PATH, and reads its outputs, job summary and annotations. The
 workflow's order and conditions (which step runs after which, with what `if:`) are checked
-statically on the same YAML. Covers issue 17's items 3, 5, 6, 7, 8, 11, 12, 13, 14 and 16; the
-act day (tests/test_github.py) runs the same files end to end.
+statically on the same YAML. Covers issue 17's items 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 14 and
+16; the act day (tests/test_github.py) runs the same files end to end.
 """
 
 from __future__ import annotations
@@ -712,3 +712,189 @@ def test_pull_requests_restore_the_dvc_cache_main_saves_it(project):
         for step in steps(project, "release.yml", job):
             if step.get("uses", "").startswith("actions/cache"):
                 assert step["with"].get("lookup-only") is True, "a release restores a cache"
+
+
+# Item 1: retrain.yml commits through the git hooks `make setup` installs on the runner.
+# Item 2: its pull request is opened with PR_TOKEN, so pr.yml runs on it; with GITHUB_TOKEN it
+# is not (GitHub starts no workflow for it), and the step says so loudly.
+
+NO_PR_TOKEN = {"secrets.PR_TOKEN || github.token": "ghs_standin", "secrets.PR_TOKEN != ''": "false"}
+PR_TOKEN = {"secrets.PR_TOKEN || github.token": "github_pat_x", "secrets.PR_TOKEN != ''": "true"}
+
+
+def git_in(project: Path, *args: str) -> str:
+    return run(["git", *args], project).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory) -> Path:
+    """A project as a runner has it after checkout and `make setup`: its .venv (here: a link to
+    the tests' environment, which holds the same pinned tools) and the git hooks installed by
+    make setup's own command, the first commit pushed to a bare origin."""
+    tmp = tmp_path_factory.mktemp("retrain")
+    project = bake(tmp, init_git="yes")
+    (project / ".venv").symlink_to(sys.prefix)
+    hook = [
+        line.strip()
+        for line in (project / "Makefile").read_text().splitlines()
+        if "pre-commit install" in line
+    ]
+    assert hook == ["@if [ -d .git ]; then $(BIN)/pre-commit install; fi"], hook
+    run([str(BIN / "pre-commit"), "install"], project)
+    params = project / "params.yaml"
+    text = re.sub(r"^    n_estimators: \d+", "    n_estimators: 40", params.read_text(), flags=re.M)
+    params.write_text(re.sub(r"^(\s+resamples:) \d+", r"\1 200", text, flags=re.M))
+    for key, value in (("user.email", "dev@example.com"), ("user.name", "Dev")):
+        git_in(project, "config", key, value)
+    git_in(project, "add", "-A")
+    git_in(project, "commit", "-q", "-m", "Initial project")  # through the hooks too
+    origin = tmp / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp)
+    git_in(project, "remote", "add", "origin", str(origin))
+    git_in(project, "push", "-q", "origin", "main")
+    return project
+
+
+@pytest.mark.slow
+def test_retrain_commits_through_the_hooks_and_its_pull_request_is_trained(hooked, tmp_path):
+    """Every `run:` step of retrain.yml in order, as on a runner with the hooks installed: the
+    commit of dvc.lock and the reports (after a gate whose verdict names the champion's commit)
+    passes the hooks; the pull request opened with PR_TOKEN queues the pull_request event that
+    runs pr.yml, the one opened with GITHUB_TOKEN queues nothing and warns."""
+    job = workflow(hooked, "retrain.yml")["jobs"]["retrain"]
+    env = {"REASON": "drift alarm", "MONITOR_BATCH_COMMAND": ""}
+    contexts = {"github.actor": "octocat", **PR_TOKEN}
+    state = tmp_path / "with-token"
+    store(state)
+    outcomes = {}
+    for step in job["steps"]:
+        if "run" not in step or step["name"] == "make setup":  # VENV: an existing environment
+            continue
+        outcome = run_step(hooked, step, state, contexts, env=env)
+        outcomes[step["name"]] = outcome
+        if step.get("id") == "branch":
+            contexts["steps.branch.outputs.branch"] = outcome.outputs.get("branch", "")
+        assert outcome.returncode == 0 or step.get("continue-on-error"), (
+            f"{step['name']} failed:\n{outcome.stdout[-3000:]}\n{outcome.stderr[-3000:]}"
+        )
+    branch = contexts["steps.branch.outputs.branch"]
+    assert branch.startswith("retrain/"), outcomes["make retrain-branch"].stdout
+    committed = git_in(hooked, "show", "--name-only", "--format=", "HEAD").splitlines()
+    assert "dvc.lock" in committed and "reports/metrics.json" in committed, committed
+    assert "reports/gate.json" not in committed and "reports/report.md" not in committed
+    assert git_in(hooked, "status", "--porcelain") == "", "the hooks left changes behind"
+    head = git_in(hooked, "rev-parse", "HEAD")
+    pushed = git_in(hooked, "ls-remote", "origin", f"refs/heads/{branch}").split()[0]
+    assert pushed == head
+
+    (pull,) = stored(state)["pulls"]
+    assert pull["head"] == branch and pull["head_sha"] == head
+    (event,) = stored(state)["events"]
+    assert event == {"event": "pull_request", "action": "opened", "number": pull["number"]} | {
+        "base": "main",
+        "head": branch,
+        "head_sha": head,
+    }
+    assert not outcomes["make retrain-pr"].annotations("warning")
+
+    # The same pull request opened with the job's GITHUB_TOKEN: no workflow runs on it.
+    fallback = tmp_path / "github-token"
+    store(fallback)
+    step = find(hooked, "retrain.yml", "retrain", "make retrain-pr")
+    outcome = run_step(hooked, step, fallback, contexts | NO_PR_TOKEN, env=env)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert len(stored(fallback)["pulls"]) == 1 and stored(fallback)["events"] == []
+    (warning,) = outcome.annotations("warning")
+    assert "will NOT run" in warning and "PR_TOKEN" in warning
+    assert "Pull request will not be trained" in outcome.summary
+
+    # A new repository forbids GITHUB_TOKEN to open pull requests at all.
+    store(fallback, settings={"actions_can_create_pull_requests": False})
+    outcome = run_step(hooked, step, fallback, contexts | NO_PR_TOKEN, env=env)
+    assert outcome.returncode != 0 and "not permitted" in outcome.stderr
+    assert stored(fallback)["pulls"] == []
+
+
+@pytest.mark.slow
+def test_the_hooks_still_refuse_a_secret(hooked, tmp_path):
+    """The scanner skips what tools write (reports, locks, data), not what people write: a key
+    pasted into params.yaml stops the retraining commit, which names the hook and keeps the
+    results on the branch."""
+    params = hooked / "params.yaml"
+    good = params.read_text()
+    params.write_text(good + "aws_access_key_id: AKIAZ7Q4XK2M9PLR3TVB\n")
+    start = git_in(hooked, "rev-parse", "--abbrev-ref", "HEAD")
+    step = find(hooked, "retrain.yml", "retrain", "make retrain-branch")
+    try:
+        outcome = run_step(hooked, step, tmp_path, env={"REASON": "secret"})
+        branch = git_in(hooked, "rev-parse", "--abbrev-ref", "HEAD")
+        staged = git_in(hooked, "diff", "--cached", "--name-only").splitlines()
+    finally:
+        git_in(hooked, "reset", "-q", "--hard")
+        git_in(hooked, "switch", "-q", start)
+        params.write_text(good)
+    assert outcome.returncode != 0 and outcome.outputs == {}, outcome.stdout
+    assert f"the git hooks refused the retraining commit on {branch} (detect secrets)" in (
+        outcome.stderr
+    ), outcome.stderr
+    assert branch.startswith("retrain/") and staged == ["params.yaml"]
+
+
+@pytest.mark.parametrize("name", ["retrain.yml", "sweep.yml", "template-update.yml"])
+def test_workflows_push_and_open_pull_requests_with_pr_token(project, name):
+    """The token that opens the pull request also pushed its branch (checkout persists it)."""
+    data = workflow(project, name)
+    token = "${{ secrets.PR_TOKEN || github.token }}"
+    opening = [
+        (job_name, step)
+        for job_name, job in data["jobs"].items()
+        for step in job["steps"]
+        if re.search(r"make (retrain|sweep|template-update)-pr\b", step.get("run", ""))
+    ]
+    assert len(opening) == 1, opening
+    job_name, step = opening[0]
+    assert step["env"]["GH_TOKEN"] == token
+    assert step["env"]["PR_TOKEN_SET"] == "${{ secrets.PR_TOKEN != '' }}"
+    checkout = find(project, name, job_name, "actions/checkout")
+    assert checkout["with"]["token"] == token and checkout["with"]["persist-credentials"] is True
+
+
+# Item 10: the pull request fails when CI's make repro changes the committed pipeline state.
+
+
+def test_pr_fails_when_the_committed_pipeline_state_is_stale_static(project):
+    train = steps(project, "pr.yml", "train")
+    assert train[-1]["name"] == "make check-committed", [s.get("name") for s in train]
+    assert train[-1]["if"] == "${{ !cancelled() && steps.repro.outcome == 'success' }}"
+    assert find(project, "pr.yml", "train", "repro")["name"] == "make repro"
+
+
+@pytest.mark.slow
+def test_make_check_committed_names_the_stale_files_and_the_fix(tmp_path):
+    project = bake(tmp_path / "bake", init_git="yes")
+    params = project / "params.yaml"
+    text = re.sub(r"^    n_estimators: \d+", "    n_estimators: 40", params.read_text(), flags=re.M)
+    params.write_text(re.sub(r"^(\s+resamples:) \d+", r"\1 200", text, flags=re.M))
+    repro = find(project, "pr.yml", "train", "repro")
+    check = find(project, "pr.yml", "train", "make check-committed")
+    outcome = run_step(project, repro, tmp_path / "first")
+    assert outcome.returncode == 0, outcome.stdout[-3000:] + outcome.stderr[-3000:]
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    run(["git", "add", "-A"], project)
+    run([*git, "commit", "-q", "-m", "results"], project)
+    fresh = run_step(project, check, tmp_path / "fresh")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "as committed" in fresh.stdout and not fresh.summary
+
+    # A pull request that changes params but commits the old dvc.lock and metrics.
+    params.write_text(params.read_text().replace("n_estimators: 40", "n_estimators: 30"))
+    run([*git, "commit", "-q", "-am", "fewer trees"], project)
+    assert run_step(project, repro, tmp_path / "second").returncode == 0
+    stale = run_step(project, check, tmp_path / "stale")
+    assert stale.returncode != 0, stale.stdout + stale.stderr
+    (error,) = stale.annotations("error")
+    assert "stale" in error and "make repro && git add dvc.lock" in error
+    assert " M dvc.lock" in stale.stderr and " M reports/metrics.json" in stale.stderr
+    assert re.search(r"^[-+]\s+md5: [0-9a-f]{32}", stale.stderr, flags=re.M), stale.stderr
+    assert "fix: make repro && git add dvc.lock reports/importance.json" in stale.stderr
+    assert "Stale pipeline results" in stale.summary and "dvc.lock" in stale.summary

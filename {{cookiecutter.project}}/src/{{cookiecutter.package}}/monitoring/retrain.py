@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from {{ cookiecutter.package }}.core.config import REPORTS
-from {{ cookiecutter.package }}.core.git import git
+from {{ cookiecutter.package }}.core.errors import StepError
+from {{ cookiecutter.package }}.core.git import GitError, git
 
 TRACKED = ["dvc.lock", str(REPORTS), "params.yaml", "contract.yaml"]
 
@@ -32,6 +33,23 @@ def changed_files() -> list[str]:
     return [line[3:] for line in status.splitlines() if line]
 
 
+def commit(branch: str, message: str, details: str) -> None:
+    """Commit the staged results through the git hooks; a refusal names the hooks that failed."""
+    try:
+        git("commit", "-q", "-m", message, "-m", details)
+    except GitError as refused:
+        failed = [
+            line.split("..", 1)[0]
+            for line in refused.stderr.splitlines()
+            if line.endswith("Failed")
+        ]
+        hooks = ", ".join(failed) or "a pre-commit hook"
+        raise StepError(
+            f"the git hooks refused the retraining commit on {branch} ({hooks}); the results "
+            f"stay staged there: `git switch {branch}` and `.venv/bin/pre-commit run` show why"
+        ) from None
+
+
 def has_dvc_remote() -> bool:
     """Whether .dvc/config names a default remote."""
     result = subprocess.run(["dvc", "remote", "list"], capture_output=True, text=True, check=False)
@@ -46,8 +64,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     branch = f"retrain/{datetime.now(UTC):%Y%m%d-%H%M%S}"
     git("switch", "-c", branch)
-    git("add", "--", *TRACKED)
-    git("commit", "-q", "-m", f"Retrain: {args.reason}", "-m", "Changed: " + ", ".join(changed))
+    git("add", "--all", "--", *changed)
+    commit(branch, f"Retrain: {args.reason}", "Changed: " + ", ".join(changed))
     if has_dvc_remote():
         subprocess.run(["dvc", "push"], check=True)
     git("push", "-q", args.remote, f"HEAD:refs/heads/{branch}")
