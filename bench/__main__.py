@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import first_metrics, scaling, serving, testsuite
+from bench import estimators, first_metrics, scaling, serving, testsuite
 from bench.common import VENV, child_env, machine, table
 
 BENCHMARKS = {
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "scaling": scaling,
     "serving": serving,
     "testsuite": testsuite,
+    "estimators": estimators,
 }
 
 

@@ -1,0 +1,93 @@
+"""Fit candidate estimators in a baked project with the project's own code, one after another:
+`train.build_model` (the project's features + the estimator), `modelfile.save_model` and
+`load_model` (the skops file, its types checked as `make evaluate` checks them), then
+`evaluate.predict` and `evaluate.metric_table` on the test split (the numbers `make evaluate`
+writes and the gate reads). Run in the project's folder, after its split stage.
+
+`python -m bench.apps.candidates CANDIDATES_JSON OUT_DIR FITS CALLS SECONDS` prints one JSON line
+per candidate. CANDIDATES_JSON: a list of {"name", "estimator", "params"}.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PACKAGE = os.environ["BENCH_PACKAGE"]
+WARMUP = 5  # first predict calls, not timed: they fill caches
+
+
+def module(name: str) -> Any:
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def predict_p50_ms(model: Any, record: Any, calls: int, seconds: float) -> dict[str, float]:
+    """One record through the whole fitted pipeline, in this process, as the service's handler
+    calls it: predict, plus predict_proba for a classifier."""
+    proba = hasattr(model, "predict_proba")
+    times = []
+    deadline = time.perf_counter() + seconds
+    for i in range(calls + WARMUP):
+        start = time.perf_counter()
+        model.predict(record)
+        if proba:
+            model.predict_proba(record)
+        if i >= WARMUP:
+            times.append(time.perf_counter() - start)
+        if time.perf_counter() > deadline and len(times) >= 3:
+            break
+    cuts = statistics.quantiles(times, n=100) if len(times) > 1 else times * 99
+    return {"p50_ms": round(cuts[49] * 1000, 3), "p99_ms": round(cuts[98] * 1000, 3)}
+
+
+def main(candidates_file: str, out: str, fits: str, calls: str, seconds: str) -> int:
+    config, contract_module = module("core.config"), module("data.contract")
+    modelfile, features = module("core.modelfile"), module("data.features")
+    train_module, evaluate = module("training.train"), module("training.evaluate")
+    tables = module("data.tables")
+    params, contract = config.load_params(), contract_module.load_contract()
+    train = tables.read_table(config.TRAIN_SPLIT, contract)
+    test = tables.read_table(config.TEST_SPLIT, contract)
+    x, y = features.training_input(train, contract), train[contract.target]
+    record = test[contract.features].iloc[[0]]  # one record, typed as the pipeline reads it
+    primary = params.evaluate.primary
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for candidate in json.loads(Path(candidates_file).read_text()):
+        model_params = config.ModelParams(candidate["estimator"], candidate["params"])
+        fit_s = []
+        for _ in range(int(fits)):
+            model = train_module.build_model(contract, model_params)
+            start = time.perf_counter()
+            model.fit(x, y)
+            fit_s.append(time.perf_counter() - start)
+        path = folder / f"{candidate['name']}.skops"
+        modelfile.save_model(model, path)
+        loaded = modelfile.load_model(path)
+        predictions = evaluate.predict(loaded, test, contract, params.task)
+        metrics = evaluate.metric_table(predictions, params.evaluate)
+        result = {
+            **candidate,
+            "primary": primary,
+            "direction": module("training.metrics").direction(primary),
+            "metric": metrics[primary],
+            "metrics": metrics,
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "train_s": round(statistics.median(fit_s), 4),
+            "train_runs_s": [round(s, 4) for s in fit_s],
+            "model_bytes": path.stat().st_size,
+            "predict_1": predict_p50_ms(loaded, record, int(calls), float(seconds)),
+        }
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
