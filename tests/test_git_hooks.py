@@ -83,7 +83,7 @@ def test_the_normal_loop_commits_through_the_hooks_and_leaves_data_as_it_came(pr
 
     git(project, "switch", "-q", "-c", "second")
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 50"))
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
     make(project, "repro", project_env)
     make(project, "gate", project_env)
     assert '"commit": "' in (project / "reports/gate.json").read_text()
