@@ -63,7 +63,7 @@ def block(document: dict[str, Any]) -> str:
         chosen = document["chosen"][task]["name"]
         metric = METRIC_NAMES.get(results[0]["primary"], results[0]["primary"])
         lines.append(
-            f"| estimator | {metric} [95% interval] | train s | predict 1 record, ms | "
+            f"| estimator | {metric} [95% interval] | train, CPU s | predict 1 record, CPU ms | "
             "model file KiB |"
         )
         lines.append("|---|---|---|---|---|")
