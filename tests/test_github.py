@@ -661,7 +661,7 @@ def second_release(day: Day) -> None:
     assert docs.step("make gate") is None and docs.step("make register") is None
     assert docs.step("make package") is None and len(docker_calls(day)) == pushes
 
-    day.edit_params(r"^(\s+C:) [\d.]+", r"\1 0.5")
+    day.edit_params(r"^(\s+alpha:) [\d.]+", r"\1 3.0")  # runs on the regression day: Ridge
     day.make("repro")
     day.commit("Stronger regularisation")
     day.git("push", "-q", "origin", "main")
