@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import adoption, first_metrics, prcache, scaling, serving, testsuite
+from bench import adoption, estimators, first_metrics, prcache, scaling, serving, testsuite
 from bench.common import VENV, child_env, machine, table
 
 BENCHMARKS = {
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "scaling": scaling,
     "serving": serving,
     "testsuite": testsuite,
+    "estimators": estimators,
     "adoption": adoption,
 }
 

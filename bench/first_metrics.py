@@ -93,7 +93,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     warm_total = sum(r.wall_s for r in warm["phases"].values())
     rows.append(["total: bake -> metrics", cold_total, warm_total, ratio(cold_total, warm_total)])
     phases = table(
-        "time to first metrics (default project: breast_cancer, RandomForest 200 trees)",
+        "time to first metrics (default project: breast_cancer, LogisticRegression)",
         ["phase", "cold s", "warm s", "cold/warm", "cold cpu s", "warm cpu s"],
         [[*r, None, None][:6] for r in rows],
     )
@@ -129,7 +129,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     write_result(
         NAME,
         {
-            "project": "default bake (classification, breast_cancer, RandomForest)",
+            "project": "default bake (classification, breast_cancer, LogisticRegression)",
             "cold": {k: vars(v) for k, v in cold["phases"].items()},
             "warm": {k: vars(v) for k, v in warm["phases"].items()},
             "cold_total_s": round(cold_total, 2),

@@ -46,9 +46,9 @@ def change(project: Path, kind: str) -> None:
     """The pull request's change, committed (pr.yml checks out the pull request's commit)."""
     if kind == "param":
         params = project / "params.yaml"
-        text, count = re.subn(r"n_estimators: \d+", "n_estimators: 37", params.read_text())
+        text, count = re.subn(r"^(\s+C:) [\d.]+", r"\1 0.37", params.read_text(), flags=re.M)
         if not count:
-            raise RuntimeError(f"{params}: no n_estimators to change")
+            raise RuntimeError(f"{params}: no model.params.C to change")
         params.write_text(text)
     else:
         readme = project / "README.md"

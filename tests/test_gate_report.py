@@ -26,6 +26,13 @@ def set_params(project, **model_params):
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def set_model(project, estimator, **model_params):
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["model"] = {"estimator": estimator, "params": model_params}
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def table_row(text: str, metric: str) -> list[str]:
     line = next(line for line in text.splitlines() if line.startswith(f"| `{metric}`"))
     return [cell.strip() for cell in line.strip("|").split("|")]
@@ -50,8 +57,8 @@ def project(tmp_path_factory, project_env):
 
 
 def test_param_change_report_has_exact_deltas_and_champion_column(project, project_env):
-    git(project, "checkout", "-q", "-b", "fewer-trees")
-    set_params(project, n_estimators=60)
+    git(project, "checkout", "-q", "-b", "more-regularised")
+    set_params(project, C=0.5)
     make(project, "repro", project_env)
     result = make(project, "gate", project_env)
     assert "gate: BLESSED" in result.stdout
@@ -66,7 +73,7 @@ def test_param_change_report_has_exact_deltas_and_champion_column(project, proje
         assert cells[3].startswith(f"{expected:+.4f}"), (metric, cells)
         assert cells[4] == f"{base[metric]['value']:.4f}"  # champion = the tagged first model
     assert "champion `churn-model@v0.1.0`" in text
-    assert "| `model.params.n_estimators` | `200` | `60` |" in text
+    assert "| `model.params.C` | `1.0` | `0.5` |" in text
     gate = json.loads((project / "reports/gate.json").read_text())
     assert gate["champion"]["model_source"].startswith("DVC")
     assert gate["comparison"] == "paired" and "Champion comparison: **paired**" in text
@@ -90,7 +97,7 @@ def test_param_change_report_has_exact_deltas_and_champion_column(project, proje
 
 def test_sabotaged_model_fails_the_gate_naming_metric_and_bound(project, project_env):
     git(project, "checkout", "-q", "-B", "sabotage", "main")
-    set_params(project, n_estimators=1, max_depth=1)
+    set_model(project, "sklearn.tree.DecisionTreeClassifier", max_depth=1)  # one split
     make(project, "repro", project_env)
     result = make(project, "gate", project_env, check=False)
     assert result.returncode != 0 and "gate: NOT_BLESSED" in result.stdout

@@ -83,7 +83,8 @@ def test_the_normal_loop_commits_through_the_hooks_and_leaves_data_as_it_came(pr
 
     git(project, "switch", "-q", "-c", "second")
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 50"))
+    assert "alpha: 1.0" in params.read_text()  # the regression default, Ridge
+    params.write_text(params.read_text().replace("alpha: 1.0", "alpha: 3.0"))
     make(project, "repro", project_env)
     make(project, "gate", project_env)
     assert '"commit": "' in (project / "reports/gate.json").read_text()

@@ -364,8 +364,7 @@ def comments(day: Day) -> list[dict]:
 
 
 def fast_params(day: Day) -> None:
-    """Fewer trees and resamples: the same pipeline, seconds instead of a minute."""
-    day.edit_params(r"n_estimators: \d+", "n_estimators: 40")
+    """Fewer resamples: the same pipeline, seconds instead of a minute."""
     day.edit_params(r"^(\s+resamples:) \d+", r"\1 200")
 
 
@@ -445,9 +444,9 @@ def test_github_day(options, tmp_path, request):
 def scenario_1(day: Day, base: str, marker: str) -> None:
     """A pull request that improves the model: pr succeeds, summary, artifact, one comment."""
     day.git("checkout", "-q", "-b", "better-model")
-    day.edit_params(r"n_estimators: \d+", "n_estimators: 60")
+    day.edit_params(r"^(\s+C:) [\d.]+", r"\1 0.5")
     day.make("repro")
-    day.commit("More trees")
+    day.commit("Stronger regularisation")
     day.git("push", "-q", "origin", "better-model")
     pr = day.act(
         "pull_request",
@@ -647,7 +646,7 @@ def scenario_5_monitor(day: Day) -> None:
 def scenario_5_sweep(day: Day) -> None:
     """5. sweep.yml: the plan job's matrix runs one job per point, each pushes its experiment to
     origin, and the rank job orders them by the primary metric in the job summary."""
-    grid = json.dumps({"model.params.n_estimators": [10, 40]})
+    grid = json.dumps({"model.params.C": [0.1, 1.0]})
     sweep = day.act("workflow_dispatch", "sweep.yml", {"inputs": {"grid": grid, "max-parallel": 2}})
     sweep.report("5. sweep")
     assert sweep.ok, sweep.log[-6000:]
@@ -673,9 +672,9 @@ def second_release(day: Day) -> None:
     assert docs.step("make gate") is None and docs.step("make register") is None
     assert docs.step("make package") is None and len(docker_calls(day)) == pushes
 
-    day.edit_params(r"n_estimators: \d+", "n_estimators: 60")
+    day.edit_params(r"^(\s+alpha:) [\d.]+", r"\1 3.0")  # runs on the regression day: Ridge
     day.make("repro")
-    day.commit("More trees")
+    day.commit("Stronger regularisation")
     day.git("push", "-q", "origin", "main")
     second, _ = release_head(day, "3b. second release")
     # The gate had the champion's model (from the DVC remote or v0.1.0's GitHub Release).
@@ -697,8 +696,8 @@ def test_retrain_day(tmp_path):
     fast_params(day)
     day.make("repro")
     day.commit("Initial project")
-    day.edit_params(r"n_estimators: \d+", "n_estimators: 30")
-    day.commit("Fewer trees")
+    day.edit_params(r"^(\s+C:) [\d.]+", r"\1 0.5")
+    day.commit("Stronger regularisation")
     day.git("push", "-q", "origin", "main")
     scenario_6_retrain(day, f"<!-- {day.name}-model-report -->")
     print(f"[retrain day] {day.name}: {time.monotonic() - started:.0f}s")

@@ -38,8 +38,8 @@ def test_a_failed_run_keeps_the_last_good_model_and_reports(tmp_path, project_en
         return result.stderr
 
     # Stopped by the up-front check: DVC never starts, one line names file, key and value.
-    estimator = "sklearn.ensemble.RandomForestClassifier"
-    typo = "sklearn.ensemble.RandomForestClasifier"
+    estimator = "sklearn.linear_model.LogisticRegression"
+    typo = "sklearn.linear_model.LogisticRegresion"
     error = broken(estimator, typo, ["make", "repro", f"VENV={project_env}"])
     assert f"params.yaml: model.estimator: {typo} — an importable class" in error
     assert "Traceback" not in error

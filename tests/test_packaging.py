@@ -45,7 +45,7 @@ def test_a_second_project_with_the_same_model_name_gets_its_own_bento(
     second = registered(
         tmp_path_factory.mktemp("second"),
         project_env,
-        {"model.params.n_estimators": 20, "monitor.keep": 7},
+        {"model.params.C": 0.5, "monitor.keep": 7},
     )
     first_model, second_model = (sha256(p / "models" / "model.skops") for p in (first, second))
     assert first_model != second_model

@@ -54,7 +54,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_a_user_edited_project_updates_without_conflict_and_passes(tmp_path, project_env):
     project = create(tmp_path, project_env)
     # Typical edits: a param, a contract rule, their own feature code and test.
-    edit(project / "params.yaml", "n_estimators: 200", "n_estimators: 120")
+    edit(project / "params.yaml", "test_size: 0.25", "test_size: 0.3")
     edit(project / "contract.yaml", "min_rows: 50", "min_rows: 60")
     features = project / "src" / "churn_model" / "features.py"  # where a1a3cd9 had it
     features.write_text(features.read_text() + '\n\nMY_NOTE = "kept through template updates"\n')
@@ -66,7 +66,7 @@ def test_a_user_edited_project_updates_without_conflict_and_passes(tmp_path, pro
     assert json.loads((project / ".cruft.json").read_text())["commit"] == head
     conflicts = make(project, "template-conflicts", project_env)
     assert "none" in conflicts.stdout
-    assert "n_estimators: 120" in (project / "params.yaml").read_text()
+    assert "test_size: 0.3" in (project / "params.yaml").read_text()
     assert "min_rows: 60" in (project / "contract.yaml").read_text()
     # HEAD groups the package by the flow: the user's feature code moved with its file.
     assert "MY_NOTE" in (project / "src" / "churn_model" / "data" / "features.py").read_text()

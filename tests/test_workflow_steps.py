@@ -742,8 +742,7 @@ def hooked(tmp_path_factory) -> Path:
     assert hook == ["@if [ -d .git ]; then $(BIN)/pre-commit install; fi"], hook
     run([str(BIN / "pre-commit"), "install"], project)
     params = project / "params.yaml"
-    text = re.sub(r"^    n_estimators: \d+", "    n_estimators: 40", params.read_text(), flags=re.M)
-    params.write_text(re.sub(r"^(\s+resamples:) \d+", r"\1 200", text, flags=re.M))
+    params.write_text(re.sub(r"^(\s+resamples:) \d+", r"\1 200", params.read_text(), flags=re.M))
     for key, value in (("user.email", "dev@example.com"), ("user.name", "Dev")):
         git_in(project, "config", key, value)
     git_in(project, "add", "-A")
@@ -873,8 +872,7 @@ def test_pr_fails_when_the_committed_pipeline_state_is_stale_static(project):
 def test_make_check_committed_names_the_stale_files_and_the_fix(tmp_path):
     project = bake(tmp_path / "bake", init_git="yes")
     params = project / "params.yaml"
-    text = re.sub(r"^    n_estimators: \d+", "    n_estimators: 40", params.read_text(), flags=re.M)
-    params.write_text(re.sub(r"^(\s+resamples:) \d+", r"\1 200", text, flags=re.M))
+    params.write_text(re.sub(r"^(\s+resamples:) \d+", r"\1 200", params.read_text(), flags=re.M))
     repro = find(project, "pr.yml", "train", "repro")
     check = find(project, "pr.yml", "train", "make check-committed")
     outcome = run_step(project, repro, tmp_path / "first")
@@ -887,8 +885,8 @@ def test_make_check_committed_names_the_stale_files_and_the_fix(tmp_path):
     assert "as committed" in fresh.stdout and not fresh.summary
 
     # A pull request that changes params but commits the old dvc.lock and metrics.
-    params.write_text(params.read_text().replace("n_estimators: 40", "n_estimators: 30"))
-    run([*git, "commit", "-q", "-am", "fewer trees"], project)
+    params.write_text(re.sub(r"^(\s+C:) [\d.]+", r"\1 0.5", params.read_text(), flags=re.M))
+    run([*git, "commit", "-q", "-am", "stronger regularisation"], project)
     assert run_step(project, repro, tmp_path / "second").returncode == 0
     stale = run_step(project, check, tmp_path / "stale")
     assert stale.returncode != 0, stale.stdout + stale.stderr

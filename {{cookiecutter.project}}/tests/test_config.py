@@ -31,7 +31,7 @@ TARGET = next(n for n, c in CONTRACT["columns"].items() if c.get("role") == "tar
 # an estimator of the other task, out-of-range gate bounds, a slice floor, a gated metric.
 BY_TASK = {
     "classification": (
-        "sklearn.ensemble.RandomForestClassifier",
+        "sklearn.linear_model.LogisticRegression",
         ("sklearn.linear_model.LinearRegression", "classification", "classifier"),
         ("gate.metrics.roc_auc.floor", -5, "roc_auc is in [0, 1]"),
         ("gate.metrics.roc_auc.floor", 1.5, "roc_auc is in [0, 1]"),
@@ -39,7 +39,7 @@ BY_TASK = {
         "roc_auc",
     ),
     "regression": (
-        "sklearn.ensemble.RandomForestRegressor",
+        "sklearn.linear_model.Ridge",
         ("sklearn.linear_model.LogisticRegression", "regression", "regressor"),
         ("gate.metrics.rmse.ceiling", -5, "rmse is >= 0"),
         ("gate.metrics.r2.floor", 1.5, "r2 is <= 1"),
@@ -145,9 +145,8 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
     ),
     "estimator typo": (
         P,
-        setting("model.estimator", ESTIMATOR.replace("Random", "Randon")),
-        f"params.yaml: model.estimator: {ESTIMATOR.replace('Random', 'Randon')} — "
-        "an importable class",
+        setting("model.estimator", ESTIMATOR[:-1]),  # its last letter missing
+        f"params.yaml: model.estimator: {ESTIMATOR[:-1]} — an importable class",
     ),
     "estimator not a class": (
         P,
@@ -156,13 +155,13 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
     ),
     "estimator argument typo": (
         P,
-        setting("model.params", {"n_estimatorz": 200}),  # whatever the project's n_estimators
+        setting("model.params", {"n_estimatorz": 200}),  # an argument of no estimator
         "params.yaml: model.params.n_estimatorz: 200 — not an argument of",
     ),
     "estimator argument out of range": (
         P,
-        setting("model.params.n_estimators", -1),
-        "params.yaml: model.params.n_estimators: -1 — The 'n_estimators' parameter of",
+        setting("model.params.max_iter", -1),  # the default of either task takes max_iter
+        "params.yaml: model.params.max_iter: -1 — The 'max_iter' parameter of",
     ),
     "estimator of the other task": (
         P,

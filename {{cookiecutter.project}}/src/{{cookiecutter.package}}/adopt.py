@@ -49,9 +49,19 @@ RAW_DIR = Path("data/raw")
 LARGE_FILE = 1_000_000  # bytes: .pre-commit-config.yaml blocks files above 1000 KB in git
 MAX_CLASSES_FOR_NUMBERS = 10  # a numeric target with at most this many values is a class label
 MAX_SLICE_LEVELS = 10  # a slice column has 2 to this many values
-ESTIMATORS = {
-    "classification": ("sklearn.ensemble.RandomForestClassifier", 2),
-    "regression": ("sklearn.ensemble.RandomForestRegressor", 3),
+# The template's default model and sweep grid per task, as params.yaml has them for that task
+# (README: Why this estimator): a change of task replaces both.
+ESTIMATORS: dict[str, dict[str, Any]] = {
+    "classification": {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"C": 1.0, "max_iter": 1000},
+        "grid": {"model.params.C": [0.01, 0.1, 1.0, 10.0]},
+    },
+    "regression": {
+        "estimator": "sklearn.linear_model.Ridge",
+        "params": {"alpha": 1.0},
+        "grid": {"model.params.alpha": [0.1, 1.0, 10.0, 100.0]},
+    },
 }
 METRICS = {
     "classification": (
@@ -250,10 +260,13 @@ def _set_params(result: Plan, frame: pd.DataFrame, target: str, current: Contrac
     kind = "binary" if classes == 2 else f"{classes} classes" if task == "classification" else ""
     inferred.append(f"task: {task}" + (f" ({kind})" if kind else "") + f", target {target!r}")
     if params.get("task") != task:
-        estimator, leaf = ESTIMATORS[task]
-        params["model"]["estimator"] = estimator
-        params["model"]["params"]["min_samples_leaf"] = leaf
-        inferred.append(f"model: {estimator} (the task changed)")
+        default = ESTIMATORS[task]
+        params["model"]["estimator"] = default["estimator"]
+        params["model"]["params"] = CommentedMap(default["params"])
+        params["sweep"]["grid"] = CommentedMap(
+            {key: _flow(values) for key, values in default["grid"].items()}
+        )
+        inferred.append(f"model: {default['estimator']} and its sweep grid (the task changed)")
     params["task"] = task
     params["split"]["stratify"] = task == "classification"
     metrics, primary = METRICS[task]

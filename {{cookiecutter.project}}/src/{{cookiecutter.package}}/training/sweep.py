@@ -74,7 +74,7 @@ def read_grid(configured: Any) -> dict[str, list[Any]]:
         except json.JSONDecodeError as error:
             raise SweepError(f"{source}: not JSON ({error})") from None
     if not isinstance(grid, dict) or not grid:
-        example = '{"model.params.n_estimators": [100, 300]}'
+        example = '{"model.params.{{ "C" if cookiecutter.task == "classification" else "alpha" }}": [0.1, 10.0]}'
         raise SweepError(f"{source}: {grid!r} is not a mapping of params to lists, e.g. {example}")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
