@@ -87,6 +87,10 @@ def test_param_change_report_has_exact_deltas_and_champion_column(project, proje
     assert len(blocks) == 2  # importance bars and the ROC curve
     for block in blocks:
         lines = block.strip().splitlines()
+        if lines[0].startswith("%%{init: "):  # the lines' colours (the legend under the chart)
+            assert re.fullmatch(r"%%\{init: (\{.*\})\}%%", lines[0]), lines[0]
+            json.loads(lines[0][len("%%{init: ") : -len("}%%")])
+            lines = lines[1:]
         assert lines[0] == "xychart-beta"
         for line in lines[1:]:
             assert re.fullmatch(

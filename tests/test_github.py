@@ -614,7 +614,10 @@ def scenario_5_monitor(day: Day) -> None:
     alarm updates that issue."""
     data = day.project / "data" / "raw" / "dataset.csv"
     frame = pd.read_csv(data)
-    shifted = frame.select_dtypes("number").drop(columns=frame.columns[-1]).columns[:3]
+    # The three numeric features the model leans on most: drift is weighed by importance.
+    numeric = set(frame.select_dtypes("number").columns)
+    ranked = json.loads((day.project / "reports" / "importance.json").read_text())
+    shifted = [row["feature"] for row in ranked if row["feature"] in numeric][:3]
     frame[shifted] = frame[shifted] + 3 * frame[shifted].std()
     frame.to_csv(day.state / "drifted.csv", index=False)
     dispatch = {"inputs": {}}
