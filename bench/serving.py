@@ -376,9 +376,10 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     bodies = write_bodies(project, work)
     notes = []
 
-    def raw_predict() -> dict[int, dict[str, Any]]:
+    def app_rows(module: str, *options: str) -> dict[int, dict[str, Any]]:
+        """Run a bench app on the request bodies; its JSON lines, keyed by record count."""
         output = subprocess.run(
-            [str(python), "-m", "bench.apps.raw_predict", *map(str, bodies.values())],
+            [str(python), "-m", module, *map(str, bodies.values()), *options],
             cwd=project,
             env=env,
             capture_output=True,
@@ -406,22 +407,14 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     default_model = params["model"]
-    raw_default = raw_predict()
+    raw_default = app_rows("bench.apps.raw_predict")
     default: dict[str, Any] = {"breakdown": {}, "servers": {}}
     if not has_service:
         notes.append(f"(c) skipped: {src}: serving/service.py, fastpath.py or package.py missing")
     else:
         require(measure([str(python), "-c", saver], project, log, env), log)
-        command = [str(python), "-m", "bench.apps.breakdown", *map(str, bodies.values())]
-        output = subprocess.run(
-            [*command, *(["--quick"] if context.get("quick") else [])],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        default["breakdown"] = {r["records"]: r for r in map(json.loads, output.splitlines())}
+        quick = ["--quick"] if context.get("quick") else []
+        default["breakdown"] = app_rows("bench.apps.breakdown", *quick)
         default["servers"] = serve_variants(
             {
                 "(b0) starlette no-op": ([*uvicorn, "bench.apps.asgi_noop:app"], {}),
@@ -440,7 +433,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     venv = f"VENV={python.parent.parent}"
     require(measure(["make", "train", venv], project, log, env), log)
     estimator = FAST_MODEL["estimator"].rpartition(".")[2]
-    raw = raw_predict()
+    raw = app_rows("bench.apps.raw_predict")
 
     variants = {"(b) starlette+uvicorn": ([*uvicorn, "bench.apps.asgi_baseline:app"], {})}
     if has_service:
