@@ -14,9 +14,6 @@ package`, then `make serve` until /readyz answers and one POST of 20 real rows.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,16 +36,11 @@ from bench.common import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from corpus import large  # noqa: E402  (tests/ is not a package)
+from servers import free_port, serving  # noqa: E402
 
 NAME = "adoption"
 TARGET = "mdvis"
 QUICK_ROWS = 5_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def records(rows: Any, contract: dict[str, Any]) -> list[dict[str, Any]]:
@@ -65,38 +57,12 @@ def records(rows: Any, contract: dict[str, Any]) -> list[dict[str, Any]]:
 def serve(project: Path, env: dict[str, str], rows: list[dict], log: Path) -> float:
     """Wall seconds from `make serve` to the answer of one POST; the server is then stopped."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     start = time.perf_counter()
-    with log.open("a") as out:
-        server = subprocess.Popen(
-            ["make", "serve", f"PORT={port}"],
-            cwd=project,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if requests.get(f"{url}/readyz", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"make serve not ready; see {log}")
-                time.sleep(0.5)
-            answer = requests.post(f"{url}/predict", json={"records": rows}, timeout=60)
-            if answer.status_code != 200 or len(answer.json()["predictions"]) != len(rows):
-                raise RuntimeError(f"POST /predict: {answer.status_code} {answer.text[:500]}")
-            return time.perf_counter() - start
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+    with serving(["make", "serve", f"PORT={port}"], project, env, log, port, 180) as server:
+        answer = requests.post(f"{server.url}/predict", json={"records": rows}, timeout=60)
+        if answer.status_code != 200 or len(answer.json()["predictions"]) != len(rows):
+            raise RuntimeError(f"POST /predict: {answer.status_code} {answer.text[:500]}")
+        return time.perf_counter() - start
 
 
 def run(context: dict[str, Any]) -> dict[str, Any]:

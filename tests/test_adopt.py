@@ -28,8 +28,6 @@ import json
 import os
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ import requests
 import yaml
 from conftest import bake, make, run
 from corpus import TABLES, Table
+from servers import free_port, serving
 
 pytestmark = pytest.mark.slow
 
@@ -78,12 +77,6 @@ def beats_trivial(metrics: dict, frame: pd.DataFrame, table: Table) -> None:
         assert value["r2"] > 0.1 and value["rmse"] < frame[table.target].std(), value
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def records(frame: pd.DataFrame, project: Path) -> list[dict]:
     """Real rows of the table as request records: the contract's features, missing as null,
     whole-number columns as JSON integers."""
@@ -102,32 +95,10 @@ def serve_and_predict(project: Path, env: dict[str, str], rows: list[dict]) -> d
     group: make, the CLI and bentoml's workers)."""
     port = free_port()
     command = ["make", "serve", f"VENV={env['VENV']}", f"PORT={port}"]
-    log = (project.parent / "serve.log").open("w")
-    server = subprocess.Popen(
-        command, cwd=project, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"not ready: {(project.parent / 'serve.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        answer = requests.post(f"{url}/predict", json={"records": rows}, timeout=60)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+    with serving(command, project, env, project.parent / "serve.log", port) as server:
+        answer = requests.post(f"{server.url}/predict", json={"records": rows}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda table: table.name)

@@ -18,14 +18,13 @@ import pytest
 import requests
 from conftest import make, run
 from packaging.utils import canonicalize_name
+from servers import free_port, ready
 from test_registry_serving import (
     BAD,
     MODEL,
-    free_port,
     gate,
     in_process_predictions,
     pushed_project,
-    ready,
     records_of,
 )
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +14,7 @@ import pytest
 import requests
 import yaml
 from conftest import bake, make, run
+from servers import free_port, serving
 
 pytestmark = pytest.mark.slow
 MODEL = "churn-model"
@@ -210,19 +208,6 @@ def test_gto_on_a_fresh_clone_lists_exactly_what_was_made(project, project_env):
     print(run([gto, "show"], fresh).stdout)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def ready(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/readyz", timeout=5).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(project, project_env, env):
     """`make package`, then `bentoml serve <model>:v0.1.0` on a free port; stopped by its PID."""
@@ -230,29 +215,10 @@ def server(project, project_env, env):
     assert (Path(env["BENTOML_HOME"]) / "bentos" / MODEL / "v0.1.0" / "bento.yaml").exists()
     port = free_port()
     command = [str(project_env / "bin" / "bentoml"), "serve", f"{MODEL}:v0.1.0"]
-    log = (project.parent / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not ready(url):
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"not ready: {(project.parent / 'serve.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log = project.parent / "serve.log"
+    with serving(command, project, {**os.environ, **env}, log, port) as served:
+        yield served.url
 
 
 def in_process_predictions(project: Path, project_env: Path, count: int) -> list:

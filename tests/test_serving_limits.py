@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import psutil
 import pytest
 import requests
 from conftest import bake, run
+from servers import Served, free_port, ready
 
 pytestmark = pytest.mark.slow
 KEY = "test-key-0123456789"
@@ -48,14 +48,6 @@ with tempfile.TemporaryDirectory() as scratch:
 """
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module", params=["classification-csv", "regression-diabetes"])
 def project(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A baked project with a model in its own BentoML store, and the environment to serve it."""
@@ -73,54 +65,21 @@ def project(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return project, env
 
 
-class Server:
+class Server(Served):
     """`bentoml serve <package>.serving.service:ModelService` on a free port, stopped by its PID."""
 
     def __init__(self, project: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = project.parent / f"serve-{self.port}.log"
+        port = free_port()
         package = project.name.replace("-", "_")
-        command = [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            f"{package}.serving.service:ModelService",
-        ]
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [*command, "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=project,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 120
-        while not self.ready():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                pytest.fail(f"not ready: {self.log.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-    def ready(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/readyz", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
+        command = [sys.executable, "-m", "bentoml", "serve"]
+        command += [f"{package}.serving.service:ModelService", "--host", "127.0.0.1"]
+        log = project.parent / f"serve-{port}.log"
+        super().__init__([*command, "--port", str(port)], project, {**os.environ, **env}, log, port)
 
     def worker(self) -> psutil.Process:
         """The process that answers requests: the newest child of `bentoml serve`."""
         children = psutil.Process(self.process.pid).children(recursive=True)
         return max(children, key=lambda p: p.create_time())
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +168,7 @@ def test_a_200_mb_body_is_refused_before_it_is_read(server):
         assert f"larger than {limit} bytes" in response.json()["error"]
         print(f"worker RSS {before / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB (limit {limit})")
         assert peak - before < 50 * 2**20
-    assert server.ready()
+    assert ready(server.url)
 
 
 def test_make_serve_refuses_an_open_service_beyond_loopback(project, project_env):
