@@ -269,6 +269,7 @@ class Day:
             command += ["-j", job]
         started = time.monotonic()
         result = run(command, self.project, check=False, env=self.env, timeout=900)
+        (self.state / f"act-{self.runs}.log").write_text(result.stdout + result.stderr)
         return Run(workflow, result, self.runs, time.monotonic() - started, payload)
 
     def standins(self, since: int = 0) -> list[dict]:
