@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from {{ cookiecutter.package }}.core.config import DriftParams
 from {{ cookiecutter.package }}.data.contract import (
     Column,
     load_contract,
@@ -25,7 +26,7 @@ from {{ cookiecutter.package }}.monitoring.reference import (
     write_reference_profile,
 )
 
-PARAMS = drift.DriftParams()
+PARAMS = DriftParams()
 RUNS = 60  # batches per kind: about 2 s per data set
 
 

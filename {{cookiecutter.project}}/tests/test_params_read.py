@@ -15,15 +15,12 @@ from typing import Any
 import yaml
 
 from {{ cookiecutter.package }}.core.config import Params
-from {{ cookiecutter.package }}.monitoring.drift import DriftParams
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "{{ cookiecutter.package }}"
 # Loading and checking settings is not using them (config.py loads by field name, not attribute:
 # its reads are those of the settings it hands on, such as serving_args).
 NOT_USE = {"core/typed.py", "checks.py"}
-# Params keeps these sections as mappings; their typed form lives with the code that uses them.
-TYPED_ELSEWHERE: dict[str, type] = {"drift": DriftParams}
 
 # What an expression holds: a settings class, or ("dict", class) for a mapping of names to it.
 Kind = type | tuple[str, type]
@@ -32,7 +29,7 @@ Kind = type | tuple[str, type]
 def settings_classes() -> dict[str, type]:
     """Every settings dataclass reachable from Params, by name."""
     found: dict[str, type] = {}
-    todo: list[type] = [Params, *TYPED_ELSEWHERE.values()]
+    todo: list[type] = [Params]
     while todo:
         cls = todo.pop()
         if cls.__name__ not in found:
@@ -78,8 +75,7 @@ def fields_for(path: tuple[str, ...]) -> list[tuple[type, str]]:
             break
         pairs.append((kind, key))
         hint = typing.get_type_hints(kind).get(key)
-        kind = TYPED_ELSEWHERE.get(key) if kind is Params and key in TYPED_ELSEWHERE else None
-        kind = kind or kind_of_hint(hint)
+        kind = kind_of_hint(hint)
     return pairs
 
 
@@ -110,8 +106,7 @@ class Reads(ast.NodeVisitor):
             for kind in self.kinds(node.value):
                 if isinstance(kind, type) and node.attr in typing.get_type_hints(kind):
                     hint = typing.get_type_hints(kind)[node.attr]
-                    typed = TYPED_ELSEWHERE.get(node.attr) if kind is Params else None
-                    found |= {k for k in (typed or kind_of_hint(hint),) if k is not None}
+                    found |= {k for k in (kind_of_hint(hint),) if k is not None}
             return found
         if isinstance(node, ast.Subscript):
             return {k[1] for k in self.kinds(node.value) if isinstance(k, tuple)}

@@ -30,7 +30,6 @@ from {{ cookiecutter.package }}.data.contract import (
     Contract,
     load_contract,
 )
-from {{ cookiecutter.package }}.monitoring.drift import DriftParams
 from {{ cookiecutter.package }}.training.estimator import make_estimator
 from {{ cookiecutter.package }}.training.metrics import (
     METRICS,
@@ -116,8 +115,6 @@ def params_problems(raw: Any, contract: Contract | None) -> list[Problem]:
         problems += gate_problems(sections["gate"], evaluate)
     if sections.get("sweep"):
         problems += sweep_problems(sections["sweep"], raw)
-    if isinstance(raw.get("drift"), dict):
-        problems += build(DriftParams, raw["drift"], FILE, "drift")[1]
     return problems
 
 

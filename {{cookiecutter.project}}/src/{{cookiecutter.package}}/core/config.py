@@ -171,9 +171,19 @@ class MonitorParams:
 
 
 @dataclass(frozen=True)
+class DriftParams:
+    """params.yaml `drift`: per-column thresholds and the dataset's warn/fail levels."""
+
+    alpha: float = 0.05  # corrected p-value below which a change is significant
+    numeric_threshold: float = 0.1  # normed Wasserstein distance
+    categorical_threshold: float = 0.1  # Jensen-Shannon distance (base 2)
+    warn: float = 0.1  # importance-weighted share of drifting features
+    fail: float = 0.3
+
+
+@dataclass(frozen=True)
 class Params:
-    """Every knob of the pipeline (`drift` is checked against drift.DriftParams by `make
-    check-config`; `raw` is the file as read)."""
+    """Every knob of the pipeline (`raw` is the file as read)."""
 
     task: Literal["classification", "regression"]
     data: DataParams
@@ -183,7 +193,7 @@ class Params:
     registry: RegistryParams
     gate: GateParams
     serve: ServeParams = field(default_factory=ServeParams)
-    drift: dict[str, Any] = field(default_factory=dict)
+    drift: DriftParams = field(default_factory=DriftParams)
     sweep: SweepParams = field(default_factory=SweepParams)
     monitor: MonitorParams = field(default_factory=MonitorParams)
     raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata={"in_file": False})

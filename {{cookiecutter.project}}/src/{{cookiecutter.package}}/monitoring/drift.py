@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from scipy.spatial.distance import jensenshannon
 from {{ cookiecutter.package }}.core.config import (
     DRIFT_MARKDOWN,
     DRIFT_REPORT,
+    DriftParams,
     load_params,
 )
 from {{ cookiecutter.package }}.data.contract import (
@@ -39,27 +40,8 @@ from {{ cookiecutter.package }}.monitoring.reference import (
 )
 from {{ cookiecutter.package }}.release.champion import find_champion
 
-__all__ = ["DriftParams", "compare", "main", "write_reference_profile"]
+__all__ = ["compare", "main", "write_reference_profile"]
 MARKDOWN_ROWS = 40  # keeps the section well under 10 KB
-
-
-@dataclass(frozen=True)
-class DriftParams:
-    """params.yaml `drift`: per-column thresholds and the dataset's warn/fail levels."""
-
-    alpha: float = 0.05  # corrected p-value below which a change is significant
-    numeric_threshold: float = 0.1  # normed Wasserstein distance
-    categorical_threshold: float = 0.1  # Jensen-Shannon distance (base 2)
-    warn: float = 0.1  # importance-weighted share of drifting features
-    fail: float = 0.3
-
-
-def drift_params(raw: dict[str, Any] | None) -> DriftParams:
-    """DriftParams from params.yaml's `drift` mapping; unknown keys raise a clear error."""
-    unknown = set(raw or {}) - {f.name for f in fields(DriftParams)}
-    if unknown:
-        raise ValueError(f"params.yaml drift: unknown settings {sorted(unknown)}")
-    return DriftParams(**(raw or {}))
 
 
 def _reference_cdf(quantiles: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -277,9 +259,8 @@ def main(args: argparse.Namespace) -> int:
         write_reports({"verdict": "skipped", "reason": reason})
         print(f"drift: skipped, no reference profile at {where}")
         return 0
-    drift = drift_params(params.raw.get("drift"))
     batch = args.batch or params.data.raw
-    report = compare(read_table(batch, load_contract()), profile, drift)
+    report = compare(read_table(batch, load_contract()), profile, params.drift)
     report = {"batch": str(batch), "reference": source} | report
     write_reports(report)
     for row in report["columns"]:

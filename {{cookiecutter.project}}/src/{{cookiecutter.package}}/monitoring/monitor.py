@@ -222,7 +222,7 @@ def assess(
     champion_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Verdict, drift and (with labels) performance of one batch."""
-    drift_report = drift.compare(batch, profile, drift.drift_params(params.raw.get("drift")))
+    drift_report = drift.compare(batch, profile, params.drift)
     verdict = {"ok": "ok", "warn": "warn", "fail": "alarm"}[drift_report["verdict"]]
     report: dict[str, Any] = {
         "rows": len(batch),
