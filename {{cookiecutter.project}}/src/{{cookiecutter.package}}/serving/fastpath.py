@@ -29,11 +29,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package }}.data.contract import PANDAS_DTYPES, Contract
+from {{ cookiecutter.package }}.data.contract import FLOAT32_MAX, PANDAS_DTYPES, Contract
 
 FAST_PATH_ENV = "FAST_PATH"  # "off": preprocess every request with the pipeline
 TOLERANCE = 1e-9  # largest absolute difference of a prediction or probability allowed
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 Records = Sequence[dict[str, Any]]  # request records: contract name -> JSON value or None
 Step = Callable[[np.ndarray], np.ndarray]
