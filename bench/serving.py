@@ -33,6 +33,7 @@ import pandas as pd
 import psutil
 import yaml
 
+from bench import image
 from bench.common import (
     TEMPLATE,
     bake,
@@ -55,6 +56,7 @@ SECONDS, QUICK_SECONDS = 3.0, 1.0
 FAST_MODEL = {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 1000}}
 MAX_REQUESTS = {1: 400, 8: 6000, 32: 6000}
 READY_TIMEOUT = 120
+SAVED_VERSION = "v0.0.1"  # the version the bench saves its models under in the BentoML store
 NOOP_BENTOML = "(c0) bentoml no-op"  # BentoML's own floor (bench/apps/bentoml_noop.py)
 
 
@@ -363,6 +365,70 @@ def goals_table(goals: list[dict[str, Any]]) -> str:
     )
 
 
+def image_run(
+    project: Path,
+    python: Path,
+    env: dict[str, str],
+    params: dict[str, Any],
+    bodies: dict[int, Path],
+    seconds: float,
+    work: Path,
+    notes: list[str],
+) -> dict[str, Any] | None:
+    """The default model's container image measured (bench/image.py), or None with a note."""
+    if not image.engine_ready():
+        notes.append("image skipped: no Docker engine (`docker info` failed)")
+        return None
+    tag = f"{params['registry']['model']}:{SAVED_VERSION}"
+    try:
+        result = image.measure_image(
+            project, python, env, tag, bodies, drive, free_port(), seconds, work
+        )
+    except (RuntimeError, subprocess.SubprocessError) as error:
+        notes.append(f"image failed: {str(error)[:2000]} (log: {work / 'image.log'})")
+        return None
+    print("serving: image measured", flush=True)
+    return result
+
+
+def image_table(default: dict[str, Any]) -> list[str]:
+    """The container next to the same model served from source (both c=1, one worker)."""
+    found, source = default.get("image"), default["servers"].get("(c) bentoml, fast path")
+    if not found or not source:
+        return []
+    rows = [
+        [
+            "(c) from source, bentoml serve",
+            source["ready_s"],
+            source["memory_idle"]["largest_process_mb"],
+            source["memory_loaded"]["largest_process_mb"],
+            source["memory_idle"]["total_mb"],
+            source["memory_loaded"]["total_mb"],
+            source["runs"]["1x1"]["p50_ms"],
+            source["runs"]["100x1"]["p50_ms"],
+        ],
+        [
+            f"(d) container {found['image']}",
+            found["ready_s"],
+            found["memory_idle"]["largest_process_mb"],
+            found["memory_loaded"]["largest_process_mb"],
+            found["memory_idle"]["cgroup_mb"],
+            found["memory_loaded"]["cgroup_mb"],
+            found["runs"]["1x1"]["p50_ms"],
+            found["runs"]["100x1"]["p50_ms"],
+        ],
+    ]
+    title = (
+        f"the default model's container image ({found['size_mb']} MB, built in "
+        f"{found['build_s']} s) vs served from source; ready = process start (`docker run`) to "
+        "/readyz 200; total MB: all the server's processes (source) or the container's cgroup "
+        "(page cache excluded); idle = after a warm-up, loaded = after the load runs"
+    )
+    columns = ["variant", "ready s", "worker MB idle", "worker MB loaded", "total MB idle"]
+    columns += ["total MB loaded", "p50 ms 1 rec", "p50 ms 100 rec"]
+    return [table(title, columns, rows)]
+
+
 def project_for(context: dict[str, Any], work: Path) -> tuple[Path, Path]:
     """The trained project of `first_metrics` with its own environment, or a new bake run with
     this environment."""
@@ -413,7 +479,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     saver = (
         f"from {package}.core.config import load_params;"
         f" from {package}.release.package import save_model;"
-        " print(save_model(load_params(), 'v0.0.1', 'bench').tag)"
+        f" print(save_model(load_params(), {SAVED_VERSION!r}, 'bench').tag)"
     )
     uvicorn = [str(python), "-m", "uvicorn", "--workers", "1", "--log-level", "warning"]
     uvicorn.append("--no-access-log")
@@ -445,6 +511,8 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
             lambda server: measure_server(server, bodies, seconds, (1,)),
             notes,
         )
+        if not context.get("quick") or os.environ.get("BENCH_IMAGE") == "1":
+            default["image"] = image_run(project, python, env, params, bodies, seconds, work, notes)
 
     params["model"] = FAST_MODEL
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -607,6 +675,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     goals = default_model_goals(default, measured)
     tables += default_model_tables(default, default_model["estimator"].rpartition(".")[2])
     tables.append(goals_table(goals))
+    tables += image_table(default)
     for note in notes:
         print(f"serving: note: {note[:500]}")
     write_result(
@@ -623,6 +692,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
             "targets": targets,
             "default_model_breakdown": default["breakdown"],
             "default_model_servers": default["servers"],
+            "default_model_image": default.get("image"),
             "goals": goals,
         },
         tables,
