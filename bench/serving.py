@@ -7,7 +7,8 @@ First, the project's default model: where one request's time goes (bench/apps/br
 in-process, each part alone; HTTP = served p50 minus the in-process total), served through the
 fast path and with FAST_PATH=off (the pipeline's preprocessing per request, as before the fast
 path), next to (b0), a Starlette no-op handler, and (c0), a BentoML no-op service
-(bench/apps/bentoml_noop.py): the issue-21 goals, each with BentoML's own floor beside it.
+(bench/apps/bentoml_noop.py): the issue-21 goals, each with BentoML's own floor beside it. Then
+(d), the same model's container image (bench/image.py; full runs, or --quick with BENCH_IMAGE=1).
 
 The load generator (bench/loadgen.py) runs in its own process on 127.0.0.1: p50/p99 at
 concurrency 1, throughput at 8 and 32, with 1-record and 100-record requests, each bounded in
