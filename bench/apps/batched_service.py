@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 service = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.serving.service")
 fastpath = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.serving.fastpath")
+modelfile = importlib.import_module(f"{os.environ['BENCH_PACKAGE']}.core.modelfile")
 
 
 @bentoml.service(name="bench-batched", traffic={"timeout": 30})
@@ -27,7 +28,7 @@ class BatchedService:
     model_ref = service.MODEL
 
     def __init__(self) -> None:
-        self.model = service.load_model(Path(self.model_ref.path_of(service.MODEL_FILE.name)))
+        self.model = modelfile.load_model(Path(self.model_ref.path_of(service.MODEL_FILE.name)))
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
         self.preprocess, _ = fastpath.preprocessor(self.model, service.CONTRACT)
 

@@ -61,9 +61,10 @@ class Served:
     def __init__(self) -> None:
         self.service = importlib.import_module(f"{PACKAGE}.serving.service")
         self.fastpath = importlib.import_module(f"{PACKAGE}.serving.fastpath")
+        modelfile = importlib.import_module(f"{PACKAGE}.core.modelfile")
         service = self.service
         self.contract = service.CONTRACT
-        self.model = service.load_model(Path(service.STORED.path_of(service.MODEL_FILE.name)))
+        self.model = modelfile.load_model(Path(service.STORED.path_of(service.MODEL_FILE.name)))
         self.estimator = self.model[-1]
         self.classify = is_classifier(self.estimator)
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]

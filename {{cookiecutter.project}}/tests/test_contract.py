@@ -234,3 +234,8 @@ def test_typed_parquet_columns_read_and_validate_like_their_csv_text(tmp_path):
     for path in (csv, tmp_path / "raw.parquet"):
         findings, rows = validate_file(path, contract)
         assert (findings, rows) == ([], 4), [f.message for f in findings]
+
+
+def test_float32_max_is_numpys():
+    """The contract holds float32's largest value as a literal (serving reads it without numpy)."""
+    assert float(np.finfo(np.float32).max) == spec.FLOAT32_MAX

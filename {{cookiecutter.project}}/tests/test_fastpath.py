@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
@@ -30,6 +30,7 @@ from {{ cookiecutter.package }}.serving.fastpath import (
     TOLERANCE,
     CompiledFeatures,
     PipelineFeatures,
+    estimator_outputs,
     largest_difference,
     preprocessor,
     records_of,
@@ -117,3 +118,23 @@ def test_package_refuses_a_fast_path_that_predicts_differently(params, messy, wo
         patch.setattr(package, "compile_features", skewed)
         with pytest.raises(RegistryError, match=r"the fast path .* predicts .* differently"):
             package.check_fast_path()
+
+
+def test_a_logistic_regression_reads_its_class_from_its_probabilities_ties_from_predict():
+    """One predict_proba call gives the class `predict` gives, also where the probabilities tie
+    while the decision score does not (a score of 1e-20 is positive: class 1; expit rounds it
+    to 0.5 for both classes, where argmax would say class 0)."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(200, 3))
+    for classes in (2, 3):
+        target = rng.integers(0, classes, 200)
+        model = LogisticRegression().fit(inputs, target)
+        predictions, probabilities = estimator_outputs(model, inputs, classification=True)
+        np.testing.assert_array_equal(predictions, model.predict(inputs))
+        np.testing.assert_array_equal(probabilities, model.predict_proba(inputs))
+    binary = LogisticRegression().fit(inputs, inputs[:, 0] > 0)
+    binary.coef_[:] = 0.0
+    binary.intercept_[:] = 1e-20
+    predictions, probabilities = estimator_outputs(binary, inputs[:2], classification=True)
+    assert probabilities[0, 0] == probabilities[0, 1]
+    assert predictions.tolist() == binary.predict(inputs[:2]).tolist() == [True, True]

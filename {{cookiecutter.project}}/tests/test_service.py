@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -97,6 +100,26 @@ def test_the_log_follows_params_monitor_and_prediction_log_dir_wins(served, tmp_
     assert service.prediction_log(settings, []).folder == tmp_path / "mounted"
     monkeypatch.setenv("PREDICTION_LOG", "off")
     assert service.prediction_log(settings, []) is None
+
+
+def test_importing_the_service_loads_no_model_libraries(served):
+    """`bentoml serve` imports the service module to start its server, and the worker imports it
+    again: scikit-learn, skops, pandas and scipy (seconds to import) load in the worker only,
+    with the model (ModelService.__init__), so the first process starts fast."""
+    *_, logs = served
+    watched = ["pandas", "scipy", "sklearn", "skops"]
+    code = f"import {SERVICE}, sys; print(sorted(set({watched!r}) & set(sys.modules)))"
+    root = Path(__file__).resolve().parents[1]
+    environment = {"BENTOML_HOME": str(logs.parent / "bentoml"), "PYTHONPATH": str(root / "src")}
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, **environment},
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "[]"
 
 
 def post(client: TestClient, body: object):

@@ -28,6 +28,9 @@ Environment = Literal["training", "serving"]
 Severity = Literal["error", "warn"]
 NUMERIC_DTYPES = {"int", "float"}
 CATEGORICAL_DTYPES = {"str", "bool"}
+# numpy.finfo(numpy.float32).max: beyond it no estimator can use a value (trees compute in
+# float32), so the service's request schema accepts floats within it. A literal: no numpy here.
+FLOAT32_MAX = 3.4028234663852886e38
 PANDAS_DTYPES: dict[str, Literal["float64", "str"]] = {
     "int": "float64",
     "float": "float64",

@@ -26,14 +26,14 @@ from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package }}.data.contract import PANDAS_DTYPES, Contract
+from {{ cookiecutter.package }}.data.contract import FLOAT32_MAX, PANDAS_DTYPES, Contract
 
 FAST_PATH_ENV = "FAST_PATH"  # "off": preprocess every request with the pipeline
 TOLERANCE = 1e-9  # largest absolute difference of a prediction or probability allowed
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 Records = Sequence[dict[str, Any]]  # request records: contract name -> JSON value or None
 Step = Callable[[np.ndarray], np.ndarray]
@@ -264,13 +264,23 @@ def estimator_outputs(estimator: Any, encoded: np.ndarray, classification: bool)
     """(predictions, class probabilities or None) of the final estimator on its input. A forest
     classifier predicts the class of largest mean probability (scikit-learn's
     ForestClassifier.predict): read from the probabilities, it takes one pass through the trees
-    instead of two."""
+    instead of two. A LogisticRegression predicts the class of largest decision score, and its
+    probabilities (expit for two classes, softmax for more) keep that order: the class of a
+    unique largest probability is its prediction, one call instead of two; a tie (a score so
+    near another that the probabilities round equal) asks `predict` for that row."""
     if not classification:
         return estimator.predict(encoded), None
     probabilities = estimator.predict_proba(encoded)
     forest = isinstance(estimator, RandomForestClassifier | ExtraTreesClassifier)
     if forest and estimator.n_outputs_ == 1:
         return estimator.classes_.take(np.argmax(probabilities, axis=1)), probabilities
+    if isinstance(estimator, LogisticRegression):
+        predictions = estimator.classes_.take(np.argmax(probabilities, axis=1))
+        ordered = np.sort(probabilities, axis=1)
+        tied = ordered[:, -1] == ordered[:, -2]
+        if tied.any():
+            predictions[tied] = estimator.predict(encoded[tied])
+        return predictions, probabilities
     return estimator.predict(encoded), probabilities
 
 

@@ -24,12 +24,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pydantic_core
 
 from {{ cookiecutter.package }}.core.config import MonitorParams, log_folder
+
+if TYPE_CHECKING:  # pandas is for reading the log: the service that writes it never loads it
+    import pandas as pd
 
 DEFAULTS = MonitorParams()  # params.yaml `monitor`
 CURRENT = "predictions.jsonl"
@@ -181,5 +183,7 @@ def read_log(path: Path) -> LoggedBatch:
     if not entries:
         skipped = f" ({len(bad_lines)} unreadable lines)" if bad_lines else ""
         raise ValueError(f"{path}: no logged predictions{skipped}")
+    import pandas as pd
+
     frame = pd.json_normalize(entries, sep=".")
     return LoggedBatch(frame.rename(columns=lambda c: c.removeprefix("features.")), bad_lines)

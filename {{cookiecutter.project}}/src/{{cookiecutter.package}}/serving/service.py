@@ -58,17 +58,11 @@ from {{ cookiecutter.package }}.core.config import (
     load_params,
     serving_args,
 )
-from {{ cookiecutter.package }}.core.modelfile import load_model
 from {{ cookiecutter.package }}.data.contract import (
+    FLOAT32_MAX,
     Column,
     Contract,
     load_contract,
-)
-from {{ cookiecutter.package }}.serving.fastpath import (
-    FLOAT32_MAX,
-    estimator_input,
-    estimator_outputs,
-    preprocessor,
 )
 from {{ cookiecutter.package }}.serving.flags import Flag, record_flags
 from {{ cookiecutter.package }}.serving.predictionlog import PredictionLog
@@ -403,6 +397,11 @@ class ModelService:
     model_ref = MODEL
 
     def __init__(self) -> None:
+        # Imported here, in the worker: scikit-learn, skops and pandas take seconds to import,
+        # and the `bentoml serve` process that reads this module to start it needs none of them.
+        from {{ cookiecutter.package }}.core.modelfile import load_model
+        from {{ cookiecutter.package }}.serving.fastpath import preprocessor
+
         self.model = load_model(Path(self.model_ref.path_of(MODEL_FILE.name)))
         self.labels = self.model_ref.info.labels
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
@@ -417,6 +416,8 @@ class ModelService:
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     def predict(self, records: list[BaseModel], ctx: bentoml.Context) -> PredictResponse:
         """Predict every record; classification adds each class's probability."""
+        from {{ cookiecutter.package }}.serving.fastpath import estimator_input, estimator_outputs
+
         inputs = [record.model_dump(by_alias=True) for record in records]
         encoded = estimator_input(self.preprocess(inputs))
         classification = self.labels["task"] == "classification"
