@@ -30,7 +30,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.package }}.data.contract import FLOAT32_MAX, PANDAS_DTYPES, Contract
+from {{ cookiecutter.package }}.data.contract import (
+    FLOAT32_MAX,
+    PANDAS_DTYPES,
+    Contract,
+)
 
 FAST_PATH_ENV = "FAST_PATH"  # "off": preprocess every request with the pipeline
 TOLERANCE = 1e-9  # largest absolute difference of a prediction or probability allowed

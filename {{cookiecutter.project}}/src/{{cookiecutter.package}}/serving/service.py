@@ -416,12 +416,12 @@ class ModelService:
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     def predict(self, records: list[BaseModel], ctx: bentoml.Context) -> PredictResponse:
         """Predict every record; classification adds each class's probability."""
-        from {{ cookiecutter.package }}.serving.fastpath import estimator_input, estimator_outputs
+        from {{ cookiecutter.package }}.serving import fastpath  # loaded by __init__
 
         inputs = [record.model_dump(by_alias=True) for record in records]
-        encoded = estimator_input(self.preprocess(inputs))
+        encoded = fastpath.estimator_input(self.preprocess(inputs))
         classification = self.labels["task"] == "classification"
-        predictions, shares = estimator_outputs(self.model[-1], encoded, classification)
+        predictions, shares = fastpath.estimator_outputs(self.model[-1], encoded, classification)
         probabilities = None
         if shares is not None:
             probabilities = [
