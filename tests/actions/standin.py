@@ -108,9 +108,80 @@ def setup_uv() -> None:
     record("astral-sh/setup-uv", uv=uv)
 
 
+def cache_scopes() -> list[str]:
+    """The refs whose caches a run may restore, in GitHub's order: the run's own ref (a pull
+    request's is refs/pull/N/merge), the pull request's base branch, the default branch. Never a
+    sibling's: one pull request cannot read another's cache."""
+    base = os.environ.get("GITHUB_BASE_REF")
+    scopes = [os.environ["GITHUB_REF"], f"refs/heads/{base}" if base else "", "refs/heads/main"]
+    return list(dict.fromkeys(scope for scope in scopes if scope))
+
+
+def cache_index() -> list[dict]:
+    path = STATE / "cache" / "index.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def cache_paths() -> list[Path]:
+    workspace = Path(os.environ["GITHUB_WORKSPACE"])
+    return [workspace / p.strip() for p in inputs()["path"].splitlines() if p.strip()]
+
+
+def cache_lookup(key: str, restore_keys: list[str]) -> tuple[dict | None, bool]:
+    """(entry, exact): per scope, the key itself, then each restore key as a prefix (newest)."""
+    entries = cache_index()
+    for scope in cache_scopes():
+        mine = [e for e in entries if e["scope"] == scope]
+        exact = [e for e in mine if e["key"] == key]
+        if exact:
+            return exact[-1], True
+        for prefix in restore_keys:
+            partial = [e for e in mine if e["key"].startswith(prefix)]
+            if partial:
+                return partial[-1], False
+    return None, False
+
+
 def cache() -> None:
-    record("actions/cache")
-    output(**{"cache-hit": "false"})
+    """actions/cache's restore: the entry copied into `path` unless lookup-only; cache-hit is
+    true only for the key itself."""
+    i = inputs()
+    restore_keys = [k.strip() for k in i.get("restore-keys", "").splitlines() if k.strip()]
+    entry, exact = cache_lookup(i["key"], restore_keys)
+    lookup_only = i.get("lookup-only", "false") == "true"
+    restored = entry["key"] if entry and not lookup_only else None
+    record("actions/cache", ref=os.environ["GITHUB_REF"], hit=exact, restored=restored)
+    if entry and not lookup_only:
+        for index, path in enumerate(cache_paths()):
+            saved = STATE / "cache" / entry["folder"] / str(index)
+            if saved.exists():
+                shutil.copytree(saved, path, symlinks=True, dirs_exist_ok=True)
+        print(f"Cache restored from key: {entry['key']} ({entry['scope']})")
+    else:
+        print(f"Cache not found for input keys: {i['key']}" if not entry else "Lookup only")
+    output(**{"cache-hit": "true" if exact else "false"})
+
+
+def cache_save() -> None:
+    """actions/cache's post step: save `path` under the key in the run's own ref, unless the
+    key was found (entries are immutable) or nothing is there to save."""
+    i = inputs()
+    if cache_lookup(i["key"], [])[1]:
+        print(f"Cache hit occurred on the primary key {i['key']}, not saving cache.")
+        return
+    paths = cache_paths()
+    if not any(path.exists() for path in paths):
+        print(f"Warning: Path Validation Error: no path of {i['path']!r} exists")
+        return
+    folder = f"{len(cache_index()) + 1}"
+    for index, path in enumerate(paths):
+        if path.exists():
+            shutil.copytree(path, STATE / "cache" / folder / str(index), symlinks=True)
+    entry = {"scope": os.environ["GITHUB_REF"], "key": i["key"], "folder": folder}
+    with (STATE / "cache" / "index.jsonl").open("a") as index_file:
+        index_file.write(json.dumps(entry) + "\n")
+    record("actions/cache (post)", ref=entry["scope"], saved=entry["key"])
+    print(f"Cache saved with key: {i['key']}")
 
 
 def artifact_dir(name: str, run_id: str | None = None) -> Path:
@@ -182,6 +253,7 @@ if __name__ == "__main__":
         "setup-python": setup_python,
         "setup-uv": setup_uv,
         "cache": cache,
+        "cache-save": cache_save,
         "upload-artifact": upload_artifact,
         "download-artifact": download_artifact,
         "docker-login": docker_login,
