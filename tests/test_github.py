@@ -157,6 +157,11 @@ class Day:
     With `registry` (host:port), the release uses the real docker CLI and pushes there."""
 
     def __init__(self, tmp: Path, registry: str | None = None, **options: str):
+        if not shutil.which("node"):  # act runs the actions/cache stand-in's main and post
+            reason = "no node for act's JavaScript stand-in (apt-get install nodejs)"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
         self.project = bake(tmp / "bake", init_git="yes", **options)
         self.name = self.project.name
         self.state = tmp / "state"
