@@ -32,8 +32,8 @@ demo: setup ## Bake the default project into build/demo and run its whole life, 
 test: setup lint ## Lint the template and run every test (bakes all variants, runs pipelines)
 	$(BIN)/pytest -n 2 --junitxml=$(BUILD)/test-report.xml
 
-test-github: setup ## Run the generated workflows with act (default variant and one other)
-	$(BIN)/pytest -m github -n 2 tests/test_github.py
+test-github: setup ## Run the generated workflows with act (default variant and one other; one day per free worker)
+	$(BIN)/pytest -m github -n 2 --maxschedchunk=1 tests/test_github.py
 
 test-fast: setup ## Only the tests that do not run a pipeline
 	$(BIN)/pytest -n 2 -m "not slow"
