@@ -6,6 +6,8 @@ BUILD := build
 # The interpreter that creates the venv, found before the venv goes first on PATH. uv is
 # installed into the venv by the venv's own pip, at requirements-dev.txt's pin: nothing is ever
 # installed into this interpreter (`make setup PYTHON=python3.11` to pick another one).
+# --compile-bytecode: every module compiled once at install, not by each of the many processes
+# that import it first (the act days start dozens at once).
 PYTHON ?= python3
 BOOTSTRAP_PYTHON := PATH="$(PATH)" $(PYTHON)
 export PATH := $(BIN):$(PATH)
@@ -21,7 +23,7 @@ help: ## List the commands
 $(BIN)/pytest: requirements-dev.txt scripts/project-requirements.txt
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -m1 '^uv==' requirements-dev.txt)"
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements-dev.txt
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -r requirements-dev.txt
 	touch $@
 
 setup: $(BIN)/pytest ## Create .venv with the template's tools
