@@ -3,11 +3,13 @@ of this repository, edited as users edit, merges HEAD's template with their edit
 edit that overlaps the template's own change shows as a conflict, never as a silent overwrite.
 
 The template comes from this repository's own history (a local path): nothing reaches GitHub.
-Only committed template states count (cruft reads commits, not the working tree)."""
+Only committed template states count (cruft reads commits, not the working tree), except in the
+first-commit test, which commits a snapshot of the working tree to create from."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,8 +22,8 @@ OLD = "a1a3cd9c05c66189f66b7a63e130f74cce78af17"
 NO_GIT = {"ACTIONS_MLOPS_NO_GIT": "1"}
 
 
-def template_head() -> str:
-    return run(["git", "rev-parse", "HEAD"], TEMPLATE).stdout.strip()
+def template_head(template: Path = TEMPLATE) -> str:
+    return run(["git", "rev-parse", "HEAD"], template).stdout.strip()
 
 
 def cruft(project_env: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -37,6 +39,21 @@ def create(tmp: Path, project_env: Path) -> Path:
     run(["git", "init", "-q", "-b", "main"], project)
     commit(project, "Baked from the template")
     return project
+
+
+def snapshot(tmp: Path) -> Path:
+    """The template's working tree, tracked and untracked files, as a one-commit git repository:
+    what `cruft create` reads (a commit), with the changes under test in it."""
+    files = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE)
+    template = tmp / "template"
+    for name in filter(None, files.stdout.split("\0")):
+        source = TEMPLATE / name
+        if source.is_file():  # not a tracked file deleted in the working tree
+            (template / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, template / name)
+    run(["git", "init", "-q", "-b", "main"], template)
+    commit(template, "Snapshot of the template's working tree")
+    return template
 
 
 def commit(project: Path, message: str) -> None:
@@ -97,3 +114,28 @@ def test_an_edit_overlapping_the_templates_change_is_a_visible_conflict(tmp_path
     listed = make(project, "template-conflicts", project_env, check=False)
     assert listed.returncode != 0
     assert ".github/workflows/promote.yml" in listed.stderr
+
+
+def test_the_first_commit_of_a_cruft_created_project_passes_its_hooks(tmp_path, project_env):
+    """The README's way: `cruft create --no-input --extra-context '{"dataset": "csv"}'`, the
+    hooks `make setup` installs, then the user's first `git commit`. .cruft.json records the
+    template's commit SHA, which detect-secrets must not take for a secret."""
+    template = snapshot(tmp_path)
+    create = [str(project_env / "bin" / "cruft"), "create", "--no-input", "--extra-context"]
+    run([*create, '{"dataset": "csv"}', str(template)], tmp_path, timeout=300)
+    project = tmp_path / "churn-model"
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == template_head(template)
+    assert (project / ".git").is_dir(), "the post-generation hook ran `git init`"
+    # `make setup`'s hook install, with the tests' environment as the project's .venv.
+    (project / ".venv").symlink_to(project_env)
+    run([str(project_env / "bin" / "pre-commit"), "install"], project)
+    run(["git", "add", "-A"], project)
+    result = run(
+        ["git", "-c", "user.name=U", "-c", "user.email=u@example.com", "commit", "-m", "First"],
+        project,
+        check=False,
+        timeout=900,
+    )
+    output = result.stdout + result.stderr  # pre-commit reports on stderr under git
+    assert result.returncode == 0, f"the hooks refused the first commit:\n{output[-4000:]}"
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
