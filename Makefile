@@ -15,7 +15,7 @@ export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast test-github lint bench locks examples clean
+.PHONY: help setup demo test test-fast test-github lint bench locks platform examples clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,15 +40,26 @@ test-github: setup ## Run the generated workflows with act (default variant and 
 test-fast: setup ## Only the tests that do not run a pipeline
 	$(BIN)/pytest -n 2 -m "not slow"
 
-lint: setup ## Lint the template's own Python
+lint: setup ## Lint the template's own Python and the actions-mlops package (ruff, mypy)
 	$(BIN)/ruff check tests scripts bench
 	$(BIN)/ruff format --check tests scripts bench
+	cd actions-mlops && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: setup ## Benchmarks: print tables, write bench/results/*.json (under 15 min)
 	$(BIN)/python -m bench
 
 locks: setup ## Re-lock the generated projects' uv.lock files after a dependency change (UPGRADE=1: newest)
 	$(BIN)/python scripts/lock.py $${UPGRADE:+--upgrade}
+
+# The wheel every generated project installs actions-mlops from until it is on PyPI: built
+# reproducibly (hatchling, fixed timestamps), so the same source gives the same bytes and the
+# shipped locks' hash; tests/test_platform.py checks it matches the source.
+PLATFORM_WHEEL_DIR := {{cookiecutter.project}}/vendor
+platform: setup ## Rebuild the vendored actions-mlops wheel and re-lock (the locks hold its hash)
+	rm -f $(PLATFORM_WHEEL_DIR)/*.whl
+	$(BIN)/uv build --offline --no-build-isolation --wheel --out-dir $(PLATFORM_WHEEL_DIR) actions-mlops
+	rm -f $(PLATFORM_WHEEL_DIR)/.gitignore
+	$(BIN)/python scripts/lock.py
 
 examples: ## Regenerate the example CSV files and starting contracts
 	$(BIN)/python scripts/make_examples.py

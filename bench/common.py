@@ -21,6 +21,9 @@ from typing import Any
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# The platform every baked project runs (actions-mlops/, installed editable by `make setup`).
+PLATFORM_PACKAGE = "actions_mlops"
+PLATFORM_SOURCE = TEMPLATE / "actions-mlops" / "src" / PLATFORM_PACKAGE
 LAUNCHER = Path(__file__).with_name("launch.py")
 RESULTS = Path(__file__).resolve().parent / "results"
 VENV = Path(sys.prefix)

@@ -34,7 +34,15 @@ from typing import Any
 
 import yaml
 
-from bench.common import TEMPLATE, bake, measure, require, table, write_result
+from bench.common import (
+    PLATFORM_PACKAGE,
+    TEMPLATE,
+    bake,
+    measure,
+    require,
+    table,
+    write_result,
+)
 
 NAME = "estimators"
 RULE = (
@@ -151,7 +159,7 @@ def prepare(work: Path, task: str, dataset: str, context: dict[str, Any]) -> tup
     """Bake the example and run its own stages up to the split (not validate: the examples
     are the template's own, validated by its tests)."""
     project = bake(work / f"{task}-{dataset}", task=task, dataset=dataset, init_git="no")
-    package = next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").exists())
+    package = PLATFORM_PACKAGE
     log = work / f"{task}-{dataset}.log"
     env = context["env"](PYTHONPATH=str(project / "src"))
     python = str(context["venv"] / "bin" / "python")

@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from bench.common import (
+    PLATFORM_PACKAGE,
     TEMPLATE,
     bake,
     fit_exponent,
@@ -136,7 +137,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-scaling-", dir=context.get("tmp")))
     project = bake(work, task="classification", dataset="csv", project="scale-model")
     git_identity(project)
-    package = "scale_model"
+    package = PLATFORM_PACKAGE
     log = work / "scaling.log"
     env = context["env"](PYTHONPATH=str(project / "src"))
     python = str(context["venv"] / "bin" / "python")

@@ -36,6 +36,8 @@ import yaml
 
 from bench import image
 from bench.common import (
+    PLATFORM_PACKAGE,
+    PLATFORM_SOURCE,
     TEMPLATE,
     bake,
     git_identity,
@@ -448,7 +450,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
     seconds = QUICK_SECONDS if context.get("quick") else SECONDS
     work = Path(tempfile.mkdtemp(prefix="bench-serving-", dir=context.get("tmp")))
     project, python = project_for(context, work)
-    package = next(p.name for p in (project / "src").iterdir() if (p / "__init__.py").exists())
+    package = PLATFORM_PACKAGE
     log = work / "serving.log"
     env = context["env"](
         BENTOML_HOME=str(work / "bentoml"),
@@ -472,7 +474,7 @@ def run(context: dict[str, Any]) -> dict[str, Any]:
         ).stdout
         return {r["records"]: r for r in map(json.loads, output.strip().splitlines())}
 
-    src = project / "src" / package
+    src = PLATFORM_SOURCE
     has_service = all(
         (src / module).exists()
         for module in ("serving/service.py", "serving/fastpath.py", "release/package.py")

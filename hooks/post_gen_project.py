@@ -11,7 +11,6 @@ from pathlib import Path
 
 DATASET = {{ cookiecutter.dataset | tojson }}
 TASK = {{ cookiecutter.task | tojson }}
-PACKAGE = {{ cookiecutter.package | tojson }}
 PROJECT = {{ cookiecutter.project | tojson }}
 PYTHON = {{ cookiecutter.python_version | tojson }}
 DVC_REMOTE = {{ cookiecutter.dvc_remote | tojson }}
@@ -49,9 +48,6 @@ def keep_chosen_files() -> None:
     if DATASET == "csv":
         Path("data/raw").mkdir(parents=True, exist_ok=True)
         shutil.move(OPTIONS / "data" / f"{variant}.csv", "data/raw/dataset.csv")
-        # No ingest stage: the CSV in data/raw/ is the source.
-        Path("src", PACKAGE, "data", "ingest.py").unlink()
-        Path("tests", "test_data.py").unlink()
     shutil.rmtree(OPTIONS)
 
 

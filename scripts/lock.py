@@ -36,12 +36,13 @@ CHOICES = json.loads((ROOT / "cookiecutter.json").read_text())
 PYTHONS = CHOICES["python_version"]
 REMOTES = ("none", "s3", "gs", "azure")  # local needs what none needs: plain dvc
 SLUG = "project-being-locked"
+S3_PIN, UNION_PIN = '"actions-mlops[s3]==', '"actions-mlops[s3,gs,azure]=='  # the platform's extras
 # The root package's entry; the shipped locks leave its name to the post-gen hook.
 ROOT_ENTRY = '[[package]]\nname = "{name}"\nversion = "0.1.0"\nsource = {{ editable = "." }}\n'
 TEMPLATED = ROOT_ENTRY.format(name="{{ cookiecutter.project }}")
 # Every package the lock can install, as pinned requirement lines (uv's arguments).
 EXPORT = ["export", "--frozen", "--all-groups", "--no-hashes", "--no-header", "--no-annotate"]
-EXPORT += ["--no-emit-project"]
+EXPORT += ["--no-emit-project", "--no-emit-package", "actions-mlops"]  # installed editable
 
 
 def lock_name(python: str, dvc_remote: str) -> str:
@@ -88,19 +89,29 @@ def uv_lock(project: Path, seed: Path, upgrade: bool) -> None:
     """`uv lock` in `project`, starting from the lock `seed` (when there is one)."""
     if seed.is_file():
         (project / "uv.lock").write_text(untemplate(seed.read_text()))
-    subprocess.run(
-        [uv(), "lock", "--quiet", *(["--upgrade"] if upgrade else [])], cwd=project, check=True
-    )
+    # Each Python from PATH or pyenv's versions (whose shims fail for a version not selected),
+    # never downloaded: uv would fetch one from GitHub.
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")).glob("versions/*/bin")
+    search = os.pathsep.join([os.environ.get("PATH", ""), *map(str, sorted(pyenv))])
+    env = {**os.environ, "PATH": search, "UV_PYTHON_DOWNLOADS": "never"}
+    # The vendored wheel is re-read every time: uv keeps a path wheel's locked hash otherwise.
+    command = [uv(), "lock", "--quiet", "--upgrade-package", "actions-mlops"]
+    command += ["--upgrade"] if upgrade else []
+    subprocess.run(command, cwd=project, check=True, env=env)
+
+
+def widen(pyproject: Path) -> None:
+    """An s3 project's pyproject.toml made to depend on every remote's extra (the union)."""
+    text = pyproject.read_text()
+    if text.count(S3_PIN) != 1:
+        sys.exit(f"lock: {pyproject}: no {S3_PIN} dependency to widen")
+    pyproject.write_text(text.replace(S3_PIN, UNION_PIN, 1))
 
 
 def lock_union(upgrade: bool, work: Path) -> None:
     """The union's lock (scripts/all-remotes.uv.lock) and its export for the template's tools."""
     project = bake(work / "union", PYTHONS[0], "s3")
-    pyproject = project / "pyproject.toml"
-    text = pyproject.read_text()
-    if text.count('"dvc[s3]>=') != 1:
-        sys.exit(f"lock: {pyproject}: no dvc[s3] dependency to widen")
-    pyproject.write_text(text.replace('"dvc[s3]>=', '"dvc[s3,gs,azure]>=', 1))
+    widen(project / "pyproject.toml")
     uv_lock(project, UNION, upgrade)
     shutil.copy(project / "uv.lock", UNION)
     pins = subprocess.run([uv(), *EXPORT], cwd=project, check=True, capture_output=True, text=True)

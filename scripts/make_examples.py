@@ -9,15 +9,12 @@ baked with `dataset=csv` trains on real-world mess from its first run.
 import importlib
 import io
 import shutil
-import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from cookiecutter.main import cookiecutter
 from sklearn import datasets
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -100,16 +97,10 @@ def houses(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def project_modules() -> tuple[ModuleType, ModuleType]:
-    """The generated project's own contract and inference modules: bake the template once and
-    import them, so the starting contracts come from the same inference `make schema` runs."""
-    output = Path(tempfile.mkdtemp(prefix="make-examples-"))
-    project = cookiecutter(
-        str(TEMPLATE), no_input=True, output_dir=str(output), extra_context={"init_git": "no"}
-    )
-    sys.path.insert(0, str(Path(project) / "src"))
-    package = Path(project).name.replace("-", "_")
-    return importlib.import_module(f"{package}.data.contract"), importlib.import_module(
-        f"{package}.data.infer"
+    """The platform's contract and inference modules (actions-mlops, installed by `make setup`),
+    so the starting contracts come from the same inference `make schema` runs."""
+    return importlib.import_module("actions_mlops.data.contract"), importlib.import_module(
+        "actions_mlops.data.infer"
     )
 
 

@@ -146,6 +146,9 @@ def test_a_real_table_goes_from_bake_to_a_served_first_version(
 
     make(project, "repro", project_env, env=env)
     lap("repro")
+    # The project's own tests hold on its owner's data, not only on the example's.
+    make(project, "check", project_env, env=env)
+    lap("check")
     git(project, "add", "-A")
     assert not [p for p in staged(project) if p.startswith(("data/split", "models/"))]
     committed = git(project, "commit", "-m", "Adopt my data", check=False)

@@ -8,37 +8,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CHOICES, DATASETS, bake, make, run, variant_id, variants
+from conftest import CHOICES, TEMPLATE, bake, make, run, variant_id, variants
 
 ALL = list(variants())
 WORKFLOWS = (
     "pr", "pr-comment", "release", "promote", "monitor", "retrain", "sweep", "template-update",
 )  # fmt: skip
-TESTS = (
-    "config", "contract", "drift", "gate", "metrics", "modelfile", "monitor", "pipeline",
-    "registry", "report", "service", "serving_imports", "split", "sweep", "train", "validate",
-    "layout", "params_read", "evaluate", "adopt", "fastpath",
-)  # fmt: skip
-# The package, grouped by the flow: data -> training -> release -> serving -> monitoring, on a
-# core every part imports; cli and checks on top.
-PACKAGE = {
-    "": ("__init__", "__main__", "cli", "checks", "adopt"),
-    "core": ("__init__", "config", "typed", "errors", "outputs", "modelfile", "git"),
-    "data": (
-        "__init__", "contract", "tables", "rules", "infer", "leakage", "validate", "split",
-        "features",
-    ),
-    "training": ("__init__", "estimator", "train", "metrics", "evaluate", "sweep"),
-    "release": (
-        "__init__", "fingerprint", "champion", "gate", "changes", "report", "registry", "versions",
-        "promote", "modelcard", "artifacts", "package", "serve", "containerize",
-    ),
-    "serving": ("__init__", "service", "predictionlog", "flags", "fastpath"),
-    "monitoring": ("__init__", "reference", "drift", "monitor", "retrain"),
-}  # fmt: skip
-MODULES = tuple(
-    f"{part}/{name}" if part else name for part, names in PACKAGE.items() for name in names
-)
+# The project's own code and tests: its features, a test of them and a smoke run on its data.
+# Everything else is the actions-mlops package (actions-mlops/), a dependency.
+TESTS = ("features", "smoke")
+MODULES = ("__init__", "features")
 COMMON = {
     ".dvc",
     ".dvc/.gitignore",
@@ -51,7 +30,6 @@ COMMON = {
     ".pre-commit-config.yaml",
     "Makefile",
     "README.md",
-    "bento.Dockerfile.j2",
     "bentofile.yaml",
     "contract.yaml",
     "dvc.yaml",
@@ -59,15 +37,17 @@ COMMON = {
     "pyproject.toml",
     "src",
     "src/{pkg}",
-    *(f"src/{{pkg}}/{part}" for part in PACKAGE if part),
     "tests",
     "tests/conftest.py",
     "uv.lock",
+    "vendor",
+    "vendor/{wheel}",
     *(f".github/workflows/{name}.yml" for name in WORKFLOWS),
     *(f"tests/test_{name}.py" for name in TESTS),
     *(f"src/{{pkg}}/{name}.py" for name in MODULES),
 }
-EXAMPLE_ONLY = {"src/{pkg}/data/ingest.py", "tests/test_data.py"}
+EXAMPLE_ONLY: set[str] = set()
+WHEEL = next((TEMPLATE / "{{cookiecutter.project}}" / "vendor").glob("*.whl")).name
 CSV_ONLY = {"data", "data/raw", "data/raw/dataset.csv"}
 # Jinja that was not rendered: a cookiecutter variable, a block tag, or an expression opener
 # (GitHub's ${{ }} expressions are meant to stay).
@@ -77,7 +57,7 @@ LEFTOVER = re.compile(r"cookiecutter\.\w|\{%-?\s|\s-?%\}|(?<!\$)\{\{\s")
 def expected_paths(options: dict[str, str], package: str) -> set[str]:
     """Exactly the files and folders a project with these options must contain."""
     paths = COMMON | (CSV_ONLY if options["dataset"] == "csv" else EXAMPLE_ONLY)
-    return {path.format(pkg=package) for path in paths}
+    return {path.format(pkg=package, wheel=WHEEL) for path in paths}
 
 
 def generated_paths(project: Path) -> set[str]:
@@ -103,24 +83,26 @@ def test_bake_is_exact_rendered_and_lint_clean(options, tmp_path):
     project = bake(tmp_path, project_name=package.replace("_", " "), package=package, **options)
     assert generated_paths(project) == expected_paths(options, package)
     for path in project.rglob("*"):  # *.j2: the project's own Jinja (BentoML renders it)
-        if path.is_file() and ".git" not in path.parts and path.suffix != ".j2":
+        if path.is_file() and ".git" not in path.parts and path.suffix not in (".j2", ".whl"):
             text = path.read_text(encoding="utf-8")
             assert not LEFTOVER.search(text), f"template syntax left in {path.relative_to(project)}"
     assert (project / ".git").is_dir() == (options["init_git"] == "yes")
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["requires-python"] == f">={options['python_version']}"
-    dvc = [d for d in pyproject["project"]["dependencies"] if d.startswith("dvc")]
     remote = options["dvc_remote"]
-    assert dvc == [f"dvc[{remote}]>=3.60,<4" if remote in ("s3", "gs", "azure") else "dvc>=3.60,<4"]
+    extra = f"[{remote}]" if remote in ("s3", "gs", "azure") else ""
+    version = tomllib.loads((TEMPLATE / "actions-mlops" / "pyproject.toml").read_text())
+    pin = f"actions-mlops{extra}=={version['project']['version']}"
+    assert pyproject["project"]["dependencies"] == [pin]
     # The shipped lock of these options, with the project's name written in: the lock resolves
     # exactly this pyproject.toml (tests/test_locks.py asks uv whether it is current).
     lock = tomllib.loads((project / "uv.lock").read_text())
     assert lock["requires-python"] == pyproject["project"]["requires-python"]
     (own,) = [entry for entry in lock["package"] if entry["source"] == {"editable": "."}]
     assert own["name"] == project.name
-    (locked_dvc,) = [d for d in own["metadata"]["requires-dist"] if d["name"] == "dvc"]
-    assert locked_dvc.get("extras", []) == ([remote] if remote in ("s3", "gs", "azure") else [])
+    (platform,) = [d for d in own["metadata"]["requires-dist"] if d["name"] == "actions-mlops"]
+    assert platform.get("extras", []) == ([remote] if remote in ("s3", "gs", "azure") else [])
     dvc_config = (project / ".dvc" / "config").read_text()
     assert ("remote = storage" in dvc_config) == (remote != "none")
     assert yaml.safe_load((project / "params.yaml").read_text())["task"] == options["task"]
@@ -129,17 +111,12 @@ def test_bake_is_exact_rendered_and_lint_clean(options, tmp_path):
     run(["ruff", "format", "--no-cache", "--check", "."], project)
 
 
-# The options that shape the Python code: the task, the data set, the Python version mypy checks
-# against (the remote, license and git answers change no Python file).
+# The project's Python (its features and tests) is the same for every answer but the Python
+# version mypy checks against; the two tasks and a csv data set for good measure.
 TYPED = [
-    {"task": task, "dataset": dataset, "python_version": python, "dvc_remote": "none"}
-    for task, datasets in DATASETS.items()
-    for dataset in datasets
+    {"task": "classification", "dataset": "csv", "python_version": python, "dvc_remote": "none"}
     for python in CHOICES["python_version"]
-] + [  # the remote shapes champion.py's "not available" errors (the remote SDK's own)
-    {"task": "classification", "dataset": "csv", "python_version": "3.11", "dvc_remote": remote}
-    for remote in ("s3", "gs", "azure")
-]
+] + [{"task": "regression", "dataset": "diabetes", "python_version": "3.11", "dvc_remote": "s3"}]
 
 
 @pytest.mark.parametrize("options", TYPED, ids=lambda o: "-".join(o.values()))

@@ -99,7 +99,7 @@ def test_a_baked_project_starts_with_the_chosen_estimator_and_shows_its_figures(
     model = {key: params["model"][key] for key in ("estimator", "params")}  # and its one_hot caps
     assert model == {"estimator": chosen["estimator"], "params": chosen["params"]}
     # `make adopt` switching to this task writes the same model, with the baked sweep grid.
-    adopt = next((project / "src").glob("*/adopt.py"))
+    adopt = TEMPLATE / "actions-mlops" / "src" / "actions_mlops" / "adopt.py"
     assert adopt_estimators(adopt)[task] == {**model, "grid": params["sweep"]["grid"]}
 
     readme = (project / "README.md").read_text()

@@ -183,8 +183,8 @@ class Day:
             "BENTOML_HOME": str(self.state / "bentoml"),
             # The project's own pytest (make check in pr.yml's check job) must not inherit this
             # session's options; it runs two of its files: the job's YAML is what is under test
-            # here, test_generated.py runs the whole suite.
-            "PYTEST_ADDOPTS": "tests/test_config.py tests/test_split.py",
+            # here, test_generated.py and test_adopt.py run the whole suite.
+            "PYTEST_ADDOPTS": "tests/test_features.py",
         }
 
     def git(self, *args: str) -> str:

@@ -80,7 +80,7 @@ def test_unsupported_python_version_is_rejected(tmp_path):
 def test_unicode_project_name_gets_a_valid_slug_and_package(tmp_path):
     project = bake(tmp_path, project_name="Prévision des Ventes 2")
     assert project.name == "prevision-des-ventes-2"
-    assert (project / "src" / "prevision_des_ventes_2" / "cli.py").exists()
+    assert (project / "src" / "prevision_des_ventes_2" / "features.py").exists()
 
 
 def test_git_init_leaves_a_clean_tree_on_main(tmp_path):

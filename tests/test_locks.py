@@ -77,7 +77,7 @@ def test_a_dependency_added_without_relocking_fails_the_check(tmp_path):
     need_python("3.11", project)
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
-    pyproject.write_text(text.replace('  "skops>=0.11",\n', '  "skops>=0.11",\n  "tqdm>=4",\n'))
+    pyproject.write_text(text.replace("dependencies = [\n", 'dependencies = [\n  "tqdm>=4",\n', 1))
     check = uv("lock", "--check", "--no-python-downloads", cwd=project)
     assert check.returncode != 0
     assert re.search(r"lockfile .*needs to be updated", check.stderr), check.stderr
@@ -88,8 +88,7 @@ def test_the_template_environment_pins_the_union_lock(tmp_path):
     of every combination (scripts/all-remotes.uv.lock), which must itself be current."""
     project = bake_options(tmp_path, "3.11", "s3", project=locks.SLUG)
     need_python("3.11", project)
-    pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('"dvc[s3]>=', '"dvc[s3,gs,azure]>=', 1))
+    locks.widen(project / "pyproject.toml")
     (project / "uv.lock").write_text(locks.untemplate(locks.UNION.read_text()))
     check = uv("lock", "--check", "--no-python-downloads", cwd=project)
     assert check.returncode == 0, f"scripts/all-remotes.uv.lock: `make locks`\n{check.stderr}"
@@ -98,3 +97,15 @@ def test_the_template_environment_pins_the_union_lock(tmp_path):
     written = locks.REQUIREMENTS.read_text()
     assert written.endswith(export.stdout), "scripts/project-requirements.txt: `make locks`"
     assert "-r scripts/project-requirements.txt" in (TEMPLATE / "requirements-dev.txt").read_text()
+
+
+def test_every_lock_holds_the_vendored_wheel_s_hash():
+    """`uv lock --check` keeps a path wheel's recorded hash; `uv sync --locked` (make setup)
+    refuses a wheel whose bytes differ. Each shipped lock names the vendored wheel's sha256."""
+    import hashlib
+
+    (wheel,) = (TEMPLATE / "{{cookiecutter.project}}" / "vendor").glob("*.whl")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    entry = f'{{ filename = "{wheel.name}", hash = "sha256:{digest}" }}'
+    for lock in [locks.UNION, *sorted(locks.LOCKS.glob("*.uv.lock"))]:
+        assert entry in lock.read_text(), f"{lock.name}: not the vendored wheel's hash: make locks"

@@ -224,7 +224,7 @@ def server(project, project_env, env):
 def in_process_predictions(project: Path, project_env: Path, count: int) -> list:
     """The model's own answers on the first test rows, from the project's code."""
     code = (
-        "import json, pandas as pd; from churn_model.core.modelfile import load_model; "
+        "import json, pandas as pd; from actions_mlops.core.modelfile import load_model; "
         f"rows = pd.read_parquet('data/split/test.parquet').head({count}); "
         "print(json.dumps(load_model().predict(rows).tolist()))"
     )

@@ -60,19 +60,18 @@ def project(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
         "PYTHONPATH": str(project / "src"),
         "PREDICTION_LOG_DIR": str(root / "logs"),
     }
-    package = project.name.replace("-", "_")
-    run([sys.executable, "-c", STORE.format(package=package)], project, env=env)
+    run([sys.executable, "-c", STORE.format(package="actions_mlops")], project, env=env)
     return project, env
 
 
 class Server(Served):
-    """`bentoml serve <package>.serving.service:ModelService` on a free port, stopped by its PID."""
+    """`bentoml serve actions_mlops.serving.service:ModelService` on a free port, stopped by its
+    PID."""
 
     def __init__(self, project: Path, env: dict[str, str]) -> None:
         port = free_port()
-        package = project.name.replace("-", "_")
         command = [sys.executable, "-m", "bentoml", "serve"]
-        command += [f"{package}.serving.service:ModelService", "--host", "127.0.0.1"]
+        command += ["actions_mlops.serving.service:ModelService", "--host", "127.0.0.1"]
         log = project.parent / f"serve-{port}.log"
         super().__init__([*command, "--port", str(port)], project, {**os.environ, **env}, log, port)
 

@@ -1,6 +1,7 @@
-"""Template updates with cruft, as a user gets them: a project baked from a real earlier commit
-of this repository, edited as users edit, merges HEAD's template with their edits kept, and an
-edit that overlaps the template's own change shows as a conflict, never as a silent overwrite.
+"""Template updates with cruft, as a user gets them: a project made from one template commit and
+edited as users edit takes a new actions-mlops release as a version bump with their edits kept,
+and an edit that overlaps the template's own change shows as a conflict, never as a silent
+overwrite.
 
 The template comes from this repository's own history (a local path): nothing reaches GitHub.
 Only committed template states count (cruft reads commits, not the working tree), except in the
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -68,37 +71,76 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def test_a_user_edited_project_updates_without_conflict_and_passes(tmp_path, project_env):
-    project = create(tmp_path, project_env)
-    # Typical edits: a param, a contract rule, their own feature code and test.
+def release_platform(template: Path, version: str) -> None:
+    """A new actions-mlops release in the template repository `template`, as `make platform`
+    makes one: the version bumped, a change that does not touch training (the report's title),
+    the wheel rebuilt into the project template's vendor/ and the project's pin moved to it."""
+    platform = template / "actions-mlops"
+    old = tomllib.loads((platform / "pyproject.toml").read_text())["project"]["version"]
+    edit(platform / "pyproject.toml", f'version = "{old}"', f'version = "{version}"')
+    edit(
+        platform / "src/actions_mlops/release/report.py", "## Model report:", "## Model report for"
+    )
+    vendor = template / "{{cookiecutter.project}}" / "vendor"
+    for wheel in vendor.glob("*.whl"):
+        wheel.unlink()
+    uv = str(Path(sys.executable).parent / "uv")
+    build = [uv, "build", "--offline", "--no-build-isolation", "--wheel", "--out-dir", str(vendor)]
+    run([*build, str(platform)], template)
+    (vendor / ".gitignore").unlink(missing_ok=True)
+    pyproject = template / "{{cookiecutter.project}}" / "pyproject.toml"
+    for pattern in ("actions_mlops-{}-py3", '=={}"'):  # the wheel's path and the pin
+        edit(pyproject, pattern.format(old), pattern.format(version))
+    commit(template, f"actions-mlops {version}")
+
+
+def test_a_platform_release_reaches_an_edited_project_as_a_version_bump(tmp_path, project_env):
+    """A project made the README's way from one template commit, with its owner's usual edits
+    and a trained model, updated by `make update` to a commit that releases a new actions-mlops:
+    no conflict, the update's diff is the pin, the lock and the wheel; the project's own
+    environment (`make setup`) runs the new version; `make check` and `make repro` pass and the
+    model is unchanged (the release does not touch training)."""
+    template = snapshot(tmp_path)
+    run([str(project_env / "bin" / "cruft"), "create", "--no-input", str(template)], tmp_path,
+        env=NO_GIT, timeout=300)  # fmt: skip
+    project = tmp_path / "churn-model"
+    run(["git", "init", "-q", "-b", "main"], project)
     edit(project / "params.yaml", "test_size: 0.25", "test_size: 0.3")
     edit(project / "contract.yaml", "min_rows: 50", "min_rows: 60")
-    features = project / "src" / "churn_model" / "features.py"  # where a1a3cd9 had it
-    features.write_text(features.read_text() + '\n\nMY_NOTE = "kept through template updates"\n')
-    (project / "tests" / "test_mine.py").write_text("def test_mine():\n    assert 1 + 1 == 2\n")
-    commit(project, "User edits")
-
-    head = template_head()
-    cruft(project_env, "update", "--checkout", head, "--skip-apply-ask", cwd=project)
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == head
-    conflicts = make(project, "template-conflicts", project_env)
-    assert "none" in conflicts.stdout
-    assert "test_size: 0.3" in (project / "params.yaml").read_text()
-    assert "min_rows: 60" in (project / "contract.yaml").read_text()
-    # HEAD groups the package by the flow: the user's feature code moved with its file.
-    assert "MY_NOTE" in (project / "src" / "churn_model" / "data" / "features.py").read_text()
-    assert not features.exists()
-    assert (project / "tests" / "test_mine.py").exists()
-    assert (project / "src" / "churn_model" / "core" / "modelfile.py").exists(), (
-        "HEAD's modules arrived"
+    features = project / "src" / "churn_model" / "features.py"
+    edit(
+        features,
+        "    return default_features(",
+        "    # Reviewed by the team.\n    return default_features(",
     )
+    (project / "README.md").write_text((project / "README.md").read_text() + "\nOur notes.\n")
+    (project / "tests" / "test_mine.py").write_text("def test_mine() -> None:\n    assert True\n")
+    make(project, "setup", project / ".venv", timeout=900)
+    make(project, "repro", project / ".venv", timeout=900)
+    model = (project / "models" / "model.skops").read_bytes()
+    commit(project, "Our project")
 
-    commit(project, "Template update")
-    make(project, "check", project_env, timeout=900)
-    make(project, "repro", project_env, timeout=900)
-    # Now that the project has `make update`, a second update is a no-op.
-    again = make(project, "update", project_env, env={"TEMPLATE_REF": head})
-    assert "none" in again.stdout
+    release_platform(template, "0.1.1")
+    update = make(project, "update", project / ".venv", env={"TEMPLATE_REF": "main"}, timeout=900)
+    assert "make template-conflicts: none" in update.stdout
+    run(["git", "add", "-A"], project)
+    names = ["git", "diff", "--cached", "--name-only", "--no-renames"]
+    changed = set(run(names, project).stdout.split())
+    wheels = {f"vendor/actions_mlops-{v}-py3-none-any.whl" for v in ("0.1.0", "0.1.1")}
+    assert changed == {".cruft.json", "pyproject.toml", "uv.lock", *wheels}, changed
+    assert "Reviewed by the team" in features.read_text()
+    assert "test_size: 0.3" in (project / "params.yaml").read_text()
+    assert "Our notes." in (project / "README.md").read_text()
+    commit(project, "actions-mlops 0.1.1")
+
+    make(project, "setup", project / ".venv", timeout=900)
+    version = run([str(project / ".venv/bin/python"), "-c",
+                   "import actions_mlops; print(actions_mlops.__version__)"], project)  # fmt: skip
+    assert version.stdout.strip() == "0.1.1"
+    make(project, "check", project / ".venv", timeout=900)
+    again = make(project, "repro", project / ".venv", timeout=900)
+    assert "Running stage" not in again.stdout
+    assert (project / "models" / "model.skops").read_bytes() == model
 
 
 def test_an_edit_overlapping_the_templates_change_is_a_visible_conflict(tmp_path, project_env):

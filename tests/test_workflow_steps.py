@@ -284,9 +284,8 @@ def test_the_report_says_how_the_gate_compared(project):
     (reports / "metrics.json").write_text(json.dumps(metrics))
     why = "the model of churn-model@v0.1.0 is not available from DVC or its GitHub Release"
     (reports / "gate.json").write_text(json.dumps(gate_report("recorded", why)))
-    package = project.name.replace("-", "_")
     env = {"PYTHONPATH": str(project / "src"), "GITHUB_BASE_REF": ""}
-    run([sys.executable, "-m", package, "report"], project, env=env)
+    run([sys.executable, "-m", "actions_mlops", "report"], project, env=env)
     text = (reports / "report.md").read_text()
     assert f"**recorded, not paired**: {why}" in text
 
@@ -555,7 +554,7 @@ log("ok")
 """
 # The package's steps, reduced to what they do with the remote, and how long they take.
 STANDIN_PYTHON = """#!/bin/bash
-if [ "$1" = -m ] && [ "$2" = {package} ]; then
+if [ "$1" = -m ] && [ "$2" = actions_mlops ]; then
   case "$3" in
     gate) "$(dirname "$0")/dvc" pull || exit 1; sleep {slow} ;;  # champion's model, bootstrap
     register|retrain-branch) exec "$(dirname "$0")/dvc" push ;;
@@ -595,14 +594,12 @@ def oidc() -> str:
     server.shutdown()
 
 
-def standin_venv(tmp: Path, package: str) -> Path:
+def standin_venv(tmp: Path) -> Path:
     venv = tmp / "venv"
     (venv / "bin").mkdir(parents=True)
     scripts = {
         "dvc": STANDIN_DVC.format(python=sys.executable),
-        "python": STANDIN_PYTHON.format(
-            package=package, python=sys.executable, slow=TOKEN_TTL + 0.5
-        ),
+        "python": STANDIN_PYTHON.format(python=sys.executable, slow=TOKEN_TTL + 0.5),
     }
     for name, text in scripts.items():
         (venv / "bin" / name).write_text(text)
@@ -631,7 +628,7 @@ def test_each_remote_step_has_fresh_credentials(remote, oidc, tmp_path_factory):
     }
     for name, job in REMOTE_JOBS:
         tmp = tmp_path_factory.mktemp(f"{remote}-{name}-{job}")
-        venv = standin_venv(tmp, baked.name.replace("-", "_"))
+        venv = standin_venv(tmp)
         env = {
             "VENV": str(venv),
             "POINT": "0",

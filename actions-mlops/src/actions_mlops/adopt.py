@@ -1,0 +1,372 @@
+"""`make adopt DATA=table.csv TARGET=column [TASK=...]`: make the project yours, in one command.
+
+Points params.yaml data.raw at the table (a copy in data/raw/ when it lies outside the project,
+tracked with DVC when larger than the git hook's LARGE_FILE limit), drafts contract.yaml for the
+target (infer.py: ids, dates, near-copies of the target and free text are left out, each with its
+reason), sets the task with metrics, model, slices and gate thresholds that fit this data, and
+removes the example's leftovers (its ingest stage and slice). Everything is checked as `make
+check-config` checks it before a file is written; then it prints what it chose and what to
+review. params.yaml and dvc.yaml keep their comments (round-trip YAML); contract.yaml is drafted
+afresh with its documentation header, keeping the rules you reviewed (same target)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from actions_mlops.checks import params_problems
+from actions_mlops.core.config import (
+    CONTRACT_FILE,
+    PARAMS_FILE,
+    TABLE_FORMATS,
+)
+from actions_mlops.core.errors import StepError
+from actions_mlops.core.outputs import write_text
+from actions_mlops.core.typed import ConfigError
+from actions_mlops.data.contract import (
+    Contract,
+    contract_problems,
+    dump_contract,
+    load_contract,
+)
+from actions_mlops.data.infer import draft, read_data
+
+DVC_FILE = Path("dvc.yaml")
+RAW_DIR = Path("data/raw")
+LARGE_FILE = 1_000_000  # bytes: .pre-commit-config.yaml blocks files above 1000 KB in git
+MAX_CLASSES_FOR_NUMBERS = 10  # a numeric target with at most this many values is a class label
+MAX_SLICE_LEVELS = 10  # a slice column has 2 to this many values
+# The template's default model and sweep grid per task, as params.yaml has them for that task
+# (README: Why this estimator): a change of task replaces both.
+ESTIMATORS: dict[str, dict[str, Any]] = {
+    "classification": {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"C": 1.0, "max_iter": 1000},
+        "grid": {"model.params.C": [0.01, 0.1, 1.0, 10.0]},
+    },
+    "regression": {
+        "estimator": "sklearn.linear_model.Ridge",
+        "params": {"alpha": 1.0},
+        "grid": {"model.params.alpha": [0.1, 1.0, 10.0, 100.0]},
+    },
+}
+METRICS = {
+    "classification": (
+        ["roc_auc", "accuracy", "balanced_accuracy", "f1_macro", "log_loss"],
+        "roc_auc",
+    ),
+    "regression": (["rmse", "mae", "r2"], "rmse"),
+}
+
+
+@dataclass
+class Plan:
+    """What adoption will write, and the lines of its review."""
+
+    raw: Path
+    copy_from: Path | None
+    track_with_dvc: bool
+    task: str
+    contract: Contract
+    params: Any  # params.yaml as round-trip YAML (comments kept)
+    dvc: Any  # dvc.yaml likewise
+    inferred: list[str] = field(default_factory=list)
+    confirm: list[str] = field(default_factory=list)
+
+
+def _yaml() -> YAML:
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 100
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _flow(value: dict[str, Any] | list[Any]) -> CommentedMap | CommentedSeq:
+    """A mapping or list written on one line, as params.yaml writes them."""
+    node = CommentedMap(value) if isinstance(value, dict) else CommentedSeq(value)
+    node.fa.set_flow_style()
+    return node
+
+
+def _dumped(node: Any) -> str:
+    """Round-trip YAML as text, with the blank line before each top-level key that the
+    replaced values carried away."""
+    stream = io.StringIO()
+    _yaml().dump(node, stream)
+    return re.sub(r"(\n[ \t]+[^\n#][^\n]*)\n(?=[A-Za-z_])", r"\1\n\n", stream.getvalue())
+
+
+def _plain(node: Any) -> Any:
+    """Round-trip YAML as plain Python data (what load_params and check-config read)."""
+    return yaml.safe_load(_dumped(node))
+
+
+def infer_task(target: pd.Series) -> str:
+    """Classification for text, booleans and whole numbers with few values; else regression."""
+    present = target.dropna()
+    if not pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present):
+        return "classification"
+    whole = bool((present == present.round()).all())
+    return (
+        "classification" if whole and present.nunique() <= MAX_CLASSES_FOR_NUMBERS else "regression"
+    )
+
+
+def _margin(test_rows: int) -> float:
+    """Non-inferiority margin on a 0-1 scale: two standard errors of a share near 50% on the test
+    rows (1/sqrt(n)), kept within [0.01, 0.05]."""
+    return round(min(0.05, max(0.01, 1 / math.sqrt(max(test_rows, 1)))), 3)
+
+
+def gate_rules(
+    task: str, target: pd.Series, test_rows: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, float], list[str]]:
+    """Gate metrics and slice floors that mean something on this data, and how they were set:
+    bounds relative to a trivial model (chance, the class shares, the mean), margins from the
+    test set's size."""
+    margin = _margin(test_rows)
+    why = [
+        f"non-inferiority margin {margin:g} = 1/sqrt({test_rows} test rows), within [0.01, 0.05]"
+    ]
+    if task == "classification":
+        shares = target.value_counts(normalize=True)
+        chance = 1 / len(shares)
+        prior_loss = float(-(shares * shares.map(math.log)).sum())
+        ceiling = math.ceil(prior_loss * 1000) / 1000
+        metrics: dict[str, dict[str, Any]] = {
+            "roc_auc": {"floor": 0.6, "compare": "non_inferior", "margin": margin},
+            "balanced_accuracy": {
+                "floor": round(chance + 0.1, 3),
+                "compare": "non_inferior",
+                "margin": margin,
+            },
+            "log_loss": {"ceiling": ceiling},
+        }
+        why += [
+            "roc_auc floor 0.6 = chance (0.5) + 0.1",
+            f"balanced_accuracy floor {chance + 0.1:.3g} = chance (1/{len(shares)} classes) + 0.1",
+            f"log_loss ceiling {ceiling:g} = the loss of always predicting the class shares",
+            f"slice floor: balanced_accuracy >= chance ({chance:.3g})",
+        ]
+        return metrics, {"balanced_accuracy": round(chance, 3)}, why
+    spread = float(pd.to_numeric(target, errors="coerce").std())
+    digits = max(0, 3 - math.floor(math.log10(spread))) if spread > 0 else 3
+    ceiling, rmse_margin = round(spread, digits), round(margin * spread, digits)
+    metrics = {
+        "r2": {"floor": 0.1, "compare": "non_inferior", "margin": margin},
+        "rmse": {"ceiling": ceiling, "compare": "non_inferior", "margin": rmse_margin},
+    }
+    why += [
+        "r2 floor 0.1: better than predicting the mean (0) by 0.1",
+        f"rmse ceiling {ceiling:g} = the target's standard deviation (the mean's rmse)",
+        f"rmse margin {rmse_margin:g} = {margin:g} x the target's standard deviation",
+        "slice floor: r2 >= 0 (no slice worse than its own mean)",
+    ]
+    return metrics, {"r2": 0.0}, why
+
+
+def choose_slices(
+    frame: pd.DataFrame, contract: Contract, test_rows: int, min_rows: int
+) -> list[str]:
+    """The feature with 2 to MAX_SLICE_LEVELS values whose rarest value is expected most often
+    in the test rows, when that is at least `min_rows` (else no slice)."""
+    best, best_rows = None, 0.0
+    for name in contract.features:
+        shares = frame[name].value_counts(normalize=True)
+        if not 2 <= len(shares) <= MAX_SLICE_LEVELS:
+            continue
+        rarest = shares.min() * test_rows
+        if rarest >= min_rows and rarest > best_rows:
+            best, best_rows = name, rarest
+    return [best] if best else []
+
+
+def place(data: Path) -> tuple[Path, Path | None]:
+    """Where params data.raw will point: the file itself inside the project, else a copy in
+    data/raw/ (refused when a different file is already there)."""
+    source = data.resolve()
+    if source.suffix not in TABLE_FORMATS:
+        raise StepError(f"{data}: DATA must be a {' or '.join(TABLE_FORMATS)} file")
+    if not source.is_file():
+        raise StepError(f"{data}: no such file")
+    if source.is_relative_to(Path.cwd()):
+        return source.relative_to(Path.cwd()), None
+    raw = RAW_DIR / source.name
+    if raw.exists() and raw.read_bytes() != source.read_bytes():
+        raise StepError(f"{raw} exists and differs from {data}: move it away or rename {data}")
+    return raw, source
+
+
+def plan(data: Path, target: str, task: str | None) -> Plan:
+    """Everything adoption will write, checked, before anything is written."""
+    if not str(data).strip() or not target.strip():
+        raise StepError("name the table and its target: make adopt DATA=table.csv TARGET=column")
+    raw, copy_from = place(data)
+    frame = read_data(data)
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns))
+        raise StepError(f"{data}: no column {target!r} (TARGET); the table has: {columns}")
+    chosen = task or infer_task(frame[target])
+    if chosen == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
+        raise StepError(f"{data}: TARGET {target!r} holds text; TASK=regression needs numbers")
+    current = load_contract(CONTRACT_FILE) if CONTRACT_FILE.exists() else None
+    contract, kept = draft(frame, target, chosen, current)
+    params = _yaml().load(PARAMS_FILE.read_text(encoding="utf-8"))
+    dvc = _yaml().load(DVC_FILE.read_text(encoding="utf-8"))
+    size = (copy_from or raw).stat().st_size
+    tracked = Path(f"{raw}.dvc").exists()
+    result = Plan(raw, copy_from, size > LARGE_FILE and not tracked, chosen, contract, params, dvc)
+    _set_params(result, frame, target, current)
+    _review_contract(result, kept)
+    return result
+
+
+def _set_params(result: Plan, frame: pd.DataFrame, target: str, current: Contract | None) -> None:
+    """params.yaml for this data: data, task, model, split, metrics, slices, gate."""
+    params, task, inferred = result.params, result.task, result.inferred
+    rows = len(frame)
+    where = f"a copy in {result.raw}" if result.copy_from else str(result.raw)
+    dvc_note = " (tracked with DVC: larger than 1000 KB)" if result.track_with_dvc else ""
+    inferred.append(
+        f"data: {rows} rows, {len(frame.columns)} columns -> data.raw {where}{dvc_note}"
+    )
+    previous = Path(params["data"]["raw"])
+    if previous != result.raw and previous.exists():
+        result.confirm.append(
+            f"{previous} is no longer read: `git rm {previous}` if it was the example"
+        )
+    params["data"]["raw"] = str(result.raw)
+    if "source" in params["data"]:
+        del params["data"]["source"]
+        comments = params["data"].ca.items  # the comment describing data.source goes too
+        if "sklearn:" in str(getattr((comments.get("raw") or [None] * 3)[2], "value", "")):
+            del comments["raw"]
+        inferred.append("removed data.source and the ingest stage: the data is yours now")
+    classes = frame[target].nunique()
+    kind = "binary" if classes == 2 else f"{classes} classes" if task == "classification" else ""
+    inferred.append(f"task: {task}" + (f" ({kind})" if kind else "") + f", target {target!r}")
+    if params.get("task") != task:
+        default = ESTIMATORS[task]
+        params["model"]["estimator"] = default["estimator"]
+        params["model"]["params"] = CommentedMap(default["params"])
+        params["sweep"]["grid"] = CommentedMap(
+            {key: _flow(values) for key, values in default["grid"].items()}
+        )
+        inferred.append(f"model: {default['estimator']} and its sweep grid (the task changed)")
+    params["task"] = task
+    params["split"]["stratify"] = task == "classification"
+    metrics, primary = METRICS[task]
+    params["evaluate"]["metrics"] = _flow(list(metrics))
+    params["evaluate"]["primary"] = primary
+    test_rows = round(rows * float(params["split"]["test_size"]))
+    min_rows = int(params["gate"]["slices"].get("min_rows", 30))
+    slices = choose_slices(frame, result.contract, test_rows, min_rows)
+    old = list(params["evaluate"].get("slices") or [])
+    params["evaluate"]["slices"] = _flow(slices)
+    inferred.append(f"metrics: {', '.join(metrics)}; primary {primary}")
+    inferred.append(
+        f"slices: {slices[0]} (every value has >= {min_rows} expected test rows)"
+        if slices
+        else f"slices: none (no column of 2-10 values, each with >= {min_rows} test rows)"
+    )
+    if old and old != slices:
+        inferred.append(f"removed slice(s) {', '.join(old)} (the previous data's)")
+    gate, floors, why = gate_rules(task, frame[target].dropna(), test_rows)
+    table = params["gate"]["metrics"]
+    for name in list(table):
+        del table[name]
+    for name, rule in gate.items():
+        table[name] = _flow(rule)
+    params["gate"]["slices"]["floors"] = CommentedMap(floors)
+    inferred += [f"gate: {line}" for line in why]
+    if current is not None and current.target != target:
+        inferred.append(f"contract: drafted afresh (the previous one was for {current.target!r})")
+    if "ingest" in result.dvc.get("stages", {}):
+        del result.dvc["stages"]["ingest"]
+
+
+def _review_contract(result: Plan, kept: list[str]) -> None:
+    """Review lines for the contract: each column left out of the model and why."""
+    contract = result.contract
+    left_out = [c for c in contract.columns.values() if c.role in ("id", "ignored")]
+    features = contract.features
+    shown = ", ".join(features[:8]) + (
+        f" and {len(features) - 8} more" if len(features) > 8 else ""
+    )
+    result.inferred.append(f"features: {len(features)} ({shown})")
+    for column in left_out:
+        why = column.reason or "as the reviewed contract says"
+        result.inferred.append(f"left out {column.name} as {column.role}: {why}")
+    if kept:
+        result.inferred.append(f"contract: kept your reviewed rules of {', '.join(kept)}")
+    result.confirm += [
+        "contract.yaml: each column's role; no feature may be recorded after the outcome",
+        "contract.yaml: ranges and allowed values; then delete `inferred: true` and set "
+        "`severity: error` on the rules you keep",
+        "params.yaml gate: floors, ceilings and margins (the reasons above)",
+    ]
+
+
+def check(result: Plan) -> None:
+    """The checks of `make check-config` on what would be written; ConfigError lists each."""
+    text = dump_contract(result.contract)
+    contract, problems = contract_problems(yaml.safe_load(text), str(CONTRACT_FILE))
+    problems += params_problems(_plain(result.params), contract)
+    if problems:
+        raise ConfigError(problems)
+
+
+def write(result: Plan) -> None:
+    """Copy the data (and `dvc add` it when large), then write params, contract and dvc.yaml."""
+    if result.copy_from is not None:
+        result.raw.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.copy_from, result.raw)
+    if result.track_with_dvc:
+        done = subprocess.run(
+            [sys.executable, "-m", "dvc", "add", "--quiet", str(result.raw)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+            raise StepError(f"dvc add {result.raw} failed: {lines[-1]}")
+    for path, node in ((PARAMS_FILE, result.params), (DVC_FILE, result.dvc)):
+        write_text(path, _dumped(node))
+    write_text(CONTRACT_FILE, dump_contract(result.contract))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m actions_mlops adopt`."""
+    parser.add_argument("--data", type=Path, required=True, help="your table, CSV or Parquet")
+    parser.add_argument("--target", required=True, help="the column to predict")
+    parser.add_argument(
+        "--task", choices=("classification", "regression"), help="default: from the target"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry: plan, check, write, then print the review."""
+    result = plan(args.data, args.target, args.task)
+    check(result)
+    write(result)
+    print("adopt: the project now trains on your data. What was inferred:")
+    print("\n".join(f"  - {line}" for line in result.inferred))
+    print("Confirm before your first pull request:")
+    print("\n".join(f"  - {line}" for line in result.confirm))
+    print("Next: make repro gate, then commit (git add -A && git commit -m 'Adopt my data').")
+    return 0

@@ -1,0 +1,155 @@
+"""`make check-config`: every settings file checked before the pipeline touches anything.
+
+The field types (config.py, contract.py) catch misspelt keys, wrong types and out-of-range
+numbers; this module adds what needs more than one field or file: the estimator can be imported
+and takes its params, metrics exist and gate bounds lie within each metric's range, the primary
+metric and the gate's metrics are computed by evaluate, slices name contract columns."""
+
+from __future__ import annotations
+
+from dataclasses import is_dataclass
+from typing import Any, get_type_hints
+
+from actions_mlops.core.config import (
+    BENTOFILE,
+    CONTRACT_FILE,
+    PARAMS_FILE,
+    EvaluateParams,
+    GateParams,
+    Params,
+    SweepParams,
+)
+from actions_mlops.core.typed import (
+    ConfigError,
+    Problem,
+    build,
+    read_yaml,
+    show,
+)
+from actions_mlops.data.contract import (
+    Contract,
+    load_contract,
+)
+from actions_mlops.data.features import load_features
+from actions_mlops.training.estimator import make_estimator
+from actions_mlops.training.metrics import (
+    METRICS,
+    RANGES,
+)
+
+FILE = str(PARAMS_FILE)
+
+
+def evaluate_problems(evaluate: EvaluateParams, contract: Contract | None) -> list[Problem]:
+    """Metrics that exist, a primary metric among them, slices that are contract columns."""
+    problems = []
+    for i, name in enumerate(evaluate.metrics):
+        if name not in METRICS:
+            allowed = f"one of {', '.join(METRICS)}"
+            problems.append(Problem(FILE, f"evaluate.metrics[{i}]", name, allowed))
+    if evaluate.primary not in evaluate.metrics:
+        allowed = f"one of evaluate.metrics ({', '.join(evaluate.metrics)})"
+        problems.append(Problem(FILE, "evaluate.primary", evaluate.primary, allowed))
+    columns = contract.columns if contract else {}
+    for i, column in enumerate(evaluate.slices if contract else []):
+        if column not in columns:
+            allowed = f"a column of {CONTRACT_FILE} ({', '.join(columns)})"
+            problems.append(Problem(FILE, f"evaluate.slices[{i}]", column, allowed))
+    return problems
+
+
+def gate_problems(gate: GateParams, evaluate: EvaluateParams | None) -> list[Problem]:
+    """Gate metrics that evaluate computes, bounds within each metric's range, floor <= ceiling."""
+    problems = []
+    bounds = {f"gate.metrics.{n}": (n, r.floor, r.ceiling) for n, r in gate.metrics.items()}
+    bounds |= {f"gate.slices.floors.{n}": (n, f, None) for n, f in gate.slices.floors.items()}
+    for key, (name, floor, ceiling) in bounds.items():
+        if evaluate and name not in evaluate.metrics:
+            allowed = f"a metric evaluate.metrics computes ({', '.join(evaluate.metrics)})"
+            problems.append(Problem(FILE, key.rpartition(".")[0], name, allowed))
+            continue
+        for bound, value in (("floor", floor), ("ceiling", ceiling)):
+            if value is not None and name in RANGES and value not in RANGES[name]:
+                where = key if key.startswith("gate.slices") else f"{key}.{bound}"
+                allowed = f"{name} is {RANGES[name]}, so this {bound} always or never passes"
+                problems.append(Problem(FILE, where, show(value), allowed))
+        if floor is not None and ceiling is not None and floor > ceiling:
+            both = f"floor {floor:g}, ceiling {ceiling:g}"
+            problems.append(Problem(FILE, key, both, "floor <= ceiling"))
+    return problems
+
+
+def sweep_problems(sweep: SweepParams, raw: dict[str, Any]) -> list[Problem]:
+    """Grid keys that are params.yaml paths in an existing section."""
+    problems = []
+    for path, values in sweep.grid.items():
+        if not isinstance(_lookup(raw, path.rpartition(".")[0]), dict):
+            allowed = "a params.yaml key path (section.key) whose section exists"
+            problems.append(Problem(FILE, f"sweep.grid.{path}", show(values), allowed))
+    return problems
+
+
+def _lookup(raw: Any, path: str) -> Any:
+    for part in path.split(".") if path else []:
+        raw = raw.get(part) if isinstance(raw, dict) else None
+    return raw
+
+
+def params_problems(raw: Any, contract: Contract | None) -> list[Problem]:
+    """Every problem in params.yaml's mapping: the field types of each section, then the checks
+    above on every section that is itself valid (so one bad section hides nothing else)."""
+    problems = build(Params, raw, FILE)[1]
+    if not isinstance(raw, dict):
+        return problems
+    sections = {
+        name: build(hint, raw[name], FILE, name)[0]
+        for name, hint in get_type_hints(Params).items()
+        if is_dataclass(hint) and isinstance(raw.get(name), dict)
+    }
+    task = raw.get("task") if raw.get("task") in ("classification", "regression") else None
+    evaluate = sections.get("evaluate")
+    if sections.get("model"):
+        problems += make_estimator(sections["model"], task)[1]
+        try:
+            load_features(sections["model"].features)
+        except ConfigError as error:
+            problems += error.problems
+    if evaluate:
+        problems += evaluate_problems(evaluate, contract)
+    if sections.get("gate"):
+        problems += gate_problems(sections["gate"], evaluate)
+    if sections.get("sweep"):
+        problems += sweep_problems(sections["sweep"], raw)
+    return problems
+
+
+def check_all() -> list[Problem]:
+    """Every problem in params.yaml, contract.yaml and bentofile.yaml (empty: all valid)."""
+    problems: list[Problem] = []
+    contract = None
+    try:
+        contract = load_contract()
+    except ConfigError as error:
+        problems += error.problems
+    try:
+        problems[:0] = params_problems(read_yaml(PARAMS_FILE), contract)
+    except ConfigError as error:
+        problems[:0] = error.problems
+    try:
+        bento = read_yaml(BENTOFILE)
+        if not isinstance(bento, dict):
+            allowed = "a mapping (service, include, python, ...)"
+            problems.append(Problem(str(BENTOFILE), "(top level)", show(bento), allowed))
+    except ConfigError as error:
+        problems += error.problems
+    return problems
+
+
+def main() -> int:
+    """CLI entry: raise ConfigError listing every problem, or say the files are valid."""
+    problems = check_all()
+    if problems:
+        raise ConfigError(problems)
+    files = ", ".join(map(str, (PARAMS_FILE, CONTRACT_FILE, BENTOFILE)))
+    print(f"check: {files} are valid")
+    return 0

@@ -1,0 +1,271 @@
+"""Monitor: drift of a batch of production inputs (by default the service's prediction log)
+against the champion's reference profile, its values outside the contract per column, and its
+performance when labels are given; reports/monitor.json and reports/monitor.md.
+
+Exit codes: 0 ok, 2 warn, 3 alarm (1 is left for errors such as an unreadable batch), so a
+scheduled workflow can tell them apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from actions_mlops.core.config import (
+    MONITOR_FILE,
+    MONITOR_MARKDOWN,
+    PROFILE_FILE,
+    Params,
+    load_params,
+    log_folder,
+)
+from actions_mlops.data.contract import (
+    Contract,
+    load_contract,
+)
+from actions_mlops.data.tables import (
+    read_table,
+)
+from actions_mlops.monitoring import drift
+from actions_mlops.monitoring.reference import committed_profile
+from actions_mlops.release.champion import (
+    Champion,
+    find_champion,
+    recorded_metrics,
+)
+from actions_mlops.serving.flags import column_flag
+from actions_mlops.serving.predictionlog import read_log
+from actions_mlops.training.metrics import (
+    Predictions,
+    direction,
+    score,
+)
+
+EXIT_CODES = {"ok": 0, "warn": 2, "alarm": 3}
+LABEL_METRICS = {
+    "classification": ["accuracy", "balanced_accuracy", "f1_macro"],
+    "regression": ["rmse", "mae", "r2"],
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m actions_mlops monitor`."""
+    parser.add_argument(
+        "--batch",
+        type=Path,
+        help="prediction log (.jsonl or a folder of them) or a CSV/Parquet file of inputs "
+        "(default: the service's log, params monitor.log_dir; data.raw while it is empty)",
+    )
+    parser.add_argument("--labels", type=Path, help="CSV with request_id[, record] and the target")
+
+
+def default_batch(params: Params) -> Path:
+    """The project's prediction log, where `make serve` writes it, while it holds any file;
+    else the raw data (params data.raw), with a line on stderr saying so."""
+    folder = log_folder(params.monitor.log_dir)
+    if folder.is_dir() and any(folder.glob("*.jsonl")):
+        return folder
+    print(f"monitor: no prediction log in {folder}: reading {params.data.raw}", file=sys.stderr)
+    return params.data.raw
+
+
+def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]:
+    """The batch's rows, from a prediction log or a data file, and the log's unreadable lines
+    (skipped). A log's `pii` columns are masked, so they are left out of the comparison."""
+    if path.is_dir() or path.suffix == ".jsonl":
+        logged = read_log(path)
+        masked = [name for name, column in contract.columns.items() if column.pii]
+        return logged.frame.drop(columns=masked, errors="ignore"), logged.bad_lines
+    return read_table(path, contract), []
+
+
+def out_of_contract(batch: pd.DataFrame, contract: Contract) -> dict[str, Any]:
+    """Values outside the contract's range or allowed values: how many rows have any, and a count
+    per column and check. A prediction log's rows carry the flags the service gave them (its
+    `warnings`); a data file's values are checked here, by the same rule (serving/flags.py)."""
+    counts: dict[str, dict[str, int]] = {}
+    if "warnings" in batch.columns:
+        flagged = batch["warnings"].map(lambda flags: isinstance(flags, list) and bool(flags))
+        for flags in batch.loc[flagged, "warnings"]:
+            for flag in flags:
+                column = counts.setdefault(flag["column"], {})
+                column[flag["check"]] = column.get(flag["check"], 0) + 1
+        return {"rows": int(flagged.sum()), "columns": counts}
+    outside = pd.Series(False, index=batch.index)
+    for name in contract.features:
+        if name not in batch.columns:
+            continue
+        values = batch[name].astype(object).where(batch[name].notna(), None)
+        found = {value: column_flag(contract.columns[name], value) for value in values.unique()}
+        checks = values.map({value: flag.check for value, flag in found.items() if flag})
+        for check, count in checks.value_counts().items():
+            counts.setdefault(name, {})[str(check)] = int(count)
+        outside |= checks.notna()
+    return {"rows": int(outside.sum()), "columns": counts}
+
+
+def reference_profile(champion: Champion | None) -> tuple[dict[str, Any], str]:
+    """The production model's committed profile, else the working copy's (a local run)."""
+    committed = committed_profile(champion.tag if champion else None)
+    if committed is not None:
+        return committed
+    if PROFILE_FILE.exists():
+        return json.loads(PROFILE_FILE.read_text(encoding="utf-8")), str(PROFILE_FILE)
+    raise FileNotFoundError("no reference profile: run make repro (the profile stage) first")
+
+
+def performance(
+    batch: pd.DataFrame, labels: pd.DataFrame, contract: Contract, task: str
+) -> dict[str, Any]:
+    """Metrics of the logged predictions against labels joined by request id (and record)."""
+    keys = [k for k in ("request_id", "record") if k in labels.columns and k in batch.columns]
+    if "request_id" not in keys:
+        raise ValueError("the labels file needs a request_id column to join the prediction log")
+    joined = batch.merge(labels[[*keys, contract.target]], on=keys, how="inner")
+    if joined.empty:
+        raise ValueError("no labelled request matches the prediction log")
+    truth, predicted = joined[contract.target], joined["prediction"]
+    if task == "classification":
+        classes = sorted(set(map(str, truth)) | set(map(str, predicted)))
+        index = {label: i for i, label in enumerate(classes)}
+        results = Predictions(
+            np.array([index[str(t)] for t in truth]), np.array([index[str(p)] for p in predicted])
+        )
+    else:
+        results = Predictions(truth.to_numpy(dtype=float), predicted.to_numpy(dtype=float))
+    values = {name: float(score(name, results)[0]) for name in LABEL_METRICS[task]}
+    return {"labelled_rows": len(joined), "metrics": values}
+
+
+def performance_checks(
+    measured: dict[str, float], champion: dict[str, Any] | None, tolerance: float
+) -> list[dict[str, Any]]:
+    """Each measured metric against the champion's test-set value: alarm beyond `tolerance`."""
+    checks = []
+    for name, value in measured.items():
+        recorded = ((champion or {}).get("metrics") or {}).get(name, {}).get("value")
+        if recorded is None or not math.isfinite(value):
+            continue
+        drop = recorded - value if direction(name) == "higher" else value - recorded
+        checks.append(
+            {
+                "metric": name,
+                "value": value,
+                "champion": recorded,
+                "drop": drop,
+                "alarm": drop > tolerance,
+            }
+        )
+    return checks
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The monitoring report: verdict, drifting columns, performance."""
+    icon = {"ok": "✅", "warn": "⚠️", "alarm": "🚨"}[report["verdict"]]
+    lines = [
+        f"## Model monitoring: {icon} {report['verdict'].upper()}",
+        "",
+        f"Batch `{report['batch']}` ({report['rows']} rows) against `{report['reference']}`.",
+        "",
+    ]
+    if report.get("skipped_lines"):
+        lines += [
+            f"⚠️ {report['skipped_lines']} unreadable log lines skipped (a write cut short, e.g. "
+            f"by a full disk), first at `{report['first_skipped']}`.",
+            "",
+        ]
+    lines.append(drift.markdown(report["drift"]).strip())
+    outside = report.get("out_of_contract") or {"rows": 0, "columns": {}}
+    if outside["rows"]:
+        lines += [
+            "",
+            f"### Values outside the contract ({outside['rows']} of {report['rows']} rows)",
+            "",
+            "| column | check | values |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{column}` | {check} | {count} |"
+            for column, checks in sorted(outside["columns"].items())
+            for check, count in sorted(checks.items())
+        ]
+    checks = report.get("performance", {}).get("checks")
+    if checks:
+        lines += [
+            "",
+            "### Performance on labelled requests",
+            "",
+            "| metric | production | champion (test set) | drop | |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{c['metric']}` | {c['value']:.4f} | {c['champion']:.4f} | {c['drop']:+.4f} "
+            f"| {'🚨' if c['alarm'] else '✅'} |"
+            for c in checks
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def assess(
+    batch: pd.DataFrame,
+    profile: dict[str, Any],
+    params: Params,
+    contract: Contract,
+    labels: pd.DataFrame | None = None,
+    champion_metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Verdict, drift and (with labels) performance of one batch."""
+    drift_report = drift.compare(batch, profile, params.drift)
+    verdict = {"ok": "ok", "warn": "warn", "fail": "alarm"}[drift_report["verdict"]]
+    report: dict[str, Any] = {
+        "rows": len(batch),
+        "drift": drift_report,
+        "out_of_contract": out_of_contract(batch, contract),
+    }
+    if labels is not None:
+        measured = performance(batch, labels, contract, params.task)
+        tolerance = params.monitor.performance_tolerance
+        checks = performance_checks(measured["metrics"], champion_metrics, tolerance)
+        report["performance"] = measured | {"tolerance": tolerance, "checks": checks}
+        if any(check["alarm"] for check in checks):
+            verdict = "alarm"
+    return {"verdict": verdict} | report
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm."""
+    params, contract = load_params(), load_contract()
+    batch_path = args.batch or default_batch(params)
+    try:
+        batch, bad_lines = load_batch(batch_path, contract)
+    except (OSError, ValueError) as error:
+        print(f"monitor: cannot read the batch: {error}", file=sys.stderr)
+        return 1
+    if bad_lines:
+        print(
+            f"monitor: skipped {len(bad_lines)} unreadable log lines, first at {bad_lines[0]}",
+            file=sys.stderr,
+        )
+    champion = find_champion(params.registry.model, params.registry.champion_stage)
+    profile, source = reference_profile(champion)
+    labels = pd.read_csv(args.labels) if args.labels else None
+    champion_metrics = recorded_metrics(champion) if champion else None
+    report = assess(batch, profile, params, contract, labels, champion_metrics)
+    report |= {"batch": str(batch_path), "reference": source, "skipped_lines": len(bad_lines)}
+    if bad_lines:
+        report["first_skipped"] = bad_lines[0]
+    MONITOR_FILE.parent.mkdir(parents=True, exist_ok=True)
+    MONITOR_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    MONITOR_MARKDOWN.write_text(markdown(report), encoding="utf-8")
+    for row in report["drift"]["columns"]:
+        if row["drifted"]:
+            print(f"monitor: {row['column']} drifted: {row['detail']}", file=sys.stderr)
+    print(f"monitor: {report['verdict']} (reports in {MONITOR_MARKDOWN})")
+    return EXIT_CODES[report["verdict"]]

@@ -1,0 +1,52 @@
+"""Containerize: an OCI image of HEAD's bento, tagged for a container registry (ghcr.io).
+
+Needs a Docker engine (`bentoml containerize`). The image is `IMAGE:<X.Y.Z>` and `IMAGE:latest`
+(`--image`; `make containerize` passes the Makefile's IMAGE):
+the Python base image, a virtualenv with the bento's pinned packages, the bento and its model
+(bentofile.yaml, bento.Dockerfile.j2). Without the buildx plugin (e.g. Debian's docker.io), the
+classic builder builds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+from actions_mlops.release.package import package
+from actions_mlops.release.registry import RegistryError
+
+
+def has_buildx() -> bool:
+    """Whether `docker buildx` (BuildKit, BentoML's default builder) is installed."""
+    try:
+        probe = subprocess.run(["docker", "buildx", "version"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return probe.returncode == 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The image's name, without a tag: the Makefile's IMAGE is its one definition."""
+    parser.add_argument("--image", required=True, help="image name without tag (make: IMAGE)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """CLI entry: package when needed, then build the image with BentoML."""
+    try:
+        bento = package()
+    except RegistryError as error:
+        print(f"containerize: refused: {error}", file=sys.stderr)
+        return 1
+    semver = str(bento.tag.version).removeprefix("v")
+    command = [sys.executable, "-m", "bentoml", "containerize", str(bento.tag)]
+    command += ["--image-tag", f"{args.image}:{semver}", "--image-tag", f"{args.image}:latest"]
+    env = dict(os.environ)
+    if "DOCKER_BUILDKIT" not in env and not has_buildx():
+        print("containerize: no docker buildx: building with the classic builder")
+        env["DOCKER_BUILDKIT"] = "0"
+    # BentoML assembles the build context in a temporary folder and reads the Dockerfile
+    # template from there, refusing any file outside the working directory: run it there.
+    return subprocess.run(command, check=False, env=env, cwd=tempfile.gettempdir()).returncode

@@ -1,0 +1,189 @@
+"""Prediction log: every served record's inputs, outputs, out-of-contract flags, model version,
+time and request id, appended as JSON lines to a folder (rotated by size) that `make monitor`
+reads back.
+
+Inputs are stored verbatim, except the contract's `pii: true` columns: with PREDICTION_LOG_KEY
+set, each value becomes a keyed hash (`hmac:` and 16 hex digits: equal values give equal
+hashes, so distinct values can still be counted and joined, but not read back or guessed
+without the key); without it, the fixed token `<pii>`. Missing values stay null.
+
+Writing never fails a request: an unwritable sink is reported on stderr and the request goes on.
+Reading skips lines that are not whole JSON records (a write cut short by a full disk) and
+counts them. Where the folder is: see `config.log_folder`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+
+from actions_mlops.core.config import MonitorParams, log_folder
+
+if TYPE_CHECKING:  # pandas is for reading the log: the service that writes it never loads it
+    import pandas as pd
+
+DEFAULTS = MonitorParams()  # params.yaml `monitor`
+CURRENT = "predictions.jsonl"
+MASK_TOKEN = "<pii>"
+
+
+def masker(key: str | None) -> Callable[[Any], str]:
+    """The function that replaces one personal value: a keyed hash with `key`, else a token."""
+    if not key:
+        return lambda value: MASK_TOKEN
+    secret = key.encode()
+
+    def keyed_hash(value: Any) -> str:
+        digest = hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()
+        return f"hmac:{digest[:16]}"
+
+    return keyed_hash
+
+
+class PredictionLog:
+    """Appends one JSON line per predicted record; rotates the file past `max_bytes`."""
+
+    def __init__(
+        self,
+        folder: Path = DEFAULTS.log_dir,
+        max_bytes: int = DEFAULTS.max_bytes,
+        keep: int = DEFAULTS.keep,
+        masked: Iterable[str] = (),
+    ):
+        self.folder = log_folder(folder)
+        self.max_bytes, self.keep = max_bytes, keep
+        self.masked = frozenset(masked)
+        self._mask = masker(os.environ.get("PREDICTION_LOG_KEY"))
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        """The file being appended to."""
+        return self.folder / CURRENT
+
+    def write(
+        self,
+        request_id: str,
+        model_version: str,
+        records: list[dict[str, Any]],
+        predictions: list[Any],
+        probabilities: list[dict[str, float]] | None = None,
+        warnings: list[list[dict[str, Any]]] | None = None,
+    ) -> bool:
+        """Log one request (`warnings`: each record's out-of-contract flags, serving/flags.py);
+        False (and a line on stderr) when the sink cannot be written."""
+        try:
+            records = [self.mask(record) for record in records]
+            lines = self._lines(
+                request_id, model_version, records, predictions, probabilities, warnings
+            )
+            with self._lock:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._rotate()
+                with self.path.open("a", encoding="utf-8") as sink:
+                    sink.write("".join(lines))
+        except (OSError, TypeError, ValueError) as error:
+            print(f"prediction log: not written to {self.path}: {error}", file=sys.stderr)
+            return False
+        return True
+
+    def mask(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with each personal (`masked`) value replaced; nulls kept."""
+        if not self.masked:
+            return record
+        return {
+            name: self._mask(value) if name in self.masked and value is not None else value
+            for name, value in record.items()
+        }
+
+    @staticmethod
+    def _lines(
+        request_id: str,
+        model_version: str,
+        records: list[dict[str, Any]],
+        predictions: list[Any],
+        probabilities: list[dict[str, float]] | None,
+        warnings: list[list[dict[str, Any]]] | None,
+    ) -> list[str]:
+        """One JSON line per record."""
+        timestamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        lines = []
+        for index, (record, prediction) in enumerate(zip(records, predictions, strict=True)):
+            entry = {
+                "request_id": request_id,
+                "record": index,
+                "timestamp": timestamp,
+                "model_version": model_version,
+                "features": record,
+                "prediction": prediction,
+            }
+            if probabilities is not None:
+                entry["probabilities"] = probabilities[index]
+            if warnings is not None:
+                entry["warnings"] = warnings[index]
+            # pydantic's Rust encoder: about 5x faster than json.dumps on rows of floats.
+            lines.append(pydantic_core.to_json(entry, fallback=str).decode() + "\n")
+        return lines
+
+    def _rotate(self) -> None:
+        """Move a full current file aside and drop the oldest beyond `keep`."""
+        if not self.path.exists() or self.path.stat().st_size < self.max_bytes:
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        self.path.rename(self.folder / f"predictions-{stamp}.jsonl")
+        for old in sorted(self.folder.glob("predictions-*.jsonl"))[: -self.keep]:
+            old.unlink()
+
+
+@dataclass(frozen=True)
+class LoggedBatch:
+    """The readable records of a prediction log and where its unreadable lines are."""
+
+    frame: pd.DataFrame
+    bad_lines: list[str]  # "file:line" of each line that is not a whole JSON record
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One logged record, or None when the line is cut short or not a record."""
+    try:
+        entry = json.loads(line)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("features"), dict):
+        return None
+    return entry
+
+
+def read_log(path: Path) -> LoggedBatch:
+    """One row per logged record: request_id, record, timestamp, model_version, prediction,
+    the features as columns; `path` is one .jsonl file or a folder of them. Lines that do not
+    parse are skipped and listed; a log with no readable record is a ValueError."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    entries, bad_lines = [], []
+    for file in files:
+        for number, line in enumerate(file.read_bytes().splitlines(), start=1):
+            if not line.strip():
+                continue
+            entry = parse_line(line)
+            if entry is None:
+                bad_lines.append(f"{file}:{number}")
+            else:
+                entries.append(entry)
+    if not entries:
+        skipped = f" ({len(bad_lines)} unreadable lines)" if bad_lines else ""
+        raise ValueError(f"{path}: no logged predictions{skipped}")
+    import pandas as pd
+
+    frame = pd.json_normalize(entries, sep=".")
+    return LoggedBatch(frame.rename(columns=lambda c: c.removeprefix("features.")), bad_lines)

@@ -1,0 +1,193 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+from actions_mlops.core.config import (
+    VALIDATION_REPORT,
+    MetricRule,
+    SliceRules,
+)
+from actions_mlops.release.champion import find_champion
+from actions_mlops.release.gate import (
+    bound_checks,
+    leak_check,
+    paired_comparison,
+    slice_checks,
+)
+from actions_mlops.release.versions import versions
+from actions_mlops.training.metrics import (
+    Predictions,
+    bootstrap_weights,
+)
+
+
+def test_floor_and_ceiling():
+    rule = MetricRule(floor=0.8, ceiling=0.9)
+    passed = bound_checks("accuracy", rule, 0.85, (0.8, 0.9))
+    assert [c.passed for c in passed] == [True, True]
+    failed = bound_checks("accuracy", rule, 0.7, (0.6, 0.8))
+    assert not failed[0].passed and "accuracy 0.7000 < floor 0.8" in failed[0].reason
+
+
+def test_a_metric_that_is_not_a_number_fails_closed():
+    (check,) = bound_checks("r2", MetricRule(floor=0.1), float("nan"), (0.0, 0.0))
+    assert not check.passed and "could not be computed" in check.reason
+
+
+def test_identical_models_are_non_inferior_but_not_superior():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=300)
+    same = Predictions(truth, truth + rng.normal(0, 0.5, 300))
+    weights = bootstrap_weights(300, 500, seed=0)
+    rule = MetricRule(compare="non_inferior", margin=0.01)
+    check = paired_comparison("rmse", rule, same, same, weights, 0.95)
+    assert check.passed and check.difference == 0 and check.difference_interval == (0.0, 0.0)
+    superior = paired_comparison("rmse", MetricRule(compare="superior"), same, same, weights, 0.95)
+    assert not superior.passed
+
+
+def test_slices_missing_fail_closed_and_small_ones_are_not_gated():
+    rules = SliceRules(min_rows=30, floors={"accuracy": 0.7})
+    from actions_mlops.core.config import GateParams
+
+    params = GateParams(metrics={}, slices=rules)
+    slices = {
+        "colour": [
+            {"value": "red", "rows": 10, "accuracy": 0.1},
+            {"value": "blue", "rows": 50, "accuracy": 0.6},
+        ]
+    }
+    checks = slice_checks(slices, ["colour", "size"], params)
+    outcome = {c.name: c.passed for c in checks}
+    assert outcome == {
+        "slice colour=red accuracy": True,
+        "slice colour=blue accuracy": False,
+        "slice size": False,
+    }
+
+
+# A regression model's predictions (no class probabilities) scored with classification metrics.
+WITHOUT_PROBABILITIES = """
+import numpy as np
+from actions_mlops.training import metrics
+
+predictions = metrics.Predictions(np.array([1.0, 2.0]), np.array([1.5, 2.5]))
+for name in ("roc_auc", "log_loss"):
+    try:
+        metrics.score(name, predictions)
+    except ValueError as error:  # what the gate turns into a failed check
+        print(error)
+"""
+
+
+def test_a_metric_without_probabilities_is_a_value_error_even_without_asserts(workdir):
+    """The gate reports a metric that cannot be computed as a failed check; that must not rest
+    on `assert`, which `python -O` removes."""
+    result = subprocess.run(
+        [sys.executable, "-O", "-c", WITHOUT_PROBABILITIES], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "roc_auc needs class probabilities (a classification model's)",
+        "log_loss needs class probabilities (a classification model's)",
+    ]
+
+
+def test_champion_is_the_stage_assignment_else_the_latest_version(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def git(*args):
+        subprocess.run(["git", *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "one")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "m@v0.1.0", "-m", "v0.1.0")
+    first = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "two")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "m@v0.2.0", "-m", "v0.2.0")
+    git("tag", "m@v0.10.0-rc", "HEAD")  # not a version: ignored
+    assert [v.version for v in versions("m")] == ["v0.2.0", "v0.1.0"]  # highest first
+    latest = find_champion("m", "prod")
+    assert latest is not None and latest.version == "v0.2.0"
+    git(
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "tag",
+        "-a",
+        "m#prod#1",
+        first.strip(),
+        "-m",
+        "p",
+    )
+    champion = find_champion("m", "prod")
+    assert champion is not None
+    assert (champion.version, champion.stage, champion.tag) == ("v0.1.0", "prod", "m@v0.1.0")
+    assert find_champion("other", "prod") is None
+
+
+def quality_data(task: str):
+    """A 2,000-row training set and a 500-row test set."""
+    if task == "classification":
+        x, y = make_classification(3000, n_features=12, n_informative=6, random_state=0)
+    else:
+        x, y = make_regression(3000, n_features=12, n_informative=6, noise=60, random_state=0)
+    return x[:2000], y[:2000], x[2500:], y[2500:]
+
+
+def predictions(task, model, x, y):
+    if task == "classification":
+        proba = model.predict_proba(x)
+        return Predictions(y, proba.argmax(axis=1), proba)
+    return Predictions(y.astype(float), model.predict(x))
+
+
+@pytest.mark.parametrize("runs", [40])
+def test_gate_quality_false_blocks_and_detection(params, runs):
+    """Equivalent candidates (same recipe, other seeds) must pass; clearly worse ones must not."""
+    task = params.task
+    metric, rule = next((m, r) for m, r in params.gate.metrics.items() if r.compare)
+    forest = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    x_train, y_train, x_test, y_test = quality_data(task)
+
+    def fit(seed, **kwargs):
+        model = forest(n_estimators=30, random_state=seed, n_jobs=1, **kwargs)
+        return predictions(task, model.fit(x_train, y_train), x_test, y_test)
+
+    champion = fit(0)
+    weights = bootstrap_weights(len(y_test), params.gate.resamples, params.gate.seed)
+    outcomes: dict[str, list[tuple[bool, bool]]] = {"equivalent": [], "degraded": []}
+    for seed in range(1, runs + 1):
+        for kind, candidate in (("equivalent", fit(seed)), ("degraded", fit(seed, max_depth=2))):
+            check = paired_comparison(metric, rule, candidate, champion, weights, 0.95)
+            assert check.difference is not None
+            naive = check.difference >= 0  # "candidate >= champion" on one number
+            outcomes[kind].append((check.passed, naive))
+    equivalent, degraded = np.array(outcomes["equivalent"]), np.array(outcomes["degraded"])
+    false_block, naive_false_block = 1 - equivalent.mean(axis=0)
+    detection, naive_detection = 1 - degraded.mean(axis=0)
+    print(
+        f"\n{metric} margin {rule.margin}: false blocks {false_block:.1%} "
+        f"(naive {naive_false_block:.1%}), detection {detection:.1%} (naive {naive_detection:.1%})"
+    )
+    assert false_block <= 0.05
+    assert detection >= 0.95
+
+
+def test_a_single_feature_leak_is_refused_unless_allowed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert not leak_check(allow=False).passed  # no validation report: fails closed
+    VALIDATION_REPORT.parent.mkdir()
+    finding = {"check": "single_feature_leak", "column": "row_id"}
+    VALIDATION_REPORT.write_text(json.dumps({"findings": [finding]}), encoding="utf-8")
+    refused, allowed = leak_check(allow=False), leak_check(allow=True)
+    assert not refused.passed and "row_id" in refused.reason and "allow_leaks" in refused.reason
+    assert allowed.passed and "allowed by gate.allow_leaks: row_id" in allowed.reason
+    VALIDATION_REPORT.write_text(json.dumps({"findings": []}), encoding="utf-8")
+    assert leak_check(allow=False).passed

@@ -1,0 +1,174 @@
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from actions_mlops.core.config import (
+    MONITOR_FILE,
+    MONITOR_MARKDOWN,
+    PROFILE_FILE,
+)
+from actions_mlops.data.contract import load_contract
+from actions_mlops.monitoring.monitor import (
+    EXIT_CODES,
+    assess,
+    main,
+    markdown,
+)
+from actions_mlops.monitoring.reference import build_profile
+from actions_mlops.serving.flags import record_flags
+from actions_mlops.serving.predictionlog import (
+    MASK_TOKEN,
+    PredictionLog,
+    read_log,
+)
+
+
+@pytest.fixture
+def reference(params, messy):
+    """A reference profile of a messy training set where both features matter equally."""
+    frame, contract = messy(params.task, rows=2000, seed=1)
+    importance = [{"feature": f, "importance": 1.0} for f in contract.features]
+    return frame, contract, build_profile(frame, contract, importance)
+
+
+def test_a_batch_from_the_training_data_raises_no_alarm(params, reference):
+    frame, contract, profile = reference
+    batch = frame.sample(500, random_state=3)
+    report = assess(batch, profile, params, contract)
+    assert report["verdict"] == "ok", report["drift"]["columns"]
+
+
+def test_a_shifted_feature_raises_an_alarm_naming_it(params, reference):
+    frame, contract, profile = reference
+    batch = frame.sample(500, random_state=4).copy()
+    batch["size"] = batch["size"] + 2 * frame["size"].std()
+    report = assess(batch, profile, params, contract)
+    assert report["verdict"] == "alarm"
+    assert [c["column"] for c in report["drift"]["columns"] if c["drifted"]] == ["size"]
+    text = markdown(report | {"batch": "b", "reference": "r"})
+    assert "ALARM" in text and "`size`" in text
+    assert EXIT_CODES[report["verdict"]] == 3
+
+
+def test_labels_joined_by_request_id_measure_performance(params, reference, tmp_path):
+    frame, contract, profile = reference
+    log = PredictionLog(tmp_path / "log")
+    batch = frame.dropna().head(200).reset_index(drop=True)
+    truth = batch[contract.target].tolist()
+    wrong = truth[::-1]  # a model that is mostly wrong
+    records = batch[contract.features].to_dict("records")
+    for start in range(0, 200, 50):
+        log.write(f"r{start}", "v0.1.0", records[start : start + 50], wrong[start : start + 50])
+    logged = read_log(tmp_path / "log").frame
+    assert len(logged) == 200 and set(contract.features) <= set(logged.columns)
+    labels = pd.DataFrame(
+        {"request_id": logged["request_id"], "record": logged["record"], contract.target: truth}
+    )
+    good = {"metrics": {"accuracy": {"value": 0.99}, "r2": {"value": 0.99}}}
+    report = assess(logged, profile, params, contract, labels, good)
+    assert report["performance"]["labelled_rows"] == 200
+    assert report["verdict"] == "alarm"
+    assert any(check["alarm"] for check in report["performance"]["checks"])
+
+
+def test_log_rotates_by_size_and_an_unwritable_sink_does_not_raise(tmp_path, capsys):
+    log = PredictionLog(tmp_path / "log", max_bytes=200, keep=2)
+    for i in range(6):
+        assert log.write(f"r{i}", "v1", [{"x": float(i)}], [i])
+    files = sorted((tmp_path / "log").glob("*.jsonl"))
+    assert len(files) == 3  # the current file and the two newest rotated ones
+    assert (
+        sorted(
+            json.loads(line)["request_id"] for f in files for line in f.read_text().splitlines()
+        )[-1]
+        == "r5"
+    )
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    assert PredictionLog(blocked).write("r", "v1", [{"x": np.float64(1.0)}], [1]) is False
+    assert "prediction log: not written" in capsys.readouterr().err
+
+
+def damaged_log(folder, records):
+    """A log of `records` whose last line was cut short (a full disk), then a line of bytes
+    that are not even text, then a record written after space was freed."""
+    log = PredictionLog(folder)
+    log.write("before", "v1", records, [0] * len(records))
+    whole = log.path.read_bytes()
+    log.path.write_bytes(whole[: len(whole) - 40] + b"\n\xff\xfe\n")
+    log.write("after", "v1", records[:1], [0])
+    return log.path
+
+
+def test_read_log_skips_and_counts_lines_cut_short(tmp_path):
+    records = [{"x": float(i), "colour": "red"} for i in range(5)]
+    path = damaged_log(tmp_path / "log", records)
+    logged = read_log(tmp_path / "log")
+    assert logged.frame["request_id"].tolist() == ["before"] * 4 + ["after"]
+    assert logged.bad_lines == [f"{path}:5", f"{path}:6"]
+    with pytest.raises(ValueError, match="no logged predictions"):
+        path.write_bytes(b'{"request_id": "cut')
+        read_log(path)
+
+
+def test_monitor_reports_skipped_lines_and_does_not_die(project_frame, capsys):
+    frame, contract = project_frame(), load_contract()
+    importance = [{"feature": f, "importance": 1.0} for f in contract.features]
+    PROFILE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PROFILE_FILE.write_text(json.dumps(build_profile(frame, contract, importance), default=str))
+    records = json.loads(frame[contract.features].head(300).to_json(orient="records"))
+    path = damaged_log(Path("logs"), records)
+    code = main(argparse.Namespace(batch=path.parent, labels=None))
+    assert code in EXIT_CODES.values(), capsys.readouterr().err
+    assert "skipped 2 unreadable log lines" in capsys.readouterr().err
+    assert json.loads(MONITOR_FILE.read_text())["skipped_lines"] == 2
+    assert "2 unreadable log lines skipped" in MONITOR_MARKDOWN.read_text()
+
+
+def test_pii_values_become_a_keyed_hash_or_a_token(tmp_path, monkeypatch):
+    records: list[dict[str, object]] = [
+        {"email": "a@example.com", "x": 1.0},
+        {"email": "a@example.com", "x": 2.0},
+        {"email": "b@example.com", "x": 3.0},
+        {"email": None, "x": 4.0},
+    ]
+    monkeypatch.setenv("PREDICTION_LOG_KEY", "k1")
+    PredictionLog(tmp_path / "keyed", masked=["email"]).write("r", "v1", records, [0] * 4)
+    keyed = read_log(tmp_path / "keyed").frame["email"].tolist()
+    assert keyed[0] == keyed[1] != keyed[2] and pd.isna(keyed[3])
+    assert keyed[0].startswith("hmac:") and "example" not in "".join(keyed[:3])
+    monkeypatch.setenv("PREDICTION_LOG_KEY", "k2")  # another key: other hashes
+    PredictionLog(tmp_path / "k2", masked=["email"]).write("r", "v1", records[:1], [0])
+    assert read_log(tmp_path / "k2").frame["email"][0] != keyed[0]
+    monkeypatch.delenv("PREDICTION_LOG_KEY")
+    PredictionLog(tmp_path / "token", masked=["email"]).write("r", "v1", records, [0] * 4)
+    assert read_log(tmp_path / "token").frame["email"].tolist()[:3] == [MASK_TOKEN] * 3
+
+
+def test_out_of_contract_values_are_counted_per_column_from_the_log_or_a_file(
+    params, reference, tmp_path
+):
+    frame, contract, profile = reference
+    columns = contract.columns | {
+        "size": replace(contract.columns["size"], range=(0.0, 20.0)),
+        "colour": replace(contract.columns["colour"], allowed_values=("red", "green", "blue")),
+    }
+    contract = replace(contract, columns=columns)
+    batch = frame.head(100).copy()
+    batch.loc[[0, 1, 2], "size"] = [-1.0, 25.0, np.nan]
+    batch.loc[[2, 3], "colour"] = ["crew", None]
+    records = json.loads(batch[contract.features].to_json(orient="records"))
+    flags = [[flag.model_dump() for flag in record_flags(r, contract)] for r in records]
+    PredictionLog(tmp_path / "log").write("r", "v1", records, [0] * len(records), None, flags)
+    expected = {"rows": 3, "columns": {"size": {"range": 2}, "colour": {"allowed_values": 1}}}
+    from_log = assess(read_log(tmp_path / "log").frame, profile, params, contract)
+    assert from_log["out_of_contract"] == expected
+    assert assess(batch, profile, params, contract)["out_of_contract"] == expected
+    text = markdown(from_log | {"batch": "b", "reference": "r"})
+    assert "Values outside the contract (3 of 100 rows)" in text
+    assert "| `size` | range | 2 |" in text

@@ -1,5 +1,0 @@
-"""Allow `python -m {{ cookiecutter.package }} <step>`."""
-
-from {{ cookiecutter.package }}.cli import main
-
-raise SystemExit(main())
