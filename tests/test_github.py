@@ -63,14 +63,30 @@ def skip_without_targets(project: Path, *targets: str) -> None:
             pytest.skip(f"make {target} not in the generated Makefile yet")
 
 
+def steps_uses(steps: list[dict], project: Path) -> list[tuple[str, dict]]:
+    """(uses, with) of each remote action the steps run, a local composite action's own
+    steps included (GitHub runs them; act needs their stand-ins too)."""
+    found = []
+    for step in steps:
+        if "uses" not in step:
+            continue
+        if step["uses"].startswith(("./", "$/")):  # an action of the repository itself
+            path = project / step["uses"][2:]
+            action = yaml.safe_load((path / "action.yml").read_text())
+            declared = action.get("inputs", {})
+            unknown = set(step.get("with", {})) - set(declared)
+            assert not unknown, f"{step['uses']} has no input {sorted(unknown)}"
+            found += steps_uses(action["runs"]["steps"], project)
+        else:
+            found.append((step["uses"], step.get("with", {})))
+    return found
+
+
 def uses_in(workflow: Path) -> list[tuple[str, dict]]:
     data = yaml.safe_load(workflow.read_text())
-    return [
-        (step["uses"], step.get("with", {}))
-        for job in data["jobs"].values()
-        for step in job.get("steps", [])
-        if "uses" in step
-    ]
+    project = workflow.parents[2]
+    steps = [step for job in data["jobs"].values() for step in job.get("steps", [])]
+    return steps_uses(steps, project)
 
 
 def check_inputs(workflow: Path) -> None:
@@ -224,13 +240,24 @@ class Day:
         self.runs += 1
         wf = self.project / ".github" / "workflows" / workflow
         check_inputs(wf)
+        # act 0.2.89 rejects GitHub's self-repository `uses: $/<path>` (nektos/act#6189): it runs
+        # a copy that says `./<path>`, the same action at the same commit in a job that checked
+        # out first, as every job of ours does before its setup (asserted here).
+        ran = self.state / "workflows" / workflow
+        ran.parent.mkdir(exist_ok=True)
+        ran.write_text(wf.read_text().replace("uses: $/", "uses: ./"))
+        for job_id, spec in yaml.safe_load(wf.read_text())["jobs"].items():
+            uses = [step.get("uses", "") for step in spec.get("steps", [])]
+            first = next((i for i, u in enumerate(uses) if u.startswith("$/")), None)
+            checkout = next((i for i, u in enumerate(uses) if "actions/checkout@" in u), None)
+            assert first is None or (checkout is not None and checkout < first), (workflow, job_id)
         event_file = self.state / f"event-{self.runs}.json"
         event_file.write_text(json.dumps(payload))
         command = [
             str(BIN / "act"),
             event,
             "-W",
-            str(wf),
+            str(ran),
             "-e",
             str(event_file),
             "-P",

@@ -98,6 +98,8 @@ def check_generated_workflows(project: Path) -> None:
 
     schema_check(project, "vendor.github-workflows", files)
     schema_check(project, "vendor.dependabot", [github / "dependabot.yml"])
+    actions = sorted((github / "actions").glob("*/action.yml"))  # the local composite actions
+    schema_check(project, "vendor.github-actions", actions)
 
     if not (project / ".git").exists():  # init_git=no: jactionlint looks for the repository root
         run(["git", "init", "-q"], project)
@@ -125,7 +127,9 @@ def check_generated_workflows(project: Path) -> None:
                 assert not MAKE_ARGUMENT.search(step["run"]), (
                     f"{path.name} {job_id}: a $-value on make's command line: {step['run']!r}"
                 )
-            if "uses" in step:
+            if "uses" in step and step["uses"].startswith("$/"):  # GitHub's self-repository
+                assert (project / step["uses"][2:] / "action.yml") in actions, step["uses"]
+            elif "uses" in step:
                 line = next(ln for ln in text.splitlines() if step["uses"] in ln)
                 assert PINNED.match(line.split("uses: ", 1)[1].strip()), line
                 if step["uses"].startswith("actions/checkout@"):
@@ -158,6 +162,7 @@ def test_action_pins_come_from_the_shared_list(tmp_path):
     }
     project = bake(tmp_path)
     paths = [*(project / ".github" / "workflows").glob("*.yml")]
+    paths += (project / ".github" / "actions").glob("*/action.yml")
     paths += (TEMPLATE / ".github" / "workflows").glob("*.yml")
     for path in paths:
         for uses, version in re.findall(r"uses: (\S+) # (v[\d.]+)", path.read_text()):

@@ -17,6 +17,7 @@ from actions_mlops.core.typed import (
 PARAMS_FILE = Path("params.yaml")
 CONTRACT_FILE = Path("contract.yaml")
 BENTOFILE = Path("bentofile.yaml")
+PYTHON_VERSION_FILE = Path(".python-version")  # the project's Python: uv, CI and the image
 TABLE_FORMATS = (".csv", ".parquet")
 TRAIN_SPLIT = Path("data/split/train.parquet")
 TEST_SPLIT = Path("data/split/test.parquet")

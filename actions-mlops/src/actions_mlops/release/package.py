@@ -39,6 +39,7 @@ from actions_mlops.core.config import (
     CONTRACT_FILE,
     METRICS_FILE,
     MODEL_FILE,
+    PYTHON_VERSION_FILE,
     TEST_SPLIT,
     Params,
     load_params,
@@ -242,7 +243,20 @@ def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[s
         missing = ", ".join(unpinned)
         raise RegistryError(f"{lock}: no pin for {missing}, which serving needs: `make lock`")
     python["packages"] = [f"{name}=={pins[name]}" for name in needed]
+    docker = options.setdefault("docker", {})
+    docker.setdefault("base_image", f"python:{project_python()}-slim")
     return options
+
+
+def project_python() -> str:
+    """The project's Python version (.python-version, as uv and the workflows read it)."""
+    try:
+        version = PYTHON_VERSION_FILE.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise RegistryError(f"{PYTHON_VERSION_FILE} is missing: it names the Python") from None
+    if not re.fullmatch(r"3\.\d+", version):
+        raise RegistryError(f"{PYTHON_VERSION_FILE}: {version!r} is not a Python like 3.11")
+    return version
 
 
 def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
