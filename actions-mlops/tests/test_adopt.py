@@ -105,3 +105,43 @@ def test_the_settings_are_checked_before_anything_is_written(table, monkeypatch,
     assert "evaluate.metrics[1]: mape" in capsys.readouterr().err
     assert {name: Path(name).read_text(encoding="utf-8") for name in SETTINGS} == before
     assert yaml.safe_load(before["params.yaml"]) == yaml.safe_load(Path("params.yaml").read_text())
+
+
+def test_a_multiclass_target_with_a_tiny_class_is_gated_on_the_weighted_auc(
+    workdir, tmp_path_factory, capsys
+):
+    """The issue's 8-class table: a better model was NOT_BLESSED because the macro roc_auc fell
+    through a class of 3 test rows. With a class of fewer expected test rows than
+    gate.slices.min_rows, adopt makes roc_auc_weighted the primary and compared metric, keeps
+    roc_auc with its floor, and says why in the review; with no tiny class, nothing changes."""
+    shutil.copy(ROOT / "bentofile.yaml", workdir / "bentofile.yaml")
+    rng = np.random.default_rng(0)
+    rows = 1000
+    label = rng.choice(["sun", "rain", "fog", "snow"], rows, p=[0.5, 0.35, 0.13, 0.02])
+    size = rng.normal(0, 1, rows) + (label == "rain") * 2 + (label == "snow") * 4
+    path = tmp_path_factory.mktemp("outside") / "weather.csv"
+    pd.DataFrame({"size": size, "wind": rng.normal(0, 1, rows), "weather": label}).to_csv(
+        path, index=False
+    )
+    assert adopt.main(Namespace(data=path, target="weather", task=None)) == 0
+    review = capsys.readouterr().out
+    assert check_all() == []
+    params = load_params()
+    assert params.evaluate.primary == "roc_auc_weighted"
+    assert params.evaluate.metrics[:2] == ["roc_auc_weighted", "roc_auc"]
+    weighted, macro = params.gate.metrics["roc_auc_weighted"], params.gate.metrics["roc_auc"]
+    assert weighted.compare == "non_inferior" and weighted.floor == 0.6
+    assert macro.compare is None and macro.floor == 0.6
+    expected = (label == "snow").mean() * round(rows * params.split.test_size)
+    assert (
+        f"primary roc_auc_weighted, not roc_auc: class 'snow' has ~{expected:.0f} expected test "
+        "rows (< 30, gate.slices.min_rows)"
+    ) in review
+    common = rng.choice(["sun", "rain", "fog"], rows, p=[0.4, 0.35, 0.25])
+    common = pd.DataFrame({"size": size + (common == "rain") * 2, "weather": common})
+    path = path.with_name("common.csv")  # three classes, the rarest ~50 test rows: as before
+    common.to_csv(path, index=False)
+    assert adopt.main(Namespace(data=path, target="weather", task=None)) == 0
+    assert "roc_auc_weighted" not in capsys.readouterr().out
+    params = load_params()
+    assert params.evaluate.primary == "roc_auc" and "roc_auc_weighted" not in params.gate.metrics

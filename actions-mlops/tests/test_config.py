@@ -381,6 +381,40 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
         setting(f"columns.{TARGET}.role", "feature"),
         "contract.yaml: columns: targets [] — exactly one column needs role 'target'",
     ),
+    "gate acknowledges a leak of no feature": (
+        P,
+        setting("gate.acknowledged_leaks", ["nope"]),
+        "params.yaml: gate.acknowledged_leaks[0]: nope — a feature of contract.yaml (",
+    ),
+    "gate accept_drop as text": (
+        P,
+        setting("gate.accept_drop", "yes"),
+        "params.yaml: gate.accept_drop: yes — a mapping with keys reason, champion, metrics or "
+        "null",
+    ),
+    "gate accept_drop without a reason": (
+        P,
+        setting("gate.accept_drop", {"champion": "v0.1.0", "metrics": {GATED: 0.2}}),
+        "params.yaml: gate.accept_drop.reason: missing — required: text",
+    ),
+    "gate accept_drop with a blank reason": (
+        P,
+        setting("gate.accept_drop", {"reason": " ", "champion": "v0.1.0", "metrics": {GATED: 0.2}}),
+        "params.yaml: gate.accept_drop.reason: ' ' — why the drop is accepted, for the reviewers",
+    ),
+    "gate accept_drop of a metric not compared": (
+        P,
+        setting(
+            "gate.accept_drop", {"reason": "r", "champion": "v0.1.0", "metrics": {"nope": 0.2}}
+        ),
+        "params.yaml: gate.accept_drop.metrics.nope: 0.2 — a metric gate.metrics compares with the",
+    ),
+    "gate accept_drop of nothing": (
+        P,
+        setting("gate.accept_drop", {"reason": "r", "champion": "v0.1.0", "metrics": {GATED: 0}}),
+        f"params.yaml: gate.accept_drop.metrics.{GATED}: 0 — the largest accepted drop of {GATED}: "
+        "a number > 0",
+    ),
     "bentofile not YAML": (
         "bentofile.yaml",
         "service: [x\n",

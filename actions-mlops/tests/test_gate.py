@@ -1,22 +1,29 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from actions_mlops.core.config import (
     VALIDATION_REPORT,
+    AcceptDrop,
+    GateParams,
     MetricRule,
     SliceRules,
 )
-from actions_mlops.release.champion import find_champion
+from actions_mlops.release import gate as gate_module
+from actions_mlops.release.champion import Champion, find_champion
 from actions_mlops.release.gate import (
     bound_checks,
     leak_check,
     paired_comparison,
+    run_gate,
     slice_checks,
 )
 from actions_mlops.release.versions import versions
@@ -191,3 +198,110 @@ def test_a_single_feature_leak_is_refused_unless_allowed(tmp_path, monkeypatch):
     assert allowed.passed and "allowed by gate.allow_leaks: row_id" in allowed.reason
     VALIDATION_REPORT.write_text(json.dumps({"findings": []}), encoding="utf-8")
     assert leak_check(allow=False).passed
+
+
+def write_findings(*findings: dict) -> None:
+    VALIDATION_REPORT.parent.mkdir(exist_ok=True)
+    VALIDATION_REPORT.write_text(json.dumps({"findings": list(findings)}), encoding="utf-8")
+
+
+def test_a_near_leak_is_refused_until_its_column_is_acknowledged(tmp_path, monkeypatch):
+    """The issue's `expenditure` (0.9892) and `share` (0.972): below the leak threshold, the
+    gate printed `PASS no single-feature leak`. A near-leak now blocks the gate, named with its
+    score, until params.yaml gate.acknowledged_leaks names its column."""
+    monkeypatch.chdir(tmp_path)
+    near = {
+        "check": "single_feature_near_leak",
+        "column": "share",
+        "observed": "balanced accuracy 0.9720",
+    }
+    leak = {"check": "single_feature_leak", "column": "expenditure", "observed": "R² 0.9950"}
+    write_findings(near)
+    refused = leak_check(allow=False)
+    assert not refused.passed
+    assert "share (near-leak, balanced accuracy 0.9720)" in refused.reason
+    assert "gate.acknowledged_leaks: [share]" in refused.reason
+    assert not leak_check(allow=False, acknowledged=["other"]).passed
+    blessed = leak_check(allow=False, acknowledged=["share"])
+    assert blessed.passed
+    assert blessed.reason == (
+        "allowed by gate.acknowledged_leaks: share (near-leak, balanced accuracy 0.9720)"
+    )
+    write_findings(near, leak)  # each column needs its own acknowledgement
+    partly = leak_check(allow=False, acknowledged=["share"])
+    assert not partly.passed and "expenditure (leak, R² 0.9950)" in partly.reason
+    assert "share" not in partly.reason.split(":")[0]
+    assert leak_check(allow=False, acknowledged=["share", "expenditure"]).passed
+    assert leak_check(allow=True).passed
+
+
+class Model:
+    """A stand-in model: the gate's `predict` below returns its predictions."""
+
+    def __init__(self, predictions: Predictions) -> None:
+        self.predictions = predictions
+
+
+def planned_drop(
+    params, tmp_path, monkeypatch, accept_drop: AcceptDrop | None, champion_version="v1.0.0"
+):
+    """run_gate on a regression candidate whose rmse is clearly worse than the champion's (the
+    leak removed), with gate params `accept_drop`."""
+    monkeypatch.chdir(tmp_path)
+    write_findings()
+    rng = np.random.default_rng(0)
+    truth = rng.normal(0, 10, 400)
+    champion = Predictions(truth, truth + rng.normal(0, 1, 400))
+    candidate = Predictions(truth, truth + rng.normal(0, 4, 400))
+    models = {"model.skops": Model(candidate), "champion.skops": Model(champion)}
+    monkeypatch.setattr(gate_module, "load_model", lambda path: models[Path(path).name])
+    monkeypatch.setattr(gate_module, "predict", lambda model, *args: model.predictions)
+    monkeypatch.setattr(gate_module, "fetch_model", lambda champion, path: ("dvc", ""))
+    monkeypatch.setattr(gate_module, "recorded_metrics", lambda champion: {})
+    rules = GateParams(
+        metrics={"rmse": MetricRule(ceiling=10.0, compare="non_inferior", margin=0.1)},
+        resamples=500,
+        accept_drop=accept_drop,
+    )
+    settings = replace(
+        params, task="regression", gate=rules, evaluate=replace(params.evaluate, slices=[])
+    )
+    holder = Champion("m", champion_version, "0123456789abcdef")
+    return run_gate(settings, None, pd.DataFrame({"y": truth}), holder, tmp_path)
+
+
+def test_a_planned_drop_is_accepted_against_its_champion_only(params, tmp_path, monkeypatch):
+    """The issue: removing a leak drops the metric; the gate refused it and no documented way
+    existed to accept a reviewed drop. gate.accept_drop widens the named metric's comparison to
+    the accepted drop against the champion it names, is recorded in gate.json, and fails once
+    another version is the champion (it covered one change)."""
+    refused = planned_drop(params, tmp_path, monkeypatch, None)
+    assert not refused["blessed"] and refused["accepted_drop"] is None
+    accepted = AcceptDrop(
+        reason="drop the leaky column (#12)", champion="v1.0.0", metrics={"rmse": 5.0}
+    )
+    blessed = planned_drop(params, tmp_path, monkeypatch, accepted)
+    checks = {c["name"]: c for c in blessed["checks"]}
+    assert blessed["blessed"], blessed["checks"]
+    assert checks["rmse vs champion"]["reason"].startswith(
+        "accepted drop up to 5 (gate.accept_drop)"
+    )
+    assert checks["accepted metric drop"]["reason"] == (
+        "against m@v1.0.0: rmse up to 5 — drop the leaky column (#12)"
+    )
+    assert blessed["accepted_drop"] == {
+        "reason": "drop the leaky column (#12)",
+        "champion": "v1.0.0",
+        "metrics": {"rmse": 5.0},
+        "applied": True,
+    }
+    by_commit = planned_drop(params, tmp_path, monkeypatch, replace(accepted, champion="0123456"))
+    assert by_commit["blessed"]
+    too_small = planned_drop(
+        params, tmp_path, monkeypatch, replace(accepted, metrics={"rmse": 0.2})
+    )
+    assert not too_small["blessed"]  # the drop is larger than the one accepted
+    stale = planned_drop(params, tmp_path, monkeypatch, accepted, champion_version="v1.1.0")
+    failed = [c["reason"] for c in stale["checks"] if not c["passed"]]
+    assert not stale["blessed"] and stale["accepted_drop"]["applied"] is False
+    assert any("the champion is now m@v1.1.0" in r and "remove it" in r for r in failed), failed

@@ -33,6 +33,11 @@ REGRESSION = Predictions(values, values + rng.normal(0, 0.5, 200))
         ("f1_macro", CLASSES, sk.f1_score(y, proba.argmax(1), average="macro")),
         ("log_loss", CLASSES, sk.log_loss(y, proba)),
         ("roc_auc", CLASSES, sk.roc_auc_score(y, proba, multi_class="ovr")),
+        (
+            "roc_auc_weighted",
+            CLASSES,
+            sk.roc_auc_score(y, proba, multi_class="ovr", average="weighted"),
+        ),
         ("rmse", REGRESSION, sk.root_mean_squared_error(REGRESSION.y_true, REGRESSION.y_pred)),
         ("mae", REGRESSION, sk.mean_absolute_error(REGRESSION.y_true, REGRESSION.y_pred)),
         ("r2", REGRESSION, sk.r2_score(REGRESSION.y_true, REGRESSION.y_pred)),
@@ -78,6 +83,15 @@ def _auc(p: Predictions, w: np.ndarray) -> float:
     return sk.roc_auc_score(p.y_true, scores, sample_weight=w, multi_class="ovr", labels=labels)
 
 
+def _weighted_auc(p: Predictions, w: np.ndarray) -> float:
+    assert p.proba is not None
+    scores = p.proba[:, 1] if p.proba.shape[1] == 2 else p.proba
+    labels = range(p.proba.shape[1])
+    return sk.roc_auc_score(
+        p.y_true, scores, sample_weight=w, multi_class="ovr", average="weighted", labels=labels
+    )
+
+
 # scikit-learn's definition of each metric (called with sample_weight) and the task it is for.
 REFERENCES: dict[str, tuple[str, Callable[[Predictions, np.ndarray], float]]] = {
     "accuracy": (
@@ -94,6 +108,7 @@ REFERENCES: dict[str, tuple[str, Callable[[Predictions, np.ndarray], float]]] = 
     ),
     "log_loss": ("classification", _log_loss),
     "roc_auc": ("classification", _auc),
+    "roc_auc_weighted": ("classification", _weighted_auc),
     "rmse": (
         "regression",
         lambda p, w: sk.root_mean_squared_error(p.y_true, p.y_pred, sample_weight=w),

@@ -114,6 +114,31 @@ def test_the_tag_message_is_a_registry_entry(workdir):
     assert re.search(f"^{model}$", message, re.M), message
 
 
+def test_the_tag_message_records_an_accepted_drop_and_acknowledged_leaks(workdir):
+    data = Path("data/raw/dataset.parquet")
+    for path in (data, MODEL_FILE, METRICS_FILE):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    gate = {
+        "verdict": "BLESSED",
+        "accepted_drop": {
+            "reason": "drop the leaky column",
+            "champion": "v0.1.0",
+            "metrics": {"rmse": 5.0},
+            "applied": True,
+        },
+        "leaks": [
+            {"column": "a", "kind": "near-leak", "score": "R² 0.9600", "acknowledged": True},
+            {"column": "b", "kind": "leak", "score": "R² 0.9950", "acknowledged": False},
+        ],
+    }
+    message = tag_message("m", "v0.2.0", "r", "abc", gate, METRICS, data).splitlines()
+    assert "accepted drop (gate.accept_drop) vs v0.1.0: rmse up to 5" in message
+    assert "  reason: drop the leaky column" in message
+    assert "acknowledged near-leak: a (R² 0.9600)" in message
+    assert not any(line.startswith("acknowledged leak: b") for line in message)
+
+
 def git(*args: str) -> str:
     """Run git in the working directory; its output."""
     result = subprocess.run(["git", *args], capture_output=True, text=True, check=True)

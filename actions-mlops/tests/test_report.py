@@ -263,3 +263,40 @@ def test_a_sampled_confusion_matrix_says_it_shows_shares(reports):
     assert "share of the 30000 test rows, scaled to 3" in sampled
     whole = "\n".join(report.charts_section("classification", "roc_auc", test_rows=3))
     assert "share" not in whole
+
+
+def test_an_accepted_drop_and_acknowledged_leaks_are_stated_first(reports):
+    """What params let through the gate (gate.accept_drop, gate.acknowledged_leaks) is stated
+    under the verdict, with the reason and each column's score, for the reviewer."""
+    gate = {
+        "verdict": "BLESSED",
+        "blessed": True,
+        "champion": None,
+        "notes": [],
+        "checks": [],
+        "leaks": [
+            {
+                "column": "share",
+                "kind": "near-leak",
+                "score": "balanced accuracy 0.9720",
+                "acknowledged": True,
+            },
+        ],
+        "accepted_drop": {
+            "reason": "drop the leaky expenditure column",
+            "champion": "v0.1.0",
+            "metrics": {"roc_auc": 0.2},
+            "applied": True,
+        },
+    }
+    write(GATE_FILE, gate)
+    text = report.build_report()
+    head = text.split("### ")[0]
+    assert (
+        "⚠️ Accepted metric drop (applied; params.yaml `gate.accept_drop`, against champion "
+        "`v0.1.0`): `roc_auc` up to 0.2. Reason: drop the leaky expenditure column"
+    ) in head
+    assert (
+        "⚠️ Acknowledged single-feature leaks (params.yaml `gate.acknowledged_leaks`): `share` "
+        "(near-leak, balanced accuracy 0.9720)."
+    ) in head

@@ -79,6 +79,42 @@ def gate_problems(gate: GateParams, evaluate: EvaluateParams | None) -> list[Pro
     return problems
 
 
+def leak_and_drop_problems(gate: GateParams, contract: Contract | None) -> list[Problem]:
+    """gate.acknowledged_leaks names contract columns; gate.accept_drop names metrics the gate
+    compares with the champion, each with a positive accepted drop, and gives its reason."""
+    problems = []
+    features = contract.features if contract else []
+    for i, column in enumerate(gate.acknowledged_leaks if contract else []):
+        if column not in features:
+            allowed = f"a feature of {CONTRACT_FILE} ({', '.join(features)})"
+            problems.append(Problem(FILE, f"gate.acknowledged_leaks[{i}]", column, allowed))
+    accepted = gate.accept_drop
+    if accepted is None:
+        return problems
+    for key in ("reason", "champion"):
+        if not getattr(accepted, key).strip():
+            allowed = (
+                "why the drop is accepted, for the reviewers"
+                if key == "reason"
+                else "the champion's version (e.g. v1.2.0) or commit the drop is accepted against"
+            )
+            value = repr(getattr(accepted, key))  # blank: quoted, to be seen
+            problems.append(Problem(FILE, f"gate.accept_drop.{key}", value, allowed))
+    compared = [name for name, rule in gate.metrics.items() if rule.compare]
+    if not accepted.metrics:
+        allowed = f"metric: largest accepted drop, for metrics of {', '.join(compared) or 'none'}"
+        problems.append(Problem(FILE, "gate.accept_drop.metrics", "{}", allowed))
+    for name, drop in accepted.metrics.items():
+        key = f"gate.accept_drop.metrics.{name}"
+        if name not in compared:
+            allowed = f"a metric gate.metrics compares with the champion ({', '.join(compared)})"
+            problems.append(Problem(FILE, key, show(drop), allowed))
+        elif drop <= 0:
+            allowed = f"the largest accepted drop of {name}: a number > 0"
+            problems.append(Problem(FILE, key, show(drop), allowed))
+    return problems
+
+
 def sweep_problems(sweep: SweepParams, raw: dict[str, Any]) -> list[Problem]:
     """Grid keys that are params.yaml paths in an existing section."""
     problems = []
@@ -118,6 +154,7 @@ def params_problems(raw: Any, contract: Contract | None) -> list[Problem]:
         problems += evaluate_problems(evaluate, contract)
     if sections.get("gate"):
         problems += gate_problems(sections["gate"], evaluate)
+        problems += leak_and_drop_problems(sections["gate"], contract)
     if sections.get("sweep"):
         problems += sweep_problems(sections["sweep"], raw)
     return problems

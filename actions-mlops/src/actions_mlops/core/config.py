@@ -124,6 +124,20 @@ class SliceRules:
 
 
 @dataclass(frozen=True)
+class AcceptDrop:
+    """params.yaml `gate.accept_drop`: a planned, reviewed drop of compared metrics for one
+    change (e.g. removing a leaky column). Against the champion it names only: each metric's
+    comparison passes while the candidate is no worse than the champion by more than its
+    `metrics` value (the paired interval's lower end above -value), instead of the rule's margin.
+    Once another version is the champion the acceptance has expired: the gate fails until it is
+    removed. Recorded in gate.json, the report and the registration's tag message."""
+
+    reason: str  # why the drop is accepted (reviewed in the pull request)
+    champion: str  # the champion it is accepted against: its version (v1.2.0) or commit
+    metrics: dict[str, float]  # metric -> largest accepted drop (the metric's own units)
+
+
+@dataclass(frozen=True)
 class GateParams:
     """How a candidate model is blessed."""
 
@@ -134,6 +148,10 @@ class GateParams:
     seed: int = field(default=0, metadata=between(0))
     require_champion_model: bool = False
     allow_leaks: bool = False  # bless even when a feature alone predicts the target
+    # Features reported as a leak or near-leak by `make validate` that are known when predicting:
+    # the gate blesses despite them (each is named in the report and the registration).
+    acknowledged_leaks: list[str] = field(default_factory=list)
+    accept_drop: AcceptDrop | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 A column recorded after the outcome, a copy of the target or a row number of a sorted file lets
 a model score well and learn nothing. Each feature alone gets a small decision tree, scored out
 of fold (5-fold cross-validation): balanced accuracy for classification, R² for regression.
-`make validate` reports the features at or above LEAK_SCORE; the gate refuses the model unless
-params.yaml `gate.allow_leaks` is true."""
+`make validate` reports the features at or above LEAK_SCORE as leaks, and those at or above
+NEAR_LEAK_SCORE as near-leaks; the gate refuses the model while either is reported, unless
+params.yaml `gate.acknowledged_leaks` names the column (or `gate.allow_leaks` is true)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from actions_mlops.data.contract import Contract
 
 LEAK_SCORE = 0.99  # a feature alone at or above this score is reported as a leak
+NEAR_LEAK_SCORE = 0.95  # at or above this (and below LEAK_SCORE): reported as a near-leak
 MAX_ROWS = 20_000  # larger tables are scored on a seeded sample of this many rows
 
 
@@ -66,8 +68,10 @@ def single_feature_scores(
     return scores
 
 
-def leaks(frame: pd.DataFrame, contract: Contract, task: str) -> dict[str, float]:
-    """The features that alone score at least LEAK_SCORE, best first."""
+def leaks(
+    frame: pd.DataFrame, contract: Contract, task: str, threshold: float = LEAK_SCORE
+) -> dict[str, float]:
+    """The features that alone score at least `threshold`, best first."""
     scores = single_feature_scores(frame, contract, task)
-    found = {name: score for name, score in scores.items() if score >= LEAK_SCORE}
+    found = {name: score for name, score in scores.items() if score >= threshold}
     return dict(sorted(found.items(), key=lambda item: -item[1]))

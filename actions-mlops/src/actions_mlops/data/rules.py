@@ -153,6 +153,7 @@ RULES: dict[str, Rule] = {
     ),
     # Checked by validate on the typed table (data/leakage.py), not compiled to pandera.
     "single_feature_leak": Rule("no feature alone predicts the target", "table"),
+    "single_feature_near_leak": Rule("no feature alone nearly predicts the target", "table"),
 }
 
 

@@ -30,6 +30,7 @@ from actions_mlops.data.contract import (
 )
 from actions_mlops.data.leakage import (
     LEAK_SCORE,
+    NEAR_LEAK_SCORE,
     leaks,
 )
 from actions_mlops.data.rules import (
@@ -368,23 +369,36 @@ def to_findings(
 
 
 def leak_findings(frame: pd.DataFrame, contract: Contract, task: str) -> list[Finding]:
-    """A warning per feature that alone predicts the target almost perfectly (leakage.py); the
-    gate refuses the model while one is reported, unless params.yaml gate.allow_leaks."""
+    """A warning per feature that alone predicts the target almost perfectly (leakage.py):
+    `single_feature_leak` at LEAK_SCORE or above, `single_feature_near_leak` from
+    NEAR_LEAK_SCORE. The gate refuses the model while either is reported, unless params.yaml
+    gate.acknowledged_leaks names the column (or gate.allow_leaks is true)."""
     metric = "balanced accuracy" if task == "classification" else "R²"
-    return [
-        Finding(
-            "single_feature_leak",
-            name,
-            "warning",
-            f"{name} alone predicts {contract.target} with {metric} {score:.3f} (out of fold)",
-            f"no feature alone at {metric} >= {LEAK_SCORE}",
-            f"{metric} {score:.3f}",
-            "check that it is known when predicting (not recorded after the outcome, not an id "
-            "or a copy of the target): set its role to ignored in contract.yaml, or set "
-            "gate.allow_leaks: true in params.yaml if it is legitimate",
+    findings = []
+    for name, score in leaks(frame, contract, task, NEAR_LEAK_SCORE).items():
+        near = score < LEAK_SCORE
+        what = "nearly predicts" if near else "predicts"
+        expected = (
+            f"no feature alone at {metric} >= {NEAR_LEAK_SCORE} (near-leak band, below the "
+            f"leak threshold {LEAK_SCORE})"
+            if near
+            else f"no feature alone at {metric} >= {LEAK_SCORE}"
         )
-        for name, score in leaks(frame, contract, task).items()
-    ]
+        findings.append(
+            Finding(
+                "single_feature_near_leak" if near else "single_feature_leak",
+                name,
+                "warning",
+                f"{name} alone {what} {contract.target} with {metric} {score:.4f} (out of fold)",
+                expected,
+                f"{metric} {score:.4f}",
+                "check that it is known when predicting (not recorded after the outcome, not an "
+                "id or a copy of the target): set its role to ignored in contract.yaml, or, if "
+                f"it is legitimate, acknowledge it in params.yaml: gate.acknowledged_leaks: "
+                f"[{name}]",
+            )
+        )
+    return findings
 
 
 def validate_file(

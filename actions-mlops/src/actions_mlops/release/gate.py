@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -203,24 +203,114 @@ def slice_checks(
     return checks
 
 
-def leak_check(allow: bool) -> Check:
-    """Refuse a model trained on data where one feature alone predicts the target (the
-    single_feature_leak warnings of `make validate`), unless params.yaml gate.allow_leaks."""
-    name = "no single-feature leak"
+LEAK_CHECKS = {"single_feature_leak": "leak", "single_feature_near_leak": "near-leak"}
+
+
+def reported_leaks(acknowledged: list[str], allow: bool) -> list[dict[str, Any]] | None:
+    """The leaks and near-leaks of reports/validation.json: column, kind, score (as validate
+    wrote it) and whether params acknowledge it; None when validation has not run."""
     if not VALIDATION_REPORT.exists():
-        return Check(name, "", False, f"{VALIDATION_REPORT} missing: run make repro")
+        return None
     findings = json.loads(VALIDATION_REPORT.read_text(encoding="utf-8")).get("findings", [])
-    found = [f["column"] for f in findings if f.get("check") == "single_feature_leak"]
+    return [
+        {
+            "column": f["column"],
+            "kind": LEAK_CHECKS[f["check"]],
+            "score": f.get("observed", ""),
+            "acknowledged": allow or f["column"] in acknowledged,
+        }
+        for f in findings
+        if f.get("check") in LEAK_CHECKS
+    ]
+
+
+def leak_check(allow: bool, acknowledged: list[str] | None = None) -> Check:
+    """Refuse a model trained on data where one feature alone predicts the target, or nearly
+    (the single_feature_leak and single_feature_near_leak warnings of `make validate`), unless
+    params.yaml gate.acknowledged_leaks names each such column (or gate.allow_leaks)."""
+    name = "no single-feature leak"
+    found = reported_leaks(acknowledged or [], allow)
+    if found is None:
+        return Check(name, "", False, f"{VALIDATION_REPORT} missing: run make repro")
     if not found:
         return Check(name, "", True, "no feature alone predicts the target (make validate)")
-    listed = ", ".join(found)
-    if allow:
-        return Check(name, "", True, f"allowed by gate.allow_leaks: {listed}")
+
+    def listed(leaks: list[dict[str, Any]]) -> str:
+        return ", ".join(
+            f"{x['column']} ({', '.join(filter(None, (x['kind'], x['score'])))})" for x in leaks
+        )
+
+    open_ = [x for x in found if not x["acknowledged"]]
+    if not open_:
+        how = "gate.allow_leaks" if allow else "gate.acknowledged_leaks"
+        return Check(name, "", True, f"allowed by {how}: {listed(found)}")
+    columns = ", ".join(x["column"] for x in open_)
     reason = (
-        f"{listed} alone predict(s) the target ({VALIDATION_REPORT}): ignore it in "
-        "contract.yaml, or set gate.allow_leaks: true if it is known when predicting"
+        f"{listed(open_)} alone predict(s) the target ({VALIDATION_REPORT}): ignore it in "
+        "contract.yaml, or, if it is known when predicting, acknowledge it in params.yaml: "
+        f"gate.acknowledged_leaks: [{columns}] (gate.allow_leaks: true allows every leak)"
     )
     return Check(name, "", False, reason)
+
+
+def accepts(accepted: str, champion: Champion) -> bool:
+    """Whether gate.accept_drop.champion names this champion: its version (with or without the
+    v), its tag, or its commit (at least 7 characters of it)."""
+    value = accepted.strip()
+    if value in (champion.version, champion.version.removeprefix("v"), champion.tag):
+        return True
+    return len(value) >= 7 and champion.commit.startswith(value)
+
+
+def drop_check(
+    rules: GateParams, champion: Champion | None
+) -> tuple[Check | None, dict[str, MetricRule]]:
+    """The check of params gate.accept_drop (None when unset) and the metric rules it widens:
+    each accepted metric compared as non-inferior within its accepted drop. The acceptance holds
+    against the champion it names only: with another champion (or none) it fails the gate, to
+    be removed (it covered one change)."""
+    accepted = rules.accept_drop
+    if accepted is None:
+        return None, dict(rules.metrics)
+    name = "accepted metric drop"
+    drops = ", ".join(f"{metric} up to {drop:g}" for metric, drop in accepted.metrics.items())
+    if champion is None:
+        reason = (
+            f"gate.accept_drop accepts a drop against {accepted.champion}, but no champion is "
+            "registered: remove gate.accept_drop from params.yaml"
+        )
+        return Check(name, "", False, reason), dict(rules.metrics)
+    if not accepts(accepted.champion, champion):
+        reason = (
+            f"gate.accept_drop was accepted against {accepted.champion}; the champion is now "
+            f"{champion.tag} ({champion.commit[:7]}): it covered one change, remove it from "
+            "params.yaml"
+        )
+        return Check(name, "", False, reason), dict(rules.metrics)
+    compared = {m for m, rule in rules.metrics.items() if rule.compare}
+    unknown = [m for m in accepted.metrics if m not in compared]
+    if unknown:
+        reason = (
+            f"gate.accept_drop.metrics names {', '.join(unknown)}, not compared with the "
+            f"champion by gate.metrics (compared: {', '.join(sorted(compared)) or 'none'})"
+        )
+        return Check(name, "", False, reason), dict(rules.metrics)
+    widened = {
+        metric: MetricRule(rule.floor, rule.ceiling, "non_inferior", accepted.metrics[metric])
+        if metric in accepted.metrics
+        else rule
+        for metric, rule in rules.metrics.items()
+    }
+    reason = f"against {champion.tag}: {drops} — {accepted.reason}"
+    return Check(name, "", True, reason), widened
+
+
+def widened(check: Check, relaxed: dict[str, float]) -> Check:
+    """A comparison judged within an accepted drop (gate.accept_drop) says so in its reason."""
+    if check.metric not in relaxed:
+        return check
+    reason = f"accepted drop up to {relaxed[check.metric]:g} (gate.accept_drop): {check.reason}"
+    return replace(check, reason=reason)
 
 
 def how_compared(
@@ -257,7 +347,10 @@ def run_gate(
         recorded = recorded_metrics(champion) or {}
     checks: list[Check] = []
     notes: list[str] = []
-    for metric, rule in rules.metrics.items():
+    accepted, metric_rules = drop_check(rules, champion)
+    applies = rules.accept_drop is not None and accepted is not None and accepted.passed
+    relaxed = dict(rules.accept_drop.metrics) if rules.accept_drop and applies else {}
+    for metric, rule in metric_rules.items():
         try:
             samples = score(metric, candidate, weights)
         except ValueError as error:  # e.g. a metric the task's predictions cannot give
@@ -268,11 +361,10 @@ def run_gate(
         if rule.compare is None or champion is None:
             continue
         if champion_predictions is not None:
-            checks.append(
-                paired_comparison(
-                    metric, rule, candidate, champion_predictions, weights, rules.confidence
-                )
+            compared = paired_comparison(
+                metric, rule, candidate, champion_predictions, weights, rules.confidence
             )
+            checks.append(widened(compared, relaxed))
         elif rules.require_champion_model:
             checks.append(
                 Check(
@@ -284,7 +376,8 @@ def run_gate(
                 )
             )
         else:
-            checks.append(recorded_comparison(metric, rule, value, recorded or {}))
+            compared = recorded_comparison(metric, rule, value, recorded or {})
+            checks.append(widened(compared, relaxed))
     if champion is None:
         notes.append(
             "First model: no registered champion, so comparisons were skipped; bounds still apply."
@@ -297,7 +390,9 @@ def run_gate(
     comparison, comparison_reason = how_compared(rules, champion, champion_source, unavailable)
     slices = json.loads(SLICES_FILE.read_text(encoding="utf-8")) if SLICES_FILE.exists() else {}
     checks += slice_checks(slices, params.evaluate.slices, rules)
-    checks.append(leak_check(rules.allow_leaks))
+    checks.append(leak_check(rules.allow_leaks, rules.acknowledged_leaks))
+    if accepted is not None:
+        checks.append(accepted)
     blessed = all(check.passed for check in checks)
     return {
         "verdict": BLESSED if blessed else NOT_BLESSED,
@@ -317,6 +412,10 @@ def run_gate(
         "comparison": comparison,
         "comparison_reason": comparison_reason,
         "checks": [asdict(check) for check in checks],
+        "leaks": reported_leaks(rules.acknowledged_leaks, rules.allow_leaks) or [],
+        "accepted_drop": None
+        if rules.accept_drop is None
+        else {**asdict(rules.accept_drop), "applied": bool(accepted and accepted.passed)},
     }
 
 

@@ -195,6 +195,14 @@ def tag_message(
         lines.append(
             f"  {name}: {entry['value']:.4f} [{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
         )
+    accepted = gate.get("accepted_drop")
+    if accepted:
+        drops = ", ".join(f"{m} up to {drop:g}" for m, drop in accepted["metrics"].items())
+        lines.append(f"accepted drop (gate.accept_drop) vs {accepted['champion']}: {drops}")
+        lines.append(f"  reason: {accepted['reason']}")
+    for leak in gate.get("leaks", []):
+        if leak.get("acknowledged"):
+            lines.append(f"acknowledged {leak['kind']}: {leak['column']} ({leak['score']})")
     return "\n".join(lines) + "\n"
 
 

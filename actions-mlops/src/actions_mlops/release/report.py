@@ -423,6 +423,28 @@ def comparison_line(gate: dict | None) -> str | None:
     return f"Champion comparison: **none**: {reason}."
 
 
+def exceptions_lines(gate: dict | None) -> list[str]:
+    """What params told the gate to let through, for the reviewer to read before the verdict
+    counts: an accepted metric drop (gate.accept_drop) and acknowledged leaks."""
+    lines = []
+    accepted = (gate or {}).get("accepted_drop")
+    if accepted:
+        drops = ", ".join(f"`{m}` up to {d:g}" for m, d in accepted["metrics"].items())
+        state = "applied" if accepted.get("applied") else "**not applied** (see the gate checks)"
+        lines.append(
+            f"⚠️ Accepted metric drop ({state}; params.yaml `gate.accept_drop`, against champion "
+            f"`{accepted['champion']}`): {drops}. Reason: {accepted['reason']}"
+        )
+    acknowledged = [x for x in (gate or {}).get("leaks", []) if x.get("acknowledged")]
+    if acknowledged:
+        listed = ", ".join(f"`{x['column']}` ({x['kind']}, {x['score']})" for x in acknowledged)
+        lines.append(
+            f"⚠️ Acknowledged single-feature leaks (params.yaml `gate.acknowledged_leaks`): "
+            f"{listed}."
+        )
+    return [line for text in lines for line in (text, "")]
+
+
 def announce_comparison(gate: dict | None) -> int:
     """`report --comparison`: the line on stdout; in GitHub Actions also in the job summary,
     with a warning annotation when a champion exists but the comparison was not paired."""
@@ -508,6 +530,7 @@ def build_report(base_rev: str | None = None) -> str:
             "",
         ],
         [comparison, ""] if comparison else [],
+        exceptions_lines(gate),
         metrics_table(current, base, gate, base_name),
         [] if base else ["", f"_No metrics on `{base_name}` yet: nothing to compare with._"],
         params_section(base_name if base_commit else None),

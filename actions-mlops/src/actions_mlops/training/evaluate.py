@@ -48,6 +48,7 @@ SCORERS = {
     "balanced_accuracy": "balanced_accuracy",
     "f1_macro": "f1_macro",
     "roc_auc": "roc_auc_ovr",
+    "roc_auc_weighted": "roc_auc_ovr_weighted",
     "log_loss": "neg_log_loss",
     "rmse": "neg_root_mean_squared_error",
     "mae": "neg_mean_absolute_error",

@@ -90,6 +90,22 @@ def roc_auc(p: Predictions, w: np.ndarray) -> np.ndarray:
     return np.mean(per_class, axis=0)
 
 
+def roc_auc_weighted(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """One-vs-rest ROC AUC averaged with each class weighted by its share of the (resampled)
+    rows: a class of a few test rows moves it by its share, not by 1/classes as the macro
+    average (`roc_auc`) does. The same as roc_auc for two classes."""
+    proba = probabilities(p, "roc_auc_weighted")
+    if proba.shape[1] == 2:
+        return _binary_auc(p.y_true == 1, proba[:, 1], w)
+    classes = range(proba.shape[1])
+    per_class = np.stack([_binary_auc(p.y_true == k, proba[:, k], w) for k in classes], axis=1)
+    support = w @ (p.y_true[:, None] == np.arange(proba.shape[1])).astype(float)
+    present = np.isfinite(per_class) & (support > 0)
+    weights = np.where(present, support, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (np.where(present, per_class, 0.0) * weights).sum(axis=1) / weights.sum(axis=1)
+
+
 def rmse(p: Predictions, w: np.ndarray) -> np.ndarray:
     """Root mean squared error."""
     return np.sqrt(_weighted_mean(w, (p.y_true - p.y_pred) ** 2))
@@ -115,6 +131,7 @@ METRICS: dict[str, tuple[Metric, str]] = {
     "balanced_accuracy": (balanced_accuracy, "higher"),
     "f1_macro": (f1_macro, "higher"),
     "roc_auc": (roc_auc, "higher"),
+    "roc_auc_weighted": (roc_auc_weighted, "higher"),
     "log_loss": (log_loss, "lower"),
     "rmse": (rmse, "lower"),
     "mae": (mae, "lower"),
@@ -128,6 +145,7 @@ RANGES: dict[str, Range] = {
     "balanced_accuracy": Range(0, 1),
     "f1_macro": Range(0, 1),
     "roc_auc": Range(0, 1),
+    "roc_auc_weighted": Range(0, 1),
     "log_loss": Range(0),
     "rmse": Range(0),
     "mae": Range(0),
