@@ -171,4 +171,4 @@ def test_out_of_contract_values_are_counted_per_column_from_the_log_or_a_file(
     assert assess(batch, profile, params, contract)["out_of_contract"] == expected
     text = markdown(from_log | {"batch": "b", "reference": "r"})
     assert "Values outside the contract (3 of 100 rows)" in text
-    assert "| `size` | range | 2 |" in text
+    assert "| `size` | `range` | 2 |" in text

@@ -27,6 +27,7 @@ from actions_mlops.core.config import (
     DriftParams,
     load_params,
 )
+from actions_mlops.core.markdown import inert
 from actions_mlops.data.contract import (
     load_contract,
 )
@@ -208,11 +209,10 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for row in drifting[:MARKDOWN_ROWS]:
-            name = str(row["column"]).replace("|", "\\|")
             role = " (target)" if row["role"] == "target" else ""
             lines.append(
-                f"| `{name}`{role} | {row['size']:.3f} | {row['threshold']} "
-                f"| {row['p_adjusted']:.2g} | {row['weight']:.0%} | {row['detail']} |"
+                f"| {inert(row['column'])}{role} | {row['size']:.3f} | {row['threshold']} "
+                f"| {row['p_adjusted']:.2g} | {row['weight']:.0%} | {inert(row['detail'])} |"
             )
         if len(drifting) > MARKDOWN_ROWS:
             lines.append(f"\n_{len(drifting) - MARKDOWN_ROWS} more in `{DRIFT_REPORT}`._")

@@ -26,6 +26,7 @@ from actions_mlops.core.config import (
     load_params,
     log_folder,
 )
+from actions_mlops.core.markdown import inert
 from actions_mlops.data.contract import (
     Contract,
     load_contract,
@@ -172,13 +173,14 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"## Model monitoring: {icon} {report['verdict'].upper()}",
         "",
-        f"Batch `{report['batch']}` ({report['rows']} rows) against `{report['reference']}`.",
+        f"Batch {inert(report['batch'], table=False)} ({report['rows']} rows) against "
+        f"{inert(report['reference'], table=False)}.",
         "",
     ]
     if report.get("skipped_lines"):
         lines += [
             f"⚠️ {report['skipped_lines']} unreadable log lines skipped (a write cut short, e.g. "
-            f"by a full disk), first at `{report['first_skipped']}`.",
+            f"by a full disk), first at {inert(report['first_skipped'], table=False)}.",
             "",
         ]
     lines.append(drift.markdown(report["drift"]).strip())
@@ -192,7 +194,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|",
         ]
         lines += [
-            f"| `{column}` | {check} | {count} |"
+            f"| {inert(column)} | {inert(check)} | {count} |"
             for column, checks in sorted(outside["columns"].items())
             for check, count in sorted(checks.items())
         ]
