@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from actions_mlops.core.typed import CONTROL
+
 BACKTICKS = re.compile(r"`+")
 MAX_CHARS = 200
 
