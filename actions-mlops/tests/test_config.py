@@ -143,6 +143,17 @@ CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | str, str]] = {
         setting("data.raw", "data/raw/dataset.xlsx"),
         "params.yaml: data.raw: data/raw/dataset.xlsx — a path ending in .csv or .parquet",
     ),
+    "raw data path with a newline": (  # it would forge the tag's `model:` line (issue 31)
+        P,
+        setting("data.raw", "data/raw/x\nmodel: models/model.skops sha256:00.csv"),
+        "params.yaml: data.raw: 'data/raw/x\\nmodel: models/model.skops sha256:00.csv' — "
+        "a path without newlines or other control characters",
+    ),
+    "log folder with a control character": (
+        P,
+        setting("monitor.log_dir", "logs/\x1b[2Jpredictions"),
+        "params.yaml: monitor.log_dir: 'logs/\\x1b[2Jpredictions' — a path without newlines",
+    ),
     "estimator typo": (
         P,
         setting("model.estimator", ESTIMATOR[:-1]),  # its last letter missing

@@ -180,6 +180,10 @@ def test_the_tag_line_gives_sha256_when_recorded_else_md5():
     assert md5_only is not None and md5_only.digest == md5
     assert both is not None and (both.algorithm, both.digest) == ("sha256", sha)
     assert recorded_hash("v\n\ndata: data/raw/x.csv md5:" + md5) is None
+    # A second `model:` line (forged through a value with a newline) leaves no hash to trust.
+    forged = f"{line} sha256:{'0' * 64}"
+    assert recorded_hash(f"v\n\ndata: x\n{forged}\n{line} sha256:{sha}\n") is None
+    assert recorded_hash(f"v\n\nmodel: other/{MODEL_FILE.as_posix()} md5:{md5}\n") is None
 
 
 @pytest.mark.parametrize("algorithm", ["md5", "sha256"])

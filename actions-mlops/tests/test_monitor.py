@@ -171,4 +171,61 @@ def test_out_of_contract_values_are_counted_per_column_from_the_log_or_a_file(
     assert assess(batch, profile, params, contract)["out_of_contract"] == expected
     text = markdown(from_log | {"batch": "b", "reference": "r"})
     assert "Values outside the contract (3 of 100 rows)" in text
-    assert "| `size` | range | 2 |" in text
+    assert "| `size` | `range` | 2 |" in text
+
+
+def test_a_log_line_whose_warnings_are_not_flags_is_malformed_not_a_crash(project_frame, capsys):
+    frame, contract = project_frame(), load_contract()
+    importance = [{"feature": f, "importance": 1.0} for f in contract.features]
+    PROFILE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PROFILE_FILE.write_text(json.dumps(build_profile(frame, contract, importance), default=str))
+    records = json.loads(frame[contract.features].head(300).to_json(orient="records"))
+    log = PredictionLog(Path("logs"))
+    log.write("r", "v1", records, [0] * len(records), None, [[] for _ in records])
+    with log.path.open("a") as sink:
+        for flags in ([{"foo": 1}], "x", [{"column": 1, "check": "range"}]):
+            entry = {"request_id": "q", "record": 0, "features": records[0], "warnings": flags}
+            sink.write(json.dumps(entry) + "\n")
+    code = main(argparse.Namespace(batch=log.path.parent, labels=None))
+    err = capsys.readouterr().err
+    assert code in EXIT_CODES.values() and "Traceback" not in err, err
+    assert f"skipped 3 unreadable log lines, first at {log.path}:301" in err
+    assert json.loads(MONITOR_FILE.read_text())["skipped_lines"] == 3
+
+
+def test_wrong_typed_values_are_reported_per_column_and_left_out(params, reference, tmp_path):
+    frame, contract, profile = reference
+    records = json.loads(frame[contract.features].head(300).to_json(orient="records"))
+    records[0]["size"], records[1]["size"], records[2]["size"] = "abc", [1, 2], {"a": 1}
+    records[3]["colour"], records[4]["colour"] = ["red"], {"b": "red"}
+    PredictionLog(tmp_path / "log").write("r", "v1", records, [0] * len(records))
+    report = assess(read_log(tmp_path / "log").frame, profile, params, contract)
+    assert report["wrong_types"] == {
+        "colour": {"values": 2, "example": "['red']"},
+        "size": {"values": 3, "example": "'abc'"},
+    }
+    assert report["verdict"] == "ok", report["drift"]["columns"]
+    text = markdown(report | {"batch": "b", "reference": "r"})
+    assert "| `size` | 3 | `'abc'` |" in text and "| `colour` | 2 | `['red']` |" in text
+
+
+def test_a_batch_missing_features_names_them_and_is_not_all_drifted(params, messy):
+    frame, contract = messy(params.task, rows=2000, seed=1)
+    for name in ("width", "depth", "weight", "shade"):  # six features, one in the batch
+        frame[name] = np.random.default_rng(2).normal(0, 1, len(frame))
+        contract = replace(
+            contract,
+            columns=contract.columns | {name: replace(contract.columns["size"], name=name)},
+        )
+    importance = [{"feature": f, "importance": 1.0} for f in contract.features]
+    profile = build_profile(frame, contract, importance)
+    batch = frame.sample(500, random_state=4)[["size"]].copy()
+    batch["size"] = batch["size"] + 2 * frame["size"].std()
+    found = assess(batch, profile, params, contract)["drift"]
+    assert found["missing"] == ["colour", "width", "depth", "weight", "shade"]
+    assert found["weighted_drift"] == pytest.approx(1 / 6, abs=1e-4)  # 1 of 6 equal weights
+    text = markdown(
+        {"verdict": "warn", "drift": found, "batch": "b", "reference": "r", "rows": 500}
+    )
+    assert "100%" not in text
+    assert "5 features not in the batch" in text and "`width`" in text

@@ -139,6 +139,18 @@ def test_the_tag_message_records_an_accepted_drop_and_acknowledged_leaks(workdir
     assert not any(line.startswith("acknowledged leak: b") for line in message)
 
 
+def test_a_newline_in_a_value_cannot_forge_the_tag_s_model_line(workdir):
+    forged = Path("data/raw/x\nmodel: " + MODEL_FILE.as_posix() + " sha256:" + "0" * 64 + ".csv")
+    for path in (forged, MODEL_FILE, METRICS_FILE):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    gate = {"verdict": "BLESSED"}
+    with pytest.raises(StepError, match="newline or control character"):
+        tag_message("m", "v1.0.0", "first version", "abc", gate, METRICS, forged)
+    with pytest.raises(StepError, match="newline or control character"):
+        tag_message("m", "v1.0.0", "first\nmodel: x", "abc", gate, METRICS, Path("data/raw/y"))
+
+
 def git(*args: str) -> str:
     """Run git in the working directory; its output."""
     result = subprocess.run(["git", *args], capture_output=True, text=True, check=True)

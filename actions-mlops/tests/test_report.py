@@ -58,7 +58,7 @@ def test_verdict_names_the_failed_check(reports, params):
     }
     write(REPORTS / "gate.json", gate)
     text = report.build_report()
-    assert "❌ **NOT BLESSED**" in text and "x 0.1000 < floor 0.5" in text
+    assert "❌ **NOT BLESSED**" in text and "x 0.1000 \\< floor 0.5" in text  # escaped
 
 
 def test_long_tables_stay_under_the_comment_limit(reports, params):
@@ -217,8 +217,8 @@ def test_the_confusion_matrix_is_square_when_a_class_is_never_predicted(reports)
     (PLOTS_DIR / "confusion.csv").write_text("\n".join(rows) + "\n")
     lines = report.charts_section("classification", "roc_auc")
     table = [line for line in lines if line.startswith("| ")]
-    assert table[0] == "| | a | b | c | d |"
-    assert "| **c** | 1 | 0 | 0 | 0 |" in table and len(table) == 5
+    assert table[0] == "| | `a` | `b` | `c` | `d` |"
+    assert "| **`c`** | 1 | 0 | 0 | 0 |" in table and len(table) == 5
 
 
 def test_long_feature_names_are_shortened_with_the_full_name_in_a_footnote(reports):
@@ -251,7 +251,7 @@ def test_slices_with_too_few_rows_are_summarised_in_one_line(reports, params):
     text = report.build_report()
     assert "2024-01-000" not in text.replace("`2024-01-000`", "")  # only as an example
     assert f"260 values with fewer than {min_rows} test rows each (260 rows in all" in text
-    assert "| all the rest |" in text
+    assert "| `all the rest` |" in text
     assert text.count("not gated") == 2  # the slices' summary and the gate's one row
     assert "| ⚪ | 260 slice checks |" in text
 

@@ -119,9 +119,13 @@ class RecordedHash:
 
 def recorded_hash(tag_message: str, path: Path = MODEL_FILE) -> RecordedHash | None:
     """The strongest hash on the registration tag's line `model: <path> md5:<hex> [sha256:<hex>]`,
-    or None when the message has no such line."""
-    line = re.search(rf"^model: {re.escape(path.as_posix())} (.+)$", tag_message, re.MULTILINE)
-    hashes = dict(re.findall(r"\b(\w+):([0-9a-f]+)\b", line.group(1))) if line else {}
+    or None when the message has no such line, or more than one `model:` line (a forged one:
+    registry.tag_message writes exactly one and refuses a value with a newline)."""
+    lines = re.findall(r"^model: (.*)$", tag_message, re.MULTILINE)
+    prefix = f"{path.as_posix()} "
+    if len(lines) != 1 or not lines[0].startswith(prefix):
+        return None
+    hashes = dict(re.findall(r"\b(\w+):([0-9a-f]+)\b", lines[0].removeprefix(prefix)))
     for algorithm in HASH_ALGORITHMS:
         if algorithm in hashes:
             return RecordedHash(algorithm, hashes[algorithm])

@@ -20,6 +20,9 @@ from typing import Any, Literal
 import yaml
 
 EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+# A newline or other control character in a path would forge a line of the registry's tag
+# message (`data: <path> md5:...`), or of any file or command it reaches.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ConfigError(ValueError):
 def show(value: Any) -> str:
     """A value as the user wrote it in YAML (`lots`, `[0]`, `null`)."""
     if isinstance(value, str):
-        return repr(value) if value == "" else value
+        return repr(value) if value == "" or CONTROL.search(value) else value
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     text = text.removesuffix("\n...").removesuffix("...").strip()
     return text if len(text) <= 60 else text[:56] + " ..."
@@ -207,6 +210,9 @@ def _convert(
     if hint is Path:
         if not isinstance(value, str) or not value:
             return wrong()
+        if CONTROL.search(value):
+            allowed = "a path without newlines or other control characters"
+            return None, [Problem(file, key, repr(value), allowed)]
         suffixes = meta.get("suffixes")
         if suffixes and Path(value).suffix not in suffixes:
             return None, [Problem(file, key, value, f"a path ending in {' or '.join(suffixes)}")]

@@ -22,6 +22,7 @@ from actions_mlops.core.config import (
     VALIDATION_REPORT,
     load_params,
 )
+from actions_mlops.core.markdown import inert, plain
 from actions_mlops.core.outputs import write_text
 from actions_mlops.data.contract import (
     ENVIRONMENTS,
@@ -472,7 +473,7 @@ def markdown(findings: list[Finding], path: Path, rows: int, draft_only: bool = 
     lines = [
         f"### Data validation: {verdict}",
         "",
-        f"`{path}`, {rows} rows, against `contract.yaml`.",
+        f"{inert(path, table=False)}, {rows} rows, against `contract.yaml`.",
     ]
     if draft_only:
         lines += ["", DRAFT_ONLY]
@@ -487,7 +488,7 @@ def markdown(findings: list[Finding], path: Path, rows: int, draft_only: bool = 
         mark = "❌" if f.severity == "error" else "⚠️"
         count = f"{f.count} ({_percent(f.fraction)})" if f.count else ""
         row = (
-            f"\n| {mark} | `{_cell(f.id)}` | {_cell(f.expected)} | {_cell(f.observed)} | {count} "
+            f"\n| {mark} | {inert(f.id)} | {plain(f.expected)} | {plain(f.observed)} | {count} "
             f"| {_cell(f.hint)} |"
         )
         if len(text) + len(row) > MARKDOWN_LIMIT - 200:

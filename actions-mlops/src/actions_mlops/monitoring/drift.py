@@ -27,6 +27,7 @@ from actions_mlops.core.config import (
     DriftParams,
     load_params,
 )
+from actions_mlops.core.markdown import inert
 from actions_mlops.data.contract import (
     load_contract,
 )
@@ -170,14 +171,24 @@ def compare(batch: pd.DataFrame, profile: dict[str, Any], params: DriftParams) -
             row["drifted"] = bool(row["size"] >= row["threshold"] and p_adjusted < params.alpha)
     rows.sort(key=lambda r: (not r["drifted"], -r["size"] / r["threshold"]))
     features = [r for r in rows if r["role"] == "feature"]
-    total = sum(r["weight"] for r in features) or 1.0
+    # A feature the batch lacks (or has fewer than 2 values of) is not compared: it is named,
+    # it warns, and its importance still counts in the total (a batch with one of five features
+    # is not "100% drifted" when that one moves).
+    profiled = [n for n, c in profile["columns"].items() if c["role"] == "feature"]
+    compared = {r["column"] for r in features}
+    missing = [name for name in profiled if name not in compared]
+    weights = profile["importance"]
+    total = sum(weights.get(name, 0.0) for name in profiled) or 1.0
     weighted = sum(r["weight"] for r in features if r["drifted"]) / total
     verdict = "fail" if weighted >= params.fail else "warn" if weighted >= params.warn else "ok"
+    if missing and verdict == "ok":
+        verdict = "warn"
     return {
         "verdict": verdict,
         "weighted_drift": round(weighted, 4),
         "drifted_features": sum(r["drifted"] for r in features),
         "features": len(features),
+        "missing": missing,
         "batch_rows": len(batch),
         "reference_rows": profile["rows"],
         "params": asdict(params),
@@ -200,6 +211,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['drifted_features']} of {report['features']} features drift (change ≥ "
         f"threshold and Benjamini-Hochberg p < {params['alpha']}).",
     ]
+    missing = report.get("missing") or []
+    if missing:
+        listed = ", ".join(inert(name, table=False) for name in missing[:MARKDOWN_ROWS])
+        more = f" and {len(missing) - MARKDOWN_ROWS} more" if len(missing) > MARKDOWN_ROWS else ""
+        lines += [
+            "",
+            f"⚠️ {len(missing)} features not in the batch (or with fewer than 2 values), "
+            f"not compared: {listed}{more}.",
+        ]
     drifting = [r for r in report["columns"] if r["drifted"]]
     if drifting:
         lines += [
@@ -208,11 +228,10 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|",
         ]
         for row in drifting[:MARKDOWN_ROWS]:
-            name = str(row["column"]).replace("|", "\\|")
             role = " (target)" if row["role"] == "target" else ""
             lines.append(
-                f"| `{name}`{role} | {row['size']:.3f} | {row['threshold']} "
-                f"| {row['p_adjusted']:.2g} | {row['weight']:.0%} | {row['detail']} |"
+                f"| {inert(row['column'])}{role} | {row['size']:.3f} | {row['threshold']} "
+                f"| {row['p_adjusted']:.2g} | {row['weight']:.0%} | {inert(row['detail'])} |"
             )
         if len(drifting) > MARKDOWN_ROWS:
             lines.append(f"\n_{len(drifting) - MARKDOWN_ROWS} more in `{DRIFT_REPORT}`._")

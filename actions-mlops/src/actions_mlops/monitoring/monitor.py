@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from actions_mlops.core.config import (
     load_params,
     log_folder,
 )
+from actions_mlops.core.markdown import inert
 from actions_mlops.data.contract import (
     Contract,
     load_contract,
@@ -84,6 +86,38 @@ def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]
         masked = [name for name, column in contract.columns.items() if column.pii]
         return logged.frame.drop(columns=masked, errors="ignore"), logged.bad_lines
     return read_table(path, contract), []
+
+
+def _right_type(value: Any, numeric: bool) -> bool:
+    """Whether a logged value can be the column's: a number (numeric) or any scalar, or null."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    if numeric:
+        return isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    return isinstance(value, str | int | float | bool | np.number)
+
+
+def wrong_types(batch: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The batch with each value of the wrong type for its column (text or a list where the
+    contract wants a number, a list or an object anywhere) made null, and per column how many
+    there were and an example: the service refuses them, so only an edited or foreign log has
+    them, and they must not count as drift nor stop the monitor."""
+    found: dict[str, Any] = {}
+    cleaned = batch
+    for name in contract.features:
+        if name not in batch.columns or batch[name].dtype != object:
+            continue  # read as numbers or booleans by pandas: every value has one type
+        numeric = contract.columns[name].is_numeric
+        wrong = ~batch[name].map(partial(_right_type, numeric=numeric)).astype(bool)
+        if wrong.any():
+            example = batch.loc[wrong, name].iloc[0]
+            found[name] = {"values": int(wrong.sum()), "example": repr(example)[:80]}
+            if cleaned is batch:
+                cleaned = batch.copy()
+            cleaned[name] = batch[name].where(~wrong, None)
+            if numeric:
+                cleaned[name] = pd.to_numeric(cleaned[name])
+    return cleaned, found
 
 
 def out_of_contract(batch: pd.DataFrame, contract: Contract) -> dict[str, Any]:
@@ -172,16 +206,30 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"## Model monitoring: {icon} {report['verdict'].upper()}",
         "",
-        f"Batch `{report['batch']}` ({report['rows']} rows) against `{report['reference']}`.",
+        f"Batch {inert(report['batch'], table=False)} ({report['rows']} rows) against "
+        f"{inert(report['reference'], table=False)}.",
         "",
     ]
     if report.get("skipped_lines"):
         lines += [
             f"⚠️ {report['skipped_lines']} unreadable log lines skipped (a write cut short, e.g. "
-            f"by a full disk), first at `{report['first_skipped']}`.",
+            f"by a full disk), first at {inert(report['first_skipped'], table=False)}.",
             "",
         ]
     lines.append(drift.markdown(report["drift"]).strip())
+    wrong = report.get("wrong_types") or {}
+    if wrong:
+        lines += [
+            "",
+            "### Values of the wrong type (left out of the comparison)",
+            "",
+            "| column | values | example |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {inert(column)} | {found['values']} | {inert(found['example'])} |"
+            for column, found in sorted(wrong.items())
+        ]
     outside = report.get("out_of_contract") or {"rows": 0, "columns": {}}
     if outside["rows"]:
         lines += [
@@ -192,7 +240,7 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|",
         ]
         lines += [
-            f"| `{column}` | {check} | {count} |"
+            f"| {inert(column)} | {inert(check)} | {count} |"
             for column, checks in sorted(outside["columns"].items())
             for check, count in sorted(checks.items())
         ]
@@ -222,12 +270,14 @@ def assess(
     champion_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Verdict, drift and (with labels) performance of one batch."""
+    batch, wrong = wrong_types(batch, contract)
     drift_report = drift.compare(batch, profile, params.drift)
     verdict = {"ok": "ok", "warn": "warn", "fail": "alarm"}[drift_report["verdict"]]
     report: dict[str, Any] = {
         "rows": len(batch),
         "drift": drift_report,
         "out_of_contract": out_of_contract(batch, contract),
+        "wrong_types": wrong,
     }
     if labels is not None:
         measured = performance(batch, labels, contract, params.task)
@@ -267,5 +317,14 @@ def main(args: argparse.Namespace) -> int:
     for row in report["drift"]["columns"]:
         if row["drifted"]:
             print(f"monitor: {row['column']} drifted: {row['detail']}", file=sys.stderr)
+    for column, found in report["wrong_types"].items():
+        print(
+            f"monitor: {column}: {found['values']} values of the wrong type "
+            f"(e.g. {found['example']}), left out",
+            file=sys.stderr,
+        )
+    if report["drift"].get("missing"):
+        missing = ", ".join(report["drift"]["missing"])
+        print(f"monitor: features not in the batch: {missing}", file=sys.stderr)
     print(f"monitor: {report['verdict']} (reports in {MONITOR_MARKDOWN})")
     return EXIT_CODES[report["verdict"]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,8 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", required=True, help="image name without tag (make: IMAGE)")
 
 
+# An image name without its tag, as docker reads one: an optional registry host[:port]/, then
+# lowercase path components separated by /, each of [a-z0-9] runs joined by ., _, __ or -.
+COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{COMPONENT}(?:/{COMPONENT})*")
+
+
 def main(args: argparse.Namespace) -> int:
     """CLI entry: package when needed, then build the image with BentoML."""
+    if len(args.image) > 255 or not IMAGE.fullmatch(args.image):
+        print(
+            f"containerize: refused: --image {args.image!r} is not an image name "
+            "([registry/]path, lowercase, without a tag)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         bento = package()
     except RegistryError as error:

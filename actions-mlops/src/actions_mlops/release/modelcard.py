@@ -23,6 +23,7 @@ from actions_mlops.core.config import (
     load_params,
 )
 from actions_mlops.core.git import head
+from actions_mlops.core.markdown import inert, plain
 from actions_mlops.data.contract import (
     Contract,
     load_contract,
@@ -58,7 +59,8 @@ def data_section(contract: Contract, profile: dict[str, Any] | None, params: Par
     lines = [
         f"- Data fingerprint: `{raw.as_posix()}` md5 `{data_fingerprint(raw)}`",
         f"- Features ({len(contract.features)}): {len(contract.numeric_features)} numeric, "
-        f"{len(contract.categorical_features)} categorical; target `{contract.target}`",
+        f"{len(contract.categorical_features)} categorical; "
+        f"target {inert(contract.target, table=False)}",
     ]
     if profile is None:
         return [*lines, f"- No training data profile at `{PROFILE_FILE}`: run `make repro`."]
@@ -68,7 +70,8 @@ def data_section(contract: Contract, profile: dict[str, Any] | None, params: Par
     if target and target["kind"] == "categorical":
         total = sum(target["counts"].values())
         shares = ", ".join(
-            f"`{label}` {count / total:.1%}" for label, count in sorted(target["counts"].items())
+            f"{inert(label, table=False)} {count / total:.1%}"
+            for label, count in sorted(target["counts"].items())
         )
         kind = "Classes" if params.task == "classification" else "Target values"
         lines.append(f"- {kind}: {shares}")
@@ -84,7 +87,7 @@ def data_section(contract: Contract, profile: dict[str, Any] | None, params: Par
         if column and column["kind"] == "numeric":
             missing = column["missing"] / max(1, column["rows"] + column["missing"])
             low, high = column["quantiles"][0], column["quantiles"][-1]
-            lines.append(f"| `{name}` | {low:.4g} | {high:.4g} | {missing:.1%} |")
+            lines.append(f"| {inert(name)} | {low:.4g} | {high:.4g} | {missing:.1%} |")
     return lines
 
 
@@ -111,14 +114,14 @@ def slices_section(slices: dict[str, list[dict[str, Any]]] | None) -> list[str]:
     for column, groups in slices.items():
         names = [key for key in groups[0] if key not in ("value", "rows")] if groups else []
         lines += [
-            f"`{column}`:",
+            f"{inert(column, table=False)}:",
             "",
             "| value | rows | " + " | ".join(names) + " |",
             "|---|---|" + "---|" * len(names),
         ]
         for group in groups:
             cells = " | ".join(f"{group[name]:.4f}" for name in names)
-            lines.append(f"| {group['value']} | {group['rows']} | {cells} |")
+            lines.append(f"| {inert(group['value'])} | {group['rows']} | {cells} |")
         lines.append("")
     return lines
 
@@ -129,7 +132,7 @@ def gate_section(gate: dict[str, Any] | None) -> list[str]:
         return [f"Not gated yet (`{GATE_FILE.as_posix()}` missing)."]
     failed = [check for check in gate.get("checks", []) if not check.get("passed")]
     lines = [f"**{gate['verdict']}**" + (f"; {len(failed)} failed checks:" if failed else ".")]
-    lines += [f"- {check['name']}: {check['reason']}" for check in failed]
+    lines += [f"- {plain(check['name'])}: {plain(check['reason'])}" for check in failed]
     lines += [f"- {note}" for note in gate.get("notes", [])]
     return lines
 

@@ -53,6 +53,7 @@ from actions_mlops.core.git import (
     remote_url,
     show_file,
 )
+from actions_mlops.core.typed import CONTROL
 from actions_mlops.data.contract import (
     Contract,
     load_contract,
@@ -181,6 +182,11 @@ def tag_message(
     data: Path,
 ) -> str:
     """The registry entry, readable with `git tag -n99` and `gto show`."""
+    # Each value is on its own line: one with a newline would add a line (a forged `model:`
+    # line that core/modelfile.recorded_hash would read); check-config refuses such paths.
+    for value in (model, version, reason, commit, gate["verdict"], data.as_posix()):
+        if CONTROL.search(str(value)):
+            raise RegistryError(f"not registered: {value!r} has a newline or control character")
     lines = [
         f"{model} {version}: {reason}",
         "",

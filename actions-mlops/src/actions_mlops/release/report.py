@@ -28,6 +28,7 @@ from actions_mlops.core.config import (
     SLICES_FILE,
     load_params,
 )
+from actions_mlops.core.markdown import inert, plain
 from actions_mlops.release.changes import changes_section
 from actions_mlops.release.gate import NOT_GATED
 from actions_mlops.training.metrics import direction
@@ -173,7 +174,8 @@ def params_section(base_rev: str | None) -> list[str]:
         "|---|---|---|",
     ]
     lines += [
-        f"| `{k}` | `{before.get(k, '—')}` | `{after.get(k, '—')}` |" for k in changed[:MAX_ROWS]
+        f"| {inert(k)} | {inert(before.get(k, '—'))} | {inert(after.get(k, '—'))} |"
+        for k in changed[:MAX_ROWS]
     ]
     if len(changed) > MAX_ROWS:
         lines.append(f"\n_{len(changed) - MAX_ROWS} more changed params not shown._")
@@ -202,7 +204,8 @@ def gate_section(gate: dict | None) -> list[str]:
     checks = sorted(judged, key=lambda c: c["passed"])  # failures first
     for check in checks[:MAX_ROWS]:
         lines.append(
-            f"| {'✅' if check['passed'] else '❌'} | {check['name']} | {check['reason']} |"
+            f"| {'✅' if check['passed'] else '❌'} | {plain(check['name'])} "
+            f"| {plain(check['reason'])} |"
         )
     if small:
         lines.append(
@@ -225,7 +228,7 @@ def full_names(names: list[str], width: int = LABEL_WIDTH) -> list[str]:
     cut = [name for name in dict.fromkeys(names) if len(name) > width]
     if not cut:
         return []
-    return ["", "Full names: " + "; ".join(f"`{shorten(n, width)}` = `{n}`" for n in cut)]
+    return ["", "Full names: " + "; ".join(f"{inert(shorten(n, width))} = {inert(n)}" for n in cut)]
 
 
 def slices_section(slices: dict | None, metrics: list[str], min_rows: int) -> list[str]:
@@ -237,17 +240,17 @@ def slices_section(slices: dict | None, metrics: list[str], min_rows: int) -> li
     for column, groups in slices.items():
         big = [g for g in groups if g["rows"] >= min_rows]
         small = [g for g in groups if g["rows"] < min_rows]
-        lines += ["", f"`{column}`", ""]
+        lines += ["", inert(column, table=False), ""]
         if big:
             lines.append("| value | rows | " + " | ".join(metrics) + " |")
             lines.append("|---|---|" + "---|" * len(metrics))
         for group in big[:MAX_ROWS]:
             values = " | ".join(fmt(group.get(m)) for m in metrics)
-            lines.append(f"| {shorten(str(group['value']))} | {group['rows']} | {values} |")
+            lines.append(f"| {inert(shorten(str(group['value'])))} | {group['rows']} | {values} |")
         if len(big) > MAX_ROWS:
             lines.append(f"\n_{len(big) - MAX_ROWS} more values not shown ({SLICES_FILE})._")
         if small:
-            examples = ", ".join(f"`{shorten(str(g['value']))}`" for g in small[:5])
+            examples = ", ".join(inert(shorten(str(g["value"])), table=False) for g in small[:5])
             lines.append(
                 ("\n" if big else "")
                 + f"_{len(small)} values with fewer than {min_rows} test rows each "
@@ -308,12 +311,16 @@ def roc_section(roc: pd.DataFrame) -> list[str]:
     grid, curves = np.linspace(0, 1, 21), {}
     for label, group in roc.groupby("class", sort=False):
         auc = float(np.trapezoid(group["tpr"], group["fpr"]))
-        name = f"`{shorten(str(label))}` (AUC {auc:.3f})"
+        name = f"{inert(shorten(str(label)), table=False)} (AUC {auc:.3f})"
         curves[name] = (auc, np.interp(grid, group["fpr"], group["tpr"]).tolist())
     shown = sorted(curves, key=lambda n: curves[n][0])[: len(PALETTE)]
     shown = [name for name in curves if name in shown]  # in the file's order
     classes = roc["class"].astype(str).unique().tolist()
-    heading = f"### ROC curve (class {classes[0]})" if len(classes) == 1 else "### ROC curves"
+    heading = (
+        f"### ROC curve (class {inert(classes[0], table=False)})"
+        if len(classes) == 1
+        else "### ROC curves"
+    )
     lines = ["", heading, ""]
     lines += mermaid_lines(
         "ROC", "false positive rate", "true positive rate", {n: curves[n][1] for n in shown}
@@ -384,11 +391,13 @@ def confusion_section(confusion: pd.DataFrame, test_rows: int | None) -> list[st
     if test_rows and test_rows > len(confusion):
         scaled = f"scaled to {len(confusion)}"
         lines += [f"_Each cell's share of the {test_rows} test rows, {scaled}._", ""]
-    lines.append("| | " + " | ".join(shorten(c) for c in shown) + " |")
+    lines.append("| | " + " | ".join(inert(shorten(c)) for c in shown) + " |")
     lines.append("|---|" + "---|" * len(shown))
     for label in shown:
         counts = table.loc[label, shown]
-        lines.append(f"| **{shorten(label)}** | " + " | ".join(str(v) for v in counts) + " |")
+        lines.append(
+            f"| **{inert(shorten(label))}** | " + " | ".join(str(v) for v in counts) + " |"
+        )
     if len(classes) > MAX_ROWS:
         lines.append(f"\n_{len(classes) - MAX_ROWS} more classes in `{PLOTS_DIR}`._")
     return [*lines, *full_names(shown)]
@@ -403,7 +412,7 @@ def verdict_line(gate: dict | None, current: dict) -> str:
         return f"⚪ **NOT GATED** — {summary}; run `make gate`."
     if gate["blessed"]:
         return f"✅ **BLESSED** — {summary}; all {len(gate['checks'])} checks passed."
-    failed = [c["reason"] for c in gate["checks"] if not c["passed"]]
+    failed = [plain(c["reason"]) for c in gate["checks"] if not c["passed"]]
     return (
         f"❌ **NOT BLESSED** — {summary}; failed: "
         + "; ".join(failed[:3])

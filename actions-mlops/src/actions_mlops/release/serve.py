@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 import sys
 
 from actions_mlops.core.config import (
@@ -29,7 +30,22 @@ from actions_mlops.release.registry import RegistryError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `serve`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0: all)")
-    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--port", default="3000", help="a port number, 1 to 65535")
+
+
+# A host name or an IPv4/IPv6 address, and a port number: what `make serve HOST=... PORT=...`
+# may pass on (they reach bentoml's command line; refused in one line otherwise).
+HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,252}")
+PORT = re.compile(r"[0-9]{1,5}")
+
+
+def address_refusal(host: str, port: str) -> str | None:
+    """Why `host` or `port` is not an address to serve on, or None."""
+    if not HOST.fullmatch(host):
+        return f"--host {host!r} is not a host name or an IP address"
+    if not PORT.fullmatch(port) or not 1 <= int(port) <= 65535:
+        return f"--port {port!r} is not a port number (1 to 65535)"
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -55,7 +71,7 @@ def open_refusal(host: str) -> str | None:
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: replace this process with `bentoml serve <model>:<version>`."""
-    refusal = open_refusal(args.host)
+    refusal = address_refusal(args.host, str(args.port)) or open_refusal(args.host)
     if refusal:
         print(f"serve: refused: {refusal}", file=sys.stderr)
         return 1

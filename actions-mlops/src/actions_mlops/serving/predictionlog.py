@@ -155,13 +155,22 @@ class LoggedBatch:
 
 
 def parse_line(line: bytes) -> dict[str, Any] | None:
-    """One logged record, or None when the line is cut short or not a record."""
+    """One logged record, or None when the line is cut short or not a record (no `features`
+    object, or `warnings` that are not the service's flags)."""
     try:
         entry = json.loads(line)
     except ValueError:  # JSONDecodeError, UnicodeDecodeError
         return None
     if not isinstance(entry, dict) or not isinstance(entry.get("features"), dict):
         return None
+    flags = entry.get("warnings", [])
+    if not isinstance(flags, list) or not all(
+        isinstance(flag, dict)
+        and isinstance(flag.get("column"), str)
+        and isinstance(flag.get("check"), str)
+        for flag in flags
+    ):
+        return None  # not the service's flags (serving/flags.py): not a record it wrote
     return entry
 
 
@@ -185,5 +194,7 @@ def read_log(path: Path) -> LoggedBatch:
         raise ValueError(f"{path}: no logged predictions{skipped}")
     import pandas as pd
 
-    frame = pd.json_normalize(entries, sep=".")
+    # One level: a feature's value stays one cell even when it is a list or an object (a wrong
+    # type that monitor.wrong_types reports), instead of becoming columns of its own.
+    frame = pd.json_normalize(entries, sep=".", max_level=1)
     return LoggedBatch(frame.rename(columns=lambda c: c.removeprefix("features.")), bad_lines)
