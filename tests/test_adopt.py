@@ -144,8 +144,19 @@ def test_a_real_table_goes_from_bake_to_a_served_first_version(
     features = {name for name, column in contract.items() if column["role"] == "feature"}
     lap("adopt")
 
+    if table.acknowledged:  # what the validation warning asks of a column known when predicting
+        listed = json.dumps(list(table.acknowledged))
+        text = (project / "params.yaml").read_text()
+        assert text.count("  acknowledged_leaks: []\n") == 1, "adopt dropped the setting"
+        (project / "params.yaml").write_text(
+            text.replace("  acknowledged_leaks: []\n", f"  acknowledged_leaks: {listed}\n")
+        )
     make(project, "repro", project_env, env=env)
     lap("repro")
+    validation = json.loads((project / "reports" / "validation.json").read_text())
+    findings = validation.get("findings", [])
+    near = {f["column"] for f in findings if f["check"] == "single_feature_near_leak"}
+    assert near == set(table.acknowledged), findings
     # The project's own tests hold on its owner's data, not only on the example's.
     make(project, "check", project_env, env=env)
     lap("check")
