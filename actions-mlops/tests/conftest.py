@@ -143,8 +143,12 @@ def make_messy(task: str, rows: int = 400, seed: int = 0) -> tuple[pd.DataFrame,
     else:
         frame["label"] = signal
     columns = {
-        "size": Column("size", "float"),
-        "colour": Column("colour", "str"),
-        "label": Column("label", "str" if task == "classification" else "float", "target"),
+        "size": Column(name="size", dtype="float"),
+        "colour": Column(name="colour", dtype="str"),
+        "label": Column(
+            name="label",
+            dtype="str" if task == "classification" else "float",
+            role="target",
+        ),
     }
     return frame, Contract(columns=columns)

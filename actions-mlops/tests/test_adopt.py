@@ -3,7 +3,6 @@ with thresholds derived from the data; bad input is one line and leaves every fi
 
 import shutil
 from argparse import Namespace
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +66,8 @@ def test_adopting_again_keeps_the_reviewed_rules(table):
     path = table("classification")
     adopt.main(Namespace(data=path, target="label", task=None))
     contract = load_contract()
-    reviewed = replace(contract.columns["size"], severity="error", inferred=False)
-    edited = Contract(contract.columns | {"size": reviewed}, contract.table)
+    reviewed = contract.columns["size"].model_copy(update=dict(severity="error", inferred=False))
+    edited = Contract(columns=contract.columns | {"size": reviewed}, table=contract.table)
     Path("contract.yaml").write_text(dump_contract(edited), encoding="utf-8")
     adopt.main(Namespace(data=path, target="label", task=None))
     assert load_contract().columns["size"] == reviewed

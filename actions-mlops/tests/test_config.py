@@ -3,10 +3,11 @@ the key, the value and what is allowed (`make check-config`, exit 2), never a tr
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from actions_mlops import cli
 from actions_mlops.core.config import load_params
 from actions_mlops.core.typed import (
     ConfigError,
-    between,
+    Positive,
+    Settings,
     build,
 )
 from actions_mlops.training.metrics import METRICS
@@ -500,7 +502,9 @@ def test_a_pipeline_step_with_bad_settings_says_so_in_one_line(settings, capsys)
     (settings / "params.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert cli.main(["split"]) == 2
     err = capsys.readouterr().err
-    assert err == "params.yaml: split.test_size: 1.5 — a number in (0, 1)\n"
+    assert re.fullmatch(
+        r"params.yaml: split.test_size: 1.5 — a number in \(0, 1\) \[line \d+\]\n", err
+    )
 
 
 def test_params_name_known_metrics(params):
@@ -526,9 +530,8 @@ def test_numbers_with_an_exponent_are_numbers(settings, capsys):
 
 
 def test_a_new_field_is_checked_from_its_type_alone():
-    @dataclass(frozen=True)
-    class Limits:
-        max_body_bytes: int = field(default=1, metadata=between(1))
+    class Limits(Settings):
+        max_body_bytes: Positive = 1
         api_key_env: str | None = None
 
     _, problems = build(Limits, {"max_body_bytes": 0, "api_key_env": 3}, "params.yaml", "serve")
@@ -536,3 +539,47 @@ def test_a_new_field_is_checked_from_its_type_alone():
         "params.yaml: serve.max_body_bytes: 0 — a whole number >= 1",
         "params.yaml: serve.api_key_env: 3 — text or null",
     ]
+
+
+def test_a_key_written_twice_is_one_line_with_its_line(settings, capsys):
+    text = (settings / "params.yaml").read_text(encoding="utf-8")
+    (settings / "params.yaml").write_text(text + "task: regression\n", encoding="utf-8")
+    code, lines = check(capsys)
+    assert code == 2
+    line = len(text.splitlines()) + 1
+    assert lines == [
+        f'params.yaml: line {line}, column 1: not valid YAML — found duplicate key "task" '
+        f'with value "regression" (original value: "{TASK}")'
+    ]
+
+
+def test_the_code_reads_params_as_dvc_does(settings):
+    """YAML 1.1 (PyYAML) and 1.2 (ruamel, DVC) differ: DVC's reading of each value is ours."""
+    from dvc.utils.serialize import parse_yaml as dvc_parse
+
+    from actions_mlops.core.typed import parse_yaml
+
+    text = "a: yes\nb: 1e-3\nc: 0o17\nd: 017\ne: 1_000\nf: off\ng: 2026-01-02\n"
+    assert parse_yaml(text, "x.yaml") == dvc_parse(text, "x.yaml")
+    params = (settings / "params.yaml").read_text(encoding="utf-8")
+    assert load_params().raw == dvc_parse(params, "params.yaml")
+
+
+def test_editors_and_check_jsonschema_read_the_models_schema(settings):
+    assert cli.main(["json-schema", "--out", ".schemas"]) == 0
+    for name in ("params", "contract"):
+        first = (settings / f"{name}.yaml").read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# yaml-language-server: $schema=.schemas/{name}.schema.json"
+
+    def valid(name: str) -> bool:
+        schema = f".schemas/{name}.schema.json"
+        command = ["check-jsonschema", "--schemafile", schema, f"{name}.yaml"]
+        return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+    assert valid("params") and valid("contract")
+    raw = yaml.safe_load((settings / "params.yaml").read_text(encoding="utf-8"))
+    for edit in (setting("split.test_size", 1.5), renaming("evaluate", "evalute")):
+        broken = copy.deepcopy(raw)
+        edit(broken)
+        (settings / "params.yaml").write_text(yaml.safe_dump(broken), encoding="utf-8")
+        assert not valid("params"), broken

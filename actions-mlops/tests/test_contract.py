@@ -29,7 +29,7 @@ def test_the_project_contract_round_trips_through_yaml(contract):
     [
         ("columns: {y: {dtype: float, role: target, max_nul_fraction: 0}}", "unknown key"),
         ("columns: {y: {dtype: text, role: target}}", "dtype: text — one of int, float"),
-        ("columns: {y: {dtype: str, role: target, allowed_values: [yes, no]}}", "quote yes/no"),
+        ("columns: {y: {dtype: str, role: target, allowed_values: [true, no]}}", "quote yes/no"),
         ("columns: {x: {dtype: float}}", "exactly one column needs role 'target'"),
         ("table: {min_row: 3}\ncolumns: {y: {dtype: int, role: target}}", "did you mean min_rows"),
         ("columns: {y: {dtype: float, role: target, range: [0]}}", "range: \\[0\\] — a list of 2"),
@@ -112,7 +112,7 @@ def test_redrafting_keeps_the_rules_a_person_reviewed(project_frame, contract):
     drafted = infer.infer_contract(frame, contract.target, "classification")
     columns = contract.columns | {feature: drafted.columns[feature]}
     Path("contract.yaml").write_text(
-        spec.dump_contract(spec.Contract(columns, contract.table)), encoding="utf-8"
+        spec.dump_contract(spec.Contract(columns=columns, table=contract.table)), encoding="utf-8"
     )
     assert infer.main(Namespace(data=None, target=None, output=Path("contract.yaml"))) == 0
     redrafted = spec.load_contract(Path("contract.yaml"))
@@ -188,7 +188,9 @@ def test_csv_and_parquet_read_to_the_same_frame(tmp_path, messy, task):
     frame, contract = messy(task)
     frame["flag"] = frame["size"] > 10
     frame["notes"] = "a column the contract does not know"
-    contract = spec.Contract(columns=contract.columns | {"flag": spec.Column("flag", "bool")})
+    contract = spec.Contract(
+        columns=contract.columns | {"flag": spec.Column(name="flag", dtype="bool")}
+    )
     files = [tables.write_table(frame, tmp_path / name) for name in ("raw.csv", "raw.parquet")]
     for only_contract in (False, True):
         csv, parquet = (tables.read_table(path, contract, only_contract) for path in files)
@@ -221,11 +223,13 @@ def test_typed_parquet_columns_read_and_validate_like_their_csv_text(tmp_path):
     )
     contract = spec.Contract(
         columns={
-            "price": spec.Column("price", "float"),
-            "size": spec.Column("size", "float"),
-            "paperless": spec.Column("paperless", "bool", allowed_values=("False", "True")),
-            "plan": spec.Column("plan", "str", allowed_values=("1", "2", "3")),
-            "label": spec.Column("label", "str", "target"),
+            "price": spec.Column(name="price", dtype="float"),
+            "size": spec.Column(name="size", dtype="float"),
+            "paperless": spec.Column(
+                name="paperless", dtype="bool", allowed_values=("False", "True")
+            ),
+            "plan": spec.Column(name="plan", dtype="str", allowed_values=("1", "2", "3")),
+            "label": spec.Column(name="label", dtype="str", role="target"),
         }
     )
     parquet = tables.read_table(tmp_path / "raw.parquet", contract)

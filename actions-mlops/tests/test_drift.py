@@ -146,7 +146,7 @@ SAMPLES = raw_samples()
 
 def numeric_profile(reference: np.ndarray) -> dict:
     """The profile the `profile` stage writes for a numeric column of these values."""
-    profiled = profile_column(pd.Series(reference), Column("x", "float"))
+    profiled = profile_column(pd.Series(reference), Column(name="x", dtype="float"))
     assert profiled is not None and profiled["kind"] == "numeric"
     return profiled
 

@@ -38,8 +38,8 @@ from actions_mlops.serving.fastpath import (
 from actions_mlops.training.train import build_model
 
 LINEAR = {
-    "classification": ModelParams("sklearn.linear_model.LogisticRegression"),
-    "regression": ModelParams("sklearn.linear_model.Ridge"),
+    "classification": ModelParams(estimator="sklearn.linear_model.LogisticRegression"),
+    "regression": ModelParams(estimator="sklearn.linear_model.Ridge"),
 }
 
 
@@ -77,7 +77,7 @@ def test_capped_one_hot_columns_are_compiled_rare_and_unseen_values_share_a_colu
     frame, contract = messy(params.task)
     frame.loc[:30, "colour"] = [f"rare{index % 12}" for index in range(31)]  # < 5 rows each
     caps = OneHotParams(max_categories=4, min_frequency=5)
-    model = fit(frame, contract, ModelParams(LINEAR[params.task].estimator, one_hot=caps))
+    model = fit(frame, contract, ModelParams(estimator=LINEAR[params.task].estimator, one_hot=caps))
     compiled, fallback = preprocessor(model, contract)
     assert fallback is None and isinstance(compiled, CompiledFeatures)
     unseen = pd.DataFrame({"size": [1.0, 2.0], "colour": ["purple", "rare3"]})

@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -263,8 +262,12 @@ def planned_drop(
         resamples=500,
         accept_drop=accept_drop,
     )
-    settings = replace(
-        params, task="regression", gate=rules, evaluate=replace(params.evaluate, slices=[])
+    settings = params.model_copy(
+        update=dict(
+            task="regression",
+            gate=rules,
+            evaluate=params.evaluate.model_copy(update=dict(slices=[])),
+        )
     )
     holder = Champion("m", champion_version, "0123456789abcdef")
     return run_gate(settings, None, pd.DataFrame({"y": truth}), holder, tmp_path)
@@ -295,10 +298,12 @@ def test_a_planned_drop_is_accepted_against_its_champion_only(params, tmp_path, 
         "metrics": {"rmse": 5.0},
         "applied": True,
     }
-    by_commit = planned_drop(params, tmp_path, monkeypatch, replace(accepted, champion="0123456"))
+    by_commit = planned_drop(
+        params, tmp_path, monkeypatch, accepted.model_copy(update=dict(champion="0123456"))
+    )
     assert by_commit["blessed"]
     too_small = planned_drop(
-        params, tmp_path, monkeypatch, replace(accepted, metrics={"rmse": 0.2})
+        params, tmp_path, monkeypatch, accepted.model_copy(update=dict(metrics={"rmse": 0.2}))
     )
     assert not too_small["blessed"]  # the drop is larger than the one accepted
     stale = planned_drop(params, tmp_path, monkeypatch, accepted, champion_version="v1.1.0")

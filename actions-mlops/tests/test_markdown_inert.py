@@ -4,7 +4,6 @@ HTML, @-mentions, table breakers and newlines renders as its text, in the monito
 drift issue's body), the PR report and the model card."""
 
 import json
-from dataclasses import replace
 
 import pytest
 from markdown_it import MarkdownIt
@@ -60,8 +59,10 @@ def test_a_drifted_category_value_shows_inert_in_the_monitor_report(params, mess
     frame, contract = messy(params.task, rows=2000, seed=1)
     importance = [{"feature": f, "importance": 1.0} for f in contract.features]
     profile = build_profile(frame, contract, importance)
-    colour = replace(contract.columns["colour"], allowed_values=("red", "green", "blue"))
-    contract = replace(contract, columns=contract.columns | {"colour": colour})
+    colour = contract.columns["colour"].model_copy(
+        update=dict(allowed_values=("red", "green", "blue"))
+    )
+    contract = contract.model_copy(update=dict(columns=contract.columns | {"colour": colour}))
     batch = frame.sample(500, random_state=3).copy()
     batch["colour"] = HOSTILE
     found = assess(batch, profile, params, contract)

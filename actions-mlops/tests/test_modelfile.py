@@ -151,7 +151,7 @@ def few_trees(estimator: str) -> dict[str, int]:
 )
 def test_the_supported_estimators_save_and_load(task, estimator, messy, tmp_path):
     frame, contract = messy(task, rows=200)
-    model = build_model(contract, ModelParams(estimator, few_trees(estimator)))
+    model = build_model(contract, ModelParams(estimator=estimator, params=few_trees(estimator)))
     model.fit(frame[contract.features], frame[contract.target])
     save_model(model, tmp_path / "model.skops")
     loaded = load_model(tmp_path / "model.skops")
@@ -165,7 +165,9 @@ def test_the_supported_estimators_save_and_load(task, estimator, messy, tmp_path
 def test_an_estimator_with_other_types_is_refused_when_saved(task, kind, messy, tmp_path):
     """The refusal comes at `make train` and names the type to review, not at serving time."""
     frame, contract = messy(task, rows=200)
-    params = ModelParams(f"sklearn.neighbors.KNeighbors{kind}", {"algorithm": "kd_tree"})
+    params = ModelParams(
+        estimator=f"sklearn.neighbors.KNeighbors{kind}", params={"algorithm": "kd_tree"}
+    )
     model = build_model(contract, params).fit(frame[contract.features], frame[contract.target])
     with pytest.raises(ModelFileError, match=r"sklearn\.neighbors\._kd_tree\.KDTree") as refused:
         save_model(model, tmp_path / "model.skops")

@@ -1,6 +1,5 @@
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -155,10 +154,12 @@ def test_out_of_contract_values_are_counted_per_column_from_the_log_or_a_file(
 ):
     frame, contract, profile = reference
     columns = contract.columns | {
-        "size": replace(contract.columns["size"], range=(0.0, 20.0)),
-        "colour": replace(contract.columns["colour"], allowed_values=("red", "green", "blue")),
+        "size": contract.columns["size"].model_copy(update=dict(range=(0.0, 20.0))),
+        "colour": contract.columns["colour"].model_copy(
+            update=dict(allowed_values=("red", "green", "blue"))
+        ),
     }
-    contract = replace(contract, columns=columns)
+    contract = contract.model_copy(update=dict(columns=columns))
     batch = frame.head(100).copy()
     batch.loc[[0, 1, 2], "size"] = [-1.0, 25.0, np.nan]
     batch.loc[[2, 3], "colour"] = ["crew", None]
@@ -213,9 +214,11 @@ def test_a_batch_missing_features_names_them_and_is_not_all_drifted(params, mess
     frame, contract = messy(params.task, rows=2000, seed=1)
     for name in ("width", "depth", "weight", "shade"):  # six features, one in the batch
         frame[name] = np.random.default_rng(2).normal(0, 1, len(frame))
-        contract = replace(
-            contract,
-            columns=contract.columns | {name: replace(contract.columns["size"], name=name)},
+        contract = contract.model_copy(
+            update=dict(
+                columns=contract.columns
+                | {name: contract.columns["size"].model_copy(update=dict(name=name))}
+            )
         )
     importance = [{"feature": f, "importance": 1.0} for f in contract.features]
     profile = build_profile(frame, contract, importance)

@@ -5,15 +5,15 @@ the package must read that field outside the modules that only load and check se
 from __future__ import annotations
 
 import ast
-import dataclasses
 import types
 import typing
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
-from actions_mlops.core.config import Params
+from actions_mlops.core.config import Params, ServingSettings
 from conftest import PLATFORM, ROOT
 
 PACKAGE = PLATFORM / "src" / "actions_mlops"
@@ -26,9 +26,9 @@ Kind = type | tuple[str, type]
 
 
 def settings_classes() -> dict[str, type]:
-    """Every settings dataclass reachable from Params, by name."""
+    """Every settings model reachable from Params, by name."""
     found: dict[str, type] = {}
-    todo: list[type] = [Params]
+    todo: list[type] = [Params, ServingSettings]  # the bento arguments hold serve and monitor
     while todo:
         cls = todo.pop()
         if cls.__name__ not in found:
@@ -39,15 +39,20 @@ def settings_classes() -> dict[str, type]:
     return found
 
 
+def settings_model(hint: Any) -> bool:
+    """Whether a type hint is a settings model (pydantic)."""
+    return isinstance(hint, type) and issubclass(hint, BaseModel)
+
+
 def kind_of_hint(hint: Any) -> Kind | None:
     """The settings class a type hint holds (through `X | None`), or a mapping of names to one."""
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+    if settings_model(hint):
         return hint
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         kinds = [kind for kind in map(kind_of_hint, args) if kind is not None]
         return kinds[0] if kinds else None
-    if origin is dict and dataclasses.is_dataclass(args[1]) and isinstance(args[1], type):
+    if origin is dict and settings_model(args[1]):
         return ("dict", args[1])
     return None
 
@@ -164,10 +169,13 @@ class Reads(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if name in ("vars", "asdict") and node.args:
-            for kind in self.kinds(node.args[0]):
+        held = node.args[0] if name in ("vars", "asdict") and node.args else None
+        if name == "model_dump" and isinstance(func, ast.Attribute):
+            held = func.value
+        if held is not None:
+            for kind in self.kinds(held):
                 if isinstance(kind, type):
-                    self.read |= {(kind, f.name) for f in dataclasses.fields(kind)}
+                    self.read |= {(kind, field) for field in kind.model_fields}
         raw = func.value if isinstance(func, ast.Attribute) and func.attr == "get" else None
         if isinstance(raw, ast.Attribute) and raw.attr == "raw" and node.args:
             section = node.args[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -63,15 +62,15 @@ def test_bumps_follow_semver():
 def test_contract_changes_that_break_clients_are_incompatible(contract):
     assert incompatible(contract, contract) == []
     first = contract.features[0]
-    fewer = dataclasses.replace(
-        contract, columns={n: c for n, c in contract.columns.items() if n != first}
+    fewer = contract.model_copy(
+        update=dict(columns={n: c for n, c in contract.columns.items() if n != first})
     )
     assert incompatible(contract, fewer) == [f"feature {first!r} removed"]
     assert incompatible(fewer, contract) == [f"feature {first!r} added"]
     column = contract.columns[first]
     dtype = "float" if column.dtype == "str" else "str"
-    retyped = {**contract.columns, first: dataclasses.replace(column, dtype=dtype)}
-    changed = incompatible(contract, dataclasses.replace(contract, columns=retyped))
+    retyped = {**contract.columns, first: column.model_copy(update=dict(dtype=dtype))}
+    changed = incompatible(contract, contract.model_copy(update=dict(columns=retyped)))
     assert changed == [f"feature {first!r} is now {dtype}, was {column.dtype}"]
 
 

@@ -70,7 +70,9 @@ def served(tmp_path_factory):
         frame.loc[::7, "size"] = np.nan
         (folder / "contract.yaml").write_text(yaml.safe_dump(CONTRACT))
         contract = load_contract(folder / "contract.yaml")
-        model = build_model(contract, ModelParams("sklearn.linear_model.LogisticRegression"))
+        model = build_model(
+            contract, ModelParams(estimator="sklearn.linear_model.LogisticRegression")
+        )
         model.fit(frame[contract.features], frame[contract.target])
         name = load_params().registry.model
         labels = {"version": "v9.9.9", "commit": "0" * 40, "task": "classification"}

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from argparse import Namespace
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,15 @@ BATCH = Path("batch.csv")  # the file each corpus case writes, as CSV bytes
 
 def enforced(contract: Contract, table: dict | None = None, **columns: dict) -> Contract:
     """The contract with every rule at error level, plus the given column and table rules."""
-    cols = {n: replace(c, severity="error", inferred=False) for n, c in contract.columns.items()}
+    cols = {
+        n: c.model_copy(update=dict(severity="error", inferred=False))
+        for n, c in contract.columns.items()
+    }
     for name, rules in columns.items():
-        cols[name] = replace(cols[name], **rules)
-    table_rules = replace(contract.table, severity="error", inferred=False, **(table or {}))
+        cols[name] = cols[name].model_copy(update=dict(**rules))
+    table_rules = contract.table.model_copy(
+        update=dict(severity="error", inferred=False, **(table or {}))
+    )
     return Contract(columns=cols, table=table_rules)
 
 
@@ -273,7 +277,7 @@ def test_github_annotations_point_at_the_contract_line(source, capsys, monkeypat
 def test_markdown_stays_under_the_size_limit(source):
     frame, contract, _ = source("messy-regression")
     names = [f"column_{i:03d}_{'x' * 40}" for i in range(300)]
-    wide = {name: replace(contract.columns["size"], name=name) for name in names}
+    wide = {name: contract.columns["size"].model_copy(update=dict(name=name)) for name in names}
     code, report = run(frame, Contract(columns=contract.columns | wide, table=contract.table))
     text = Path("reports/validation.md").read_text(encoding="utf-8")
     assert code == 1 and len(report["findings"]) == 300

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -35,7 +34,7 @@ from actions_mlops.core.config import (
 )
 from actions_mlops.core.errors import StepError
 from actions_mlops.core.outputs import write_text
-from actions_mlops.core.typed import ConfigError
+from actions_mlops.core.typed import ConfigError, parse_yaml
 from actions_mlops.data.contract import (
     Contract,
     contract_problems,
@@ -112,7 +111,7 @@ def _dumped(node: Any) -> str:
 
 def _plain(node: Any) -> Any:
     """Round-trip YAML as plain Python data (what load_params and check-config read)."""
-    return yaml.safe_load(_dumped(node))
+    return parse_yaml(_dumped(node), "params.yaml")
 
 
 def infer_task(target: pd.Series) -> str:
@@ -360,7 +359,7 @@ def _review_contract(result: Plan, kept: list[str]) -> None:
 def check(result: Plan) -> None:
     """The checks of `make check-config` on what would be written; ConfigError lists each."""
     text = dump_contract(result.contract)
-    contract, problems = contract_problems(yaml.safe_load(text), str(CONTRACT_FILE))
+    contract, problems = contract_problems(parse_yaml(text, str(CONTRACT_FILE)), str(CONTRACT_FILE))
     problems += params_problems(_plain(result.params), contract)
     if problems:
         raise ConfigError(problems)

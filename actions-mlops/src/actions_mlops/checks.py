@@ -7,8 +7,9 @@ metric and the gate's metrics are computed by evaluate, slices name contract col
 
 from __future__ import annotations
 
-from dataclasses import is_dataclass
-from typing import Any, get_type_hints
+from typing import Any
+
+from pydantic import BaseModel
 
 from actions_mlops.core.config import (
     BENTOFILE,
@@ -23,6 +24,7 @@ from actions_mlops.core.typed import (
     ConfigError,
     Problem,
     build,
+    locate,
     read_yaml,
     show,
 )
@@ -138,9 +140,11 @@ def params_problems(raw: Any, contract: Contract | None) -> list[Problem]:
     if not isinstance(raw, dict):
         return problems
     sections = {
-        name: build(hint, raw[name], FILE, name)[0]
-        for name, hint in get_type_hints(Params).items()
-        if is_dataclass(hint) and isinstance(raw.get(name), dict)
+        name: build(info.annotation, raw[name], FILE, name)[0]
+        for name, info in Params.model_fields.items()
+        if isinstance(info.annotation, type)
+        and issubclass(info.annotation, BaseModel)
+        and isinstance(raw.get(name), dict)
     }
     task = raw.get("task") if raw.get("task") in ("classification", "regression") else None
     evaluate = sections.get("evaluate")
@@ -169,7 +173,7 @@ def check_all() -> list[Problem]:
     except ConfigError as error:
         problems += error.problems
     try:
-        problems[:0] = params_problems(read_yaml(PARAMS_FILE), contract)
+        problems[:0] = locate(params_problems(read_yaml(PARAMS_FILE), contract), PARAMS_FILE)
     except ConfigError as error:
         problems[:0] = error.problems
     try:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PrivateAttr
 
 from actions_mlops.core.typed import (
+    AS_WRITTEN,
     ConfigError,
-    between,
+    Count,
+    FilePath,
+    Number,
+    Positive,
+    Probability,
+    Settings,
     build,
+    locate,
     read_yaml,
+    suffixed,
 )
 
 PARAMS_FILE = Path("params.yaml")
@@ -44,87 +53,78 @@ RELEASE = Path("release")
 MODEL_CARD = RELEASE / "model-card.md"
 
 
-@dataclass(frozen=True)
-class DataParams:
+class DataParams(Settings):
     """Where the raw data lives (CSV or Parquet, by suffix); for the examples, its source."""
 
-    raw: Path = field(metadata={"suffixes": TABLE_FORMATS})
+    raw: Annotated[FilePath, suffixed(*TABLE_FORMATS)]
     source: str | None = None
 
 
-@dataclass(frozen=True)
-class SplitParams:
+class SplitParams(Settings):
     """How the raw data is split into train and test."""
 
-    test_size: float = field(metadata=between(0, 1, open_low=True, open_high=True))
-    seed: int = field(metadata=between(0))
+    test_size: Probability
+    seed: Count
     stratify: bool = False
 
 
-@dataclass(frozen=True)
-class OneHotParams:
+class OneHotParams(Settings):
     """Caps on the one-hot encoding of text columns: values seen in fewer than `min_frequency`
     training rows, and those beyond the `max_categories` most frequent, share one "infrequent"
     column (scikit-learn's OneHotEncoder), as do values first seen in serving. None: no cap."""
 
-    max_categories: int | None = field(default=None, metadata=between(2))
-    min_frequency: int | None = field(default=None, metadata=between(1))
+    max_categories: Annotated[int, Field(ge=2)] | None = None
+    min_frequency: Positive | None = None
 
 
-@dataclass(frozen=True)
-class ModelParams:
+class ModelParams(Settings):
     """The estimator as an import path plus its keyword arguments, and how text columns are
     encoded for it."""
 
     estimator: str
-    params: dict[str, Any] = field(default_factory=dict)
-    one_hot: OneHotParams = field(default_factory=OneHotParams)
+    params: dict[str, Any] = Field(default_factory=dict)
+    one_hot: OneHotParams = Field(default_factory=OneHotParams)
     # The preprocessing half of the model: `module:function(contract, one_hot)` returning a
     # scikit-learn transformer. A project's own src/<package>/features.py is named here.
     features: str = "actions_mlops.data.features:build_features"
 
 
-@dataclass(frozen=True)
-class BootstrapParams:
+class BootstrapParams(Settings):
     """Bootstrap settings for metric confidence intervals."""
 
-    resamples: int = field(default=1000, metadata=between(1))
-    confidence: float = field(default=0.95, metadata=between(0, 1, open_low=True, open_high=True))
-    seed: int = field(default=0, metadata=between(0))
+    resamples: Positive = 1000
+    confidence: Probability = 0.95
+    seed: Count = 0
 
 
-@dataclass(frozen=True)
-class EvaluateParams:
+class EvaluateParams(Settings):
     """Which metrics to compute and how."""
 
     metrics: list[str]
     primary: str
-    bootstrap: BootstrapParams = field(default_factory=BootstrapParams)
-    slices: list[str] = field(default_factory=list)
+    bootstrap: BootstrapParams = Field(default_factory=BootstrapParams)
+    slices: list[str] = Field(default_factory=list)
     # Most rows in each plot file (reports/plots/*.csv, committed): see evaluate.write_plots.
-    plot_rows: int = field(default=1000, metadata=between(3))
+    plot_rows: Annotated[int, Field(ge=3)] = 1000
 
 
-@dataclass(frozen=True)
-class MetricRule:
+class MetricRule(Settings):
     """Gate rule for one metric: absolute bounds and a comparison with the champion."""
 
-    floor: float | None = None
-    ceiling: float | None = None
+    floor: Number | None = None
+    ceiling: Number | None = None
     compare: Literal["non_inferior", "superior"] | None = None
-    margin: float = field(default=0.0, metadata=between(0))
+    margin: Annotated[float, Field(ge=0), AS_WRITTEN] = 0.0
 
 
-@dataclass(frozen=True)
-class SliceRules:
+class SliceRules(Settings):
     """Floors every slice with at least `min_rows` test rows must meet."""
 
-    min_rows: int = field(default=30, metadata=between(1))
-    floors: dict[str, float] = field(default_factory=dict)
+    min_rows: Positive = 30
+    floors: dict[str, Number] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AcceptDrop:
+class AcceptDrop(Settings):
     """params.yaml `gate.accept_drop`: a planned, reviewed drop of compared metrics for one
     change (e.g. removing a leaky column). Against the champion it names only: each metric's
     comparison passes while the candidate is no worse than the champion by more than its
@@ -134,28 +134,26 @@ class AcceptDrop:
 
     reason: str  # why the drop is accepted (reviewed in the pull request)
     champion: str  # the champion it is accepted against: its version (v1.2.0) or commit
-    metrics: dict[str, float]  # metric -> largest accepted drop (the metric's own units)
+    metrics: dict[str, Number]  # metric -> largest accepted drop (the metric's own units)
 
 
-@dataclass(frozen=True)
-class GateParams:
+class GateParams(Settings):
     """How a candidate model is blessed."""
 
     metrics: dict[str, MetricRule]
-    slices: SliceRules = field(default_factory=SliceRules)
-    confidence: float = field(default=0.95, metadata=between(0, 1, open_low=True, open_high=True))
-    resamples: int = field(default=2000, metadata=between(1))
-    seed: int = field(default=0, metadata=between(0))
+    slices: SliceRules = Field(default_factory=SliceRules)
+    confidence: Probability = 0.95
+    resamples: Positive = 2000
+    seed: Count = 0
     require_champion_model: bool = False
     allow_leaks: bool = False  # bless even when a feature alone predicts the target
     # Features reported as a leak or near-leak by `make validate` that are known when predicting:
     # the gate blesses despite them (each is named in the report and the registration).
-    acknowledged_leaks: list[str] = field(default_factory=list)
+    acknowledged_leaks: list[str] = Field(default_factory=list)
     accept_drop: AcceptDrop | None = None
 
 
-@dataclass(frozen=True)
-class RegistryParams:
+class RegistryParams(Settings):
     """The model's name in the git-tag registry, the stage whose version is the champion and
     the release branch."""
 
@@ -164,47 +162,42 @@ class RegistryParams:
     branch: str = "main"  # only commits on origin's release branch are registered
 
 
-@dataclass(frozen=True)
-class ServeParams:
+class ServeParams(Settings):
     """Limits of the prediction service."""
 
-    max_records: int = field(default=1000, metadata=between(1))
+    max_records: Positive = 1000
     # None: derived from max_records (service.body_limit)
-    max_body_bytes: int | None = field(default=None, metadata=between(1))
+    max_body_bytes: Positive | None = None
 
 
-@dataclass(frozen=True)
-class SweepParams:
+class SweepParams(Settings):
     """`make sweep`: the grid of params.yaml paths to values, all of it or `samples` points."""
 
-    samples: int = field(default=0, metadata=between(0))
-    seed: int = field(default=0, metadata=between(0))
-    grid: dict[str, list[Any]] = field(default_factory=dict)
+    samples: Count = 0
+    seed: Count = 0
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class MonitorParams:
+class MonitorParams(Settings):
     """Where the service logs predictions, how the log rotates, and the performance alarm."""
 
-    log_dir: Path = Path("logs/predictions")
-    max_bytes: int = field(default=50_000_000, metadata=between(1))
-    keep: int = field(default=20, metadata=between(1))
-    performance_tolerance: float = field(default=0.05, metadata=between(0))
+    log_dir: FilePath = Path("logs/predictions")
+    max_bytes: Positive = 50_000_000
+    keep: Positive = 20
+    performance_tolerance: Annotated[float, Field(ge=0), AS_WRITTEN] = 0.05
 
 
-@dataclass(frozen=True)
-class DriftParams:
+class DriftParams(Settings):
     """params.yaml `drift`: per-column thresholds and the dataset's warn/fail levels."""
 
-    alpha: float = 0.05  # corrected p-value below which a change is significant
-    numeric_threshold: float = 0.1  # normed Wasserstein distance
-    categorical_threshold: float = 0.1  # Jensen-Shannon distance (base 2)
-    warn: float = 0.1  # importance-weighted share of drifting features
-    fail: float = 0.3
+    alpha: Number = 0.05  # corrected p-value below which a change is significant
+    numeric_threshold: Number = 0.1  # normed Wasserstein distance
+    categorical_threshold: Number = 0.1  # Jensen-Shannon distance (base 2)
+    warn: Number = 0.1  # importance-weighted share of drifting features
+    fail: Number = 0.3
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(Settings):
     """Every knob of the pipeline (`raw` is the file as read)."""
 
     task: Literal["classification", "regression"]
@@ -214,23 +207,31 @@ class Params:
     evaluate: EvaluateParams
     registry: RegistryParams
     gate: GateParams
-    serve: ServeParams = field(default_factory=ServeParams)
-    drift: DriftParams = field(default_factory=DriftParams)
-    sweep: SweepParams = field(default_factory=SweepParams)
-    monitor: MonitorParams = field(default_factory=MonitorParams)
-    raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata={"in_file": False})
+    serve: ServeParams = Field(default_factory=ServeParams)
+    drift: DriftParams = Field(default_factory=DriftParams)
+    sweep: SweepParams = Field(default_factory=SweepParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """params.yaml's mapping as read (sweeps and reports look up keys by path)."""
+        return self._raw
+
+
+class ServingSettings(Settings):
+    """What one bento serves (its arguments, fixed by `make package`): the model, params
+    `serve` (request limits) and `monitor` (the prediction log)."""
+
+    model_tag: str
+    serve: ServeParams = Field(default_factory=ServeParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
 
 
 def serving_args(params: Params, model_tag: str) -> dict[str, Any]:
-    """What the service reads (a bento's arguments, fixed by `make package`): the model, params
-    `serve` (request limits) and the prediction log of params `monitor`."""
-    return {
-        "model_tag": model_tag,
-        **vars(params.serve),
-        "log_dir": str(params.monitor.log_dir),
-        "log_max_bytes": params.monitor.max_bytes,
-        "log_keep": params.monitor.keep,
-    }
+    """The bento's arguments: ServingSettings as JSON values."""
+    settings = ServingSettings(model_tag=model_tag, serve=params.serve, monitor=params.monitor)
+    return settings.model_dump(mode="json")
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
@@ -238,8 +239,9 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
     raw = read_yaml(path)
     params, problems = build(Params, raw if raw is not None else {}, str(path))
     if problems:
-        raise ConfigError(problems)
-    return replace(params, raw=raw)
+        raise ConfigError(locate(problems, path))
+    params._raw = raw
+    return params
 
 
 def log_folder(configured: Path) -> Path:

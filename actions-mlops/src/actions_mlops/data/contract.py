@@ -6,18 +6,23 @@ drafts one from data (`make schema`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import Field
 
 from actions_mlops.core.config import CONTRACT_FILE
 from actions_mlops.core.typed import (
+    AS_TUPLE,
     ConfigError,
+    Fraction,
+    Number,
+    Positive,
     Problem,
-    between,
+    Settings,
     build,
+    locate,
     read_yaml,
     show,
 )
@@ -39,9 +44,9 @@ PANDAS_DTYPES: dict[str, Literal["float64", "str"]] = {
 }
 ROLES = get_args(Role)
 ENVIRONMENTS = get_args(Environment)
-FRACTION = between(0, 1)
 MAX_CATEGORIES = 100  # inference lists allowed values only up to this many distinct values
 HEADER = """\
+# yaml-language-server: $schema=.schemas/contract.schema.json
 # Data contract for the raw data (params.yaml data.raw), checked by `make validate` (pandera).
 # Column fields: dtype (int, float, str, bool); role (feature, target, id, ignored); reason
 #   (why `make schema` drafted that role: a row id, a date, a near-copy of the target);
@@ -58,19 +63,18 @@ HEADER = """\
 """
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Settings):
     """One column of the contract and its rules (None: not checked)."""
 
-    name: str = field(metadata={"in_file": False})
+    name: str = Field(exclude=True)  # the column's key in `columns`, set by the code
     dtype: Dtype
     role: Role = "feature"
     reason: str | None = None  # why the column has its role (drafted by `make schema`)
-    environments: tuple[Environment, ...] | None = None  # None: by role
-    max_null_fraction: float | None = field(default=None, metadata=FRACTION)
-    range: tuple[float | None, float | None] | None = None
-    allowed_values: tuple[Any, ...] | None = None
-    max_unknown_fraction: float = field(default=0.0, metadata=FRACTION)
+    environments: Annotated[tuple[Environment, ...], AS_TUPLE] | None = None  # None: by role
+    max_null_fraction: Fraction | None = None
+    range: Annotated[tuple[Number | None, Number | None], AS_TUPLE] | None = None
+    allowed_values: Annotated[tuple[Any, ...], AS_TUPLE] | None = None
+    max_unknown_fraction: Fraction = 0.0
     unique: bool = False
     severity: Severity = "error"
     inferred: bool = False
@@ -92,15 +96,14 @@ class Column:
         return self.role != "ignored" and environment in (self.environments or default)
 
 
-@dataclass(frozen=True)
-class TableRules:
+class TableRules(Settings):
     """Rules about the whole table."""
 
-    min_rows: int = field(default=1, metadata=between(0))
-    max_rows: int | None = field(default=None, metadata=between(1))
-    max_duplicate_fraction: float | None = field(default=None, metadata=FRACTION)
-    min_classes: int | None = field(default=None, metadata=between(1))
-    min_class_fraction: float | None = field(default=None, metadata=FRACTION)
+    min_rows: Annotated[int, Field(ge=0)] = 1
+    max_rows: Positive | None = None
+    max_duplicate_fraction: Fraction | None = None
+    min_classes: Positive | None = None
+    min_class_fraction: Fraction | None = None
     extra_columns: Literal["fail", "warn"] = "fail"
     severity: Severity = "error"
     inferred: bool = False
@@ -111,12 +114,11 @@ class TableRules:
         return not self.inferred or self.severity == "error"
 
 
-@dataclass(frozen=True)
-class Contract:
+class Contract(Settings):
     """What the data must look like, and what each column is for."""
 
     columns: dict[str, Column]
-    table: TableRules = field(default_factory=TableRules)
+    table: TableRules = Field(default_factory=TableRules)
 
     @property
     def target(self) -> str:
@@ -194,7 +196,8 @@ def contract_problems(raw: Any, file: str = "contract") -> tuple[Contract | None
         if c.allowed_values and not c.is_numeric
     }
     columns = {
-        n: replace(c, allowed_values=texts.get(n, c.allowed_values)) for n, c in columns.items()
+        n: c.model_copy(update={"allowed_values": texts.get(n, c.allowed_values)})
+        for n, c in columns.items()
     }
     return Contract(columns=columns, table=table), []
 
@@ -209,7 +212,10 @@ def parse_contract(raw: dict[str, Any], source: str = "contract") -> Contract:
 
 def load_contract(path: Path = CONTRACT_FILE) -> Contract:
     """Read contract.yaml; ConfigError names the file and each problem (YAML errors: the line)."""
-    return parse_contract(read_yaml(path), str(path))
+    try:
+        return parse_contract(read_yaml(path), str(path))
+    except ConfigError as error:
+        raise ConfigError(locate(error.problems, path)) from None
 
 
 class _Dumper(yaml.SafeDumper):
@@ -227,16 +233,16 @@ def dump_contract(contract: Contract) -> str:
 
     def changed(item: Any, default: Any, always: tuple[str, ...] = ()) -> dict[str, Any]:
         out = {}
-        for f in fields(item):
-            value = getattr(item, f.name)
-            if f.name != "name" and (f.name in always or value != getattr(default, f.name)):
-                out[f.name] = list(value) if isinstance(value, tuple) else value
+        for name in type(item).model_fields:
+            value = getattr(item, name)
+            if name != "name" and (name in always or value != getattr(default, name)):
+                out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
     body = {
         "table": changed(contract.table, TableRules()),
         "columns": {
-            n: changed(c, Column(n, c.dtype), ("dtype", "role"))
+            n: changed(c, Column(name=n, dtype=c.dtype), ("dtype", "role"))
             for n, c in contract.columns.items()
         },
     }

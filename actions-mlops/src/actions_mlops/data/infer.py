@@ -188,7 +188,9 @@ def _infer_column(
         spec["unique"] = True
     if role == "target":
         spec.pop("max_null_fraction")
-    return Column(name, dtype, role, reason, severity="warn", inferred=True, **spec)
+    return Column(
+        name=name, dtype=dtype, role=role, reason=reason, severity="warn", inferred=True, **spec
+    )
 
 
 def infer_contract(

@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-import yaml
 
 from actions_mlops.core.config import (
     CONTRACT_FILE,
@@ -24,6 +23,7 @@ from actions_mlops.core.config import (
 )
 from actions_mlops.core.markdown import inert, plain
 from actions_mlops.core.outputs import write_text
+from actions_mlops.core.typed import key_lines
 from actions_mlops.data.contract import (
     ENVIRONMENTS,
     Contract,
@@ -421,17 +421,14 @@ def validate_file(
 
 def contract_lines(path: Path) -> dict[str, int]:
     """Line of each column (and of `table`) in contract.yaml, for annotations."""
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    lines: dict[str, int] = {}
-    for key, value in getattr(root, "value", []):
-        lines[key.value] = key.start_mark.line + 1
-        if key.value == "columns":
-            for name, _ in value.value:
-                lines[str(name.value)] = name.start_mark.line + 1
-    return lines
+    found = key_lines(path)
+    top = {key: line for key, line in found.items() if "." not in key and "[" not in key}
+    columns = {
+        key.removeprefix("columns."): line
+        for key, line in found.items()
+        if key.startswith("columns.") and key.count(".") == 1
+    }
+    return top | columns
 
 
 def _escape(text: str, properties: bool = False) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +190,7 @@ def compare(batch: pd.DataFrame, profile: dict[str, Any], params: DriftParams) -
         "missing": missing,
         "batch_rows": len(batch),
         "reference_rows": profile["rows"],
-        "params": asdict(params),
+        "params": params.model_dump(),
         "columns": rows,
     }
 

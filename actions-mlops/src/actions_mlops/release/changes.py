@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from actions_mlops.core import git
 from actions_mlops.core.config import CONTRACT_FILE, VALIDATION_REPORT
+from actions_mlops.core.typed import parse_yaml
 
 LOCK_FILE = Path("dvc.lock")
 MAX_ROWS = 20
@@ -28,7 +27,7 @@ def current(path: Path) -> str | None:
 
 def stage_deps(lock_text: str | None) -> dict[str, dict[str, str]]:
     """dvc.lock as {stage: {dependency path: md5}} (empty without a lock)."""
-    lock = yaml.safe_load(lock_text or "") or {}
+    lock = parse_yaml(lock_text or "", "dvc.lock") or {}
     return {
         stage: {dep["path"]: dep.get("md5", "") for dep in entry.get("deps") or []}
         for stage, entry in (lock.get("stages") or {}).items()
@@ -67,7 +66,7 @@ def code_section(rev: str, label: str) -> list[str]:
 
 def lock_md5(lock_text: str | None, path: Path) -> str | None:
     """The md5 dvc.lock records for `path` (as any stage's dependency or output)."""
-    lock = yaml.safe_load(lock_text or "") or {}
+    lock = parse_yaml(lock_text or "", "dvc.lock") or {}
     for entry in (lock.get("stages") or {}).values():
         for item in (entry.get("deps") or []) + (entry.get("outs") or []):
             if item.get("path") == path.as_posix() and item.get("md5"):
@@ -103,7 +102,7 @@ def data_line(rev: str, label: str, raw: Path) -> str:
 
 def contract_columns(text: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """contract.yaml's columns and table rules (both empty without a contract)."""
-    contract = yaml.safe_load(text or "") or {}
+    contract = parse_yaml(text or "", "contract.yaml") or {}
     return contract.get("columns") or {}, contract.get("table") or {}
 
 

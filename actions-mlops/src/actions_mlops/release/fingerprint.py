@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from actions_mlops.core.config import (
     CONTRACT_FILE,
     MODEL_FILE,
@@ -25,6 +23,7 @@ from actions_mlops.core.git import (
     is_clean,
 )
 from actions_mlops.core.modelfile import file_hash
+from actions_mlops.core.typed import read_yaml
 
 
 def md5(path: Path) -> str:
@@ -39,7 +38,7 @@ def sha256(path: Path) -> str:
 
 def yaml_hash(path: Path) -> str:
     """SHA-256 of a YAML file's parsed content (comments and layout do not count)."""
-    parsed = yaml.safe_load(path.read_text(encoding="utf-8"))
+    parsed = read_yaml(path)
     canonical = json.dumps(parsed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

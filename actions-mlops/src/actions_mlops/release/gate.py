@@ -296,7 +296,9 @@ def drop_check(
         )
         return Check(name, "", False, reason), dict(rules.metrics)
     widened = {
-        metric: MetricRule(rule.floor, rule.ceiling, "non_inferior", accepted.metrics[metric])
+        metric: rule.model_copy(
+            update={"compare": "non_inferior", "margin": accepted.metrics[metric]}
+        )
         if metric in accepted.metrics
         else rule
         for metric, rule in rules.metrics.items()
@@ -415,7 +417,7 @@ def run_gate(
         "leaks": reported_leaks(rules.acknowledged_leaks, rules.allow_leaks) or [],
         "accepted_drop": None
         if rules.accept_drop is None
-        else {**asdict(rules.accept_drop), "applied": bool(accepted and accepted.passed)},
+        else {**rules.accept_drop.model_dump(), "applied": bool(accepted and accepted.passed)},
     }
 
 

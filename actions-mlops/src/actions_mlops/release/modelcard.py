@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from actions_mlops.core.config import (
     GATE_FILE,
     METRICS_FILE,
@@ -24,6 +22,7 @@ from actions_mlops.core.config import (
 )
 from actions_mlops.core.git import head
 from actions_mlops.core.markdown import inert, plain
+from actions_mlops.core.typed import read_yaml
 from actions_mlops.data.contract import (
     Contract,
     load_contract,
@@ -44,7 +43,7 @@ def _read_json(path: Path) -> Any:
 def data_fingerprint(raw: Path) -> str:
     """The raw data's md5 as dvc.lock records it (no data needed), else computed."""
     lock = Path("dvc.lock")
-    stages = yaml.safe_load(lock.read_text(encoding="utf-8"))["stages"] if lock.exists() else {}
+    stages = read_yaml(lock)["stages"] if lock.exists() else {}
     for stage in stages.values():
         for entry in [*stage.get("deps", []), *stage.get("outs", [])]:
             if entry["path"] == raw.as_posix():

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
-import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -51,6 +50,7 @@ from actions_mlops.core.modelfile import (
     load_model,
     verify_hash,
 )
+from actions_mlops.core.typed import read_yaml
 from actions_mlops.data.contract import load_contract
 from actions_mlops.data.tables import read_table
 from actions_mlops.release.registry import RegistryError
@@ -230,7 +230,7 @@ def required_closure(roots: list[str]) -> set[str]:
 def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[str, Any]:
     """bentofile.yaml with its Python packages expanded to everything they require, each pinned
     to the lock's version: the image installs exactly the serving part of the lock."""
-    options = yaml.safe_load(bentofile.read_text(encoding="utf-8"))
+    options = read_yaml(bentofile)
     python = options.setdefault("python", {})
     pins = locked_versions(lock)
     try:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from actions_mlops.core import git
 from actions_mlops.core.config import (
@@ -29,6 +28,7 @@ from actions_mlops.core.config import (
     load_params,
 )
 from actions_mlops.core.markdown import inert, plain
+from actions_mlops.core.typed import parse_yaml, read_yaml
 from actions_mlops.release.changes import changes_section
 from actions_mlops.release.gate import NOT_GATED
 from actions_mlops.training.metrics import direction
@@ -161,8 +161,8 @@ def params_section(base_rev: str | None) -> list[str]:
     base_text = git.show_file(base_rev, PARAMS_FILE)
     if base_text is None:
         return ["", "### Params", "", f"No `params.yaml` on `{base_rev}` to compare with."]
-    before = flatten(yaml.safe_load(base_text))
-    after = flatten(yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8")))
+    before = flatten(parse_yaml(base_text, f"{base_rev}:{PARAMS_FILE}"))
+    after = flatten(read_yaml(PARAMS_FILE))
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     if not changed:
         return ["", "### Params", "", f"No params changed since `{base_rev}`."]

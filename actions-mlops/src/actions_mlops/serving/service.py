@@ -24,7 +24,7 @@ PREDICTION_LOG_DIR, default logs/predictions; PREDICTION_LOG=off turns it off; t
 one, else a new one, returned in the body and the X-Request-ID header so labels can be joined
 later (`make monitor LABELS=...`).
 
-Which model, limits and log: the bento arguments (config.serving_args: `model_tag`, params
+Which model, limits and log: the bento arguments (config.ServingSettings: `model_tag`, params
 `serve`, and the log's folder, size and number of files from params `monitor`), fixed by
 `make package`; PREDICTION_LOG_DIR, set where the service runs, wins over the folder. Run from
 source, the newest version of params `registry.model` in the BentoML store and params.yaml:
@@ -55,8 +55,8 @@ from starlette.responses import JSONResponse
 from actions_mlops.core.config import (
     CONTRACT_FILE,
     MODEL_FILE,
+    ServingSettings,
     load_params,
-    serving_args,
 )
 from actions_mlops.data.contract import (
     FLOAT32_MAX,
@@ -89,33 +89,24 @@ OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/metrics", "/", "/docs
 OPEN_PREFIXES = ("/static_content/",)  # the docs page's scripts and styles
 
 
-class Settings(BaseModel):
-    """What one bento serves, and where it logs (config.serving_args writes these)."""
-
-    model_config = ConfigDict(extra="forbid")
-    model_tag: str
-    max_records: int = Field(gt=0)
-    max_body_bytes: int | None = Field(default=None, gt=0)
-    log_dir: Path
-    log_max_bytes: int = Field(gt=0)
-    log_keep: int = Field(gt=0)
-
-
-def settings() -> Settings:
+def settings() -> ServingSettings:
     """The bento arguments when packaged, else the project's params.yaml (run from source)."""
     given = vars(bentoml.use_arguments())
     if given:
-        return Settings(**given)
+        return ServingSettings.model_validate(given)
     params = load_params()
-    return Settings(**serving_args(params, f"{params.registry.model}:latest"))
+    return ServingSettings(
+        model_tag=f"{params.registry.model}:latest", serve=params.serve, monitor=params.monitor
+    )
 
 
-def prediction_log(settings: Settings, masked: list[str]) -> PredictionLog | None:
+def prediction_log(settings: ServingSettings, masked: list[str]) -> PredictionLog | None:
     """The log the service appends to (PREDICTION_LOG_DIR overrides the folder), or None with
     PREDICTION_LOG=off."""
     if os.environ.get("PREDICTION_LOG") == "off":
         return None
-    return PredictionLog(settings.log_dir, settings.log_max_bytes, settings.log_keep, masked)
+    log = settings.monitor
+    return PredictionLog(log.log_dir, log.max_bytes, log.keep, masked)
 
 
 def accepts_missing(column: Column) -> bool:
@@ -145,13 +136,13 @@ def request_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
     )
 
 
-def body_limit(settings: Settings, contract: Contract) -> int:
+def body_limit(settings: ServingSettings, contract: Contract) -> int:
     """Largest request body in bytes: `max_body_bytes`, else VALUE_BYTES per feature name and
     value, times max_records."""
-    if settings.max_body_bytes is not None:
-        return settings.max_body_bytes
+    if settings.serve.max_body_bytes is not None:
+        return settings.serve.max_body_bytes
     record = sum(len(name.encode()) + VALUE_BYTES for name in contract.features)
-    return settings.max_records * record
+    return settings.serve.max_records * record
 
 
 def request_id(header: str | None) -> str:
@@ -384,7 +375,7 @@ MODEL = bentoml.models.BentoModel(SETTINGS.model_tag)
 STORED = MODEL.resolve()
 CONTRACT = load_contract(Path(STORED.path_of(CONTRACT_FILE.name)))
 Record = record_model(CONTRACT)
-PredictRequest = request_model(Record, SETTINGS.max_records)
+PredictRequest = request_model(Record, SETTINGS.serve.max_records)
 API_KEY = os.environ.get("API_KEY") or None
 LOG = logging.getLogger("bentoml.service")  # BentoML's handlers print its loggers
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsQuietly())
