@@ -583,3 +583,27 @@ def test_editors_and_check_jsonschema_read_the_models_schema(settings):
         edit(broken)
         (settings / "params.yaml").write_text(yaml.safe_dump(broken), encoding="utf-8")
         assert not valid("params"), broken
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def build_features(contract, one_hot)\n    return None\n", "a module that parses ("),
+        ("import no_such_module_here\n", "an importable function (ModuleNotFoundError: "),
+        (
+            "raise RuntimeError('half-edited')\n",
+            "an importable function (RuntimeError: half-edited",
+        ),
+    ],
+    ids=["syntax error", "missing import", "error at import"],
+)
+def test_a_broken_features_module_is_one_line(settings, capsys, monkeypatch, source, expected):
+    (settings / "owner_features.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(settings))
+    raw = yaml.safe_load((settings / "params.yaml").read_text(encoding="utf-8"))
+    setting("model.features", "owner_features:build_features")(raw)
+    (settings / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    code, lines = check(capsys)
+    assert code == 2
+    prefix = f"params.yaml: model.features: owner_features:build_features — {expected}"
+    assert [line for line in lines if line.startswith(prefix)], lines

@@ -86,7 +86,7 @@ class ModelParams(Settings):
     one_hot: OneHotParams = Field(default_factory=OneHotParams)
     # The preprocessing half of the model: `module:function(contract, one_hot)` returning a
     # scikit-learn transformer. A project's own src/<package>/features.py is named here.
-    features: str = "actions_mlops.data.features:build_features"
+    features: str = "actions_mlops.data.features:default_features"
 
 
 class BootstrapParams(Settings):

@@ -58,11 +58,6 @@ def training_input(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     return frame[contract.features].astype(text)
 
 
-def build_features(contract: Contract, one_hot: OneHotParams) -> ColumnTransformer:
-    """The default feature builder (params.yaml `model.features` when a project names none)."""
-    return default_features(contract, one_hot)
-
-
 FeatureBuilder = Callable[[Contract, OneHotParams], Any]
 
 
@@ -71,10 +66,16 @@ def load_features(path: str) -> FeatureBuilder:
     module_name, _, name = path.partition(":")
     try:
         builder = getattr(importlib.import_module(module_name), name or "build_features")
-    except (ImportError, AttributeError, ValueError) as error:
+    except SyntaxError as error:  # the owner's features.py does not parse: where, not a traceback
+        where = f"{error.filename}, line {error.lineno}: {error.msg}"
         raise ConfigError(
-            [Problem(str(PARAMS_FILE), "model.features", path, f"an importable function ({error})")]
-        ) from error
+            [Problem(str(PARAMS_FILE), "model.features", path, f"a module that parses ({where})")]
+        ) from None
+    except Exception as error:  # importing runs the owner's code: any error is theirs
+        what = f"{type(error).__name__}: {error}"
+        raise ConfigError(
+            [Problem(str(PARAMS_FILE), "model.features", path, f"an importable function ({what})")]
+        ) from None
     if not callable(builder):
         raise ConfigError([Problem(str(PARAMS_FILE), "model.features", path, "a function")])
     return builder
