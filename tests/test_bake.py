@@ -40,6 +40,8 @@ COMMON = {
     "params.yaml",
     "pyproject.toml",
     "src",
+    "templates",
+    "templates/model-card.md.j2",
     "src/{pkg}",
     "tests",
     "tests/conftest.py",

@@ -102,6 +102,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / raw).parent.mkdir(parents=True)
         shutil.copy(ROOT / raw, tmp_path / raw)
     shutil.copytree(ROOT / "src", tmp_path / "src")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path / "src"))
     paths = [str(tmp_path / "src"), os.environ.get("PYTHONPATH", "")]

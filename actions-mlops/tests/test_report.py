@@ -300,3 +300,32 @@ def test_an_accepted_drop_and_acknowledged_leaks_are_stated_first(reports):
         "⚠️ Acknowledged single-feature leaks (params.yaml `gate.acknowledged_leaks`): `share` "
         "(near-leak, balanced accuracy 0.9720)."
     ) in head
+
+
+def test_a_project_template_adds_to_the_report_and_the_marker_stays_first(reports, params):
+    Path("templates/report.md.j2").write_text(
+        '{% extends "actions_mlops/report.md.j2" %}\n'
+        "{% block more %}\n### Team notes\n\nReviewed by {{ model }}'s owners.\n{% endblock %}\n",
+        encoding="utf-8",
+    )
+    text = report.build_report()
+    model = params.registry.model
+    assert text.startswith(report.marker(model) + "\n## Model report: ")
+    assert f"### Team notes\n\nReviewed by {model}'s owners." in text
+    assert text.index("### Team notes") < text.index("Compared: this branch")
+    assert "\n\n\n" not in text
+
+
+def test_the_model_card_states_the_project_s_intended_use(reports, params):
+    from actions_mlops.release import modelcard
+
+    Path("models").mkdir(exist_ok=True)
+    Path("models/model.skops").write_bytes(b"only hashed by the card")
+    card = modelcard.render(params, modelcard.load_contract())
+    own = Path("templates/model-card.md.j2").read_text(encoding="utf-8")
+    assert '{% extends "actions_mlops/model-card.md.j2" %}' in own
+    assert card.startswith(f"# Model card: {params.registry.model} ")
+    intended = card.split("## Intended use\n\n", 1)[1].split("\n## ", 1)[0]
+    assert "(Replace with this model's users" in intended
+    for heading in ("Training data", "Metrics", "Slices", "Gate", "Limitations", "Reproduce"):
+        assert f"\n## {heading}\n" in card

@@ -1,7 +1,8 @@
 """Model card: one markdown page per version, from the files the pipeline and the gate wrote.
 
 Intended use, training data summary and fingerprint, metrics with intervals, slices, the gate
-verdict, limitations and how to reproduce. Edit INTENDED_USE for your project.
+verdict, limitations and how to reproduce: templates/model-card.md.j2 arranges them, and a
+project's own templates/model-card.md.j2 states its intended use (release/templates.py).
 """
 
 from __future__ import annotations
@@ -27,13 +28,9 @@ from actions_mlops.data.contract import (
     Contract,
     load_contract,
 )
+from actions_mlops.release import templates
 from actions_mlops.release.fingerprint import md5
 from actions_mlops.release.versions import version_of
-
-INTENDED_USE = (
-    "Predicts the target below for rows that look like the training data; not meant for "
-    "decisions about individuals without human review."
-)
 
 
 def _read_json(path: Path) -> Any:
@@ -137,58 +134,31 @@ def gate_section(gate: dict[str, Any] | None) -> list[str]:
 
 
 def render(params: Params, contract: Contract) -> str:
-    """The model card's markdown."""
+    """The model card's markdown: templates/model-card.md.j2 (the project's, else the
+    platform's) filled with the sections computed here."""
     model = params.registry.model
     head_commit = head()
     registered = version_of(model, head_commit)
     commit = head_commit or "uncommitted"
     version = registered.version if registered else "unregistered"
-    metrics = _read_json(METRICS_FILE)
-    profile = _read_json(PROFILE_FILE)
-    sections = [
-        f"# Model card: {model} {version}",
-        "",
-        f"- Task: {params.task}; estimator `{params.model.estimator}`",
-        f"- Commit: `{commit}`; model file `{MODEL_FILE.as_posix()}` md5 `{md5(MODEL_FILE)}`",
-        "",
-        "## Intended use",
-        "",
-        INTENDED_USE,
-        "",
-        "## Training data",
-        "",
-        *data_section(contract, profile, params),
-        "",
-        "## Metrics",
-        "",
-        *metrics_section(metrics, params.evaluate.bootstrap.confidence),
-        "",
-        "## Slices",
-        "",
-        *slices_section(_read_json(SLICES_FILE)),
-        "",
-        "## Gate",
-        "",
-        *gate_section(_read_json(GATE_FILE)),
-        "",
-        "## Limitations",
-        "",
-        "- Metrics come from one held-out split of the same data set: they say little about data "
-        "collected later or elsewhere (watch drift).",
-        "- Values outside the training ranges above are extrapolation; missing values are "
-        "imputed (median, most frequent category), unknown categories are ignored.",
-        "",
-        "## Reproduce",
-        "",
-        "```bash",
-        f"git checkout {model}@{version}"
-        if version != "unregistered"
-        else f"git checkout {commit}",
-        "make setup && dvc pull && make repro   # dvc pull needs the DVC remote",
-        "```",
-        "",
-    ]
-    return "\n".join(sections)
+    sections = {
+        "data": data_section(contract, _read_json(PROFILE_FILE), params),
+        "metrics": metrics_section(_read_json(METRICS_FILE), params.evaluate.bootstrap.confidence),
+        "slices": slices_section(_read_json(SLICES_FILE)),
+        "gate": gate_section(_read_json(GATE_FILE)),
+    }
+    return templates.render(
+        "model-card.md.j2",
+        model=model,
+        version=version,
+        task=params.task,
+        estimator=params.model.estimator,
+        commit=commit,
+        model_file=MODEL_FILE.as_posix(),
+        model_md5=md5(MODEL_FILE),
+        sections={name: "\n".join(lines) for name, lines in sections.items()},
+        checkout=f"git checkout {model}@{version}" if registered else f"git checkout {commit}",
+    )
 
 
 def write_model_card(path: Path = MODEL_CARD) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from actions_mlops.core.config import (
 )
 from actions_mlops.core.markdown import inert, plain
 from actions_mlops.core.typed import parse_yaml, read_yaml
+from actions_mlops.release import templates
 from actions_mlops.release.changes import changes_section
 from actions_mlops.release.gate import NOT_GATED
 from actions_mlops.training.metrics import direction
@@ -530,44 +532,45 @@ def build_report(base_rev: str | None = None) -> str:
     head = (git.head() or "")[:7]
     comparison = comparison_line(gate)
     champion = (gate or {}).get("champion") or {}
-    sections = [
-        [
-            marker(params.registry.model),
-            f"## Model report: {params.registry.model}",
-            "",
-            verdict_line(gate, current),
-            "",
+    sections = {
+        "verdict": [verdict_line(gate, current)],
+        "comparison": [comparison] if comparison else [],
+        "exceptions": exceptions_lines(gate),
+        "metrics": [
+            *metrics_table(current, base, gate, base_name),
+            *([] if base else ["", f"_No metrics on `{base_name}` yet: nothing to compare with._"]),
         ],
-        [comparison, ""] if comparison else [],
-        exceptions_lines(gate),
-        metrics_table(current, base, gate, base_name),
-        [] if base else ["", f"_No metrics on `{base_name}` yet: nothing to compare with._"],
-        params_section(base_name if base_commit else None),
-        changes_section(references(base_name, base_commit, champion), params.data.raw),
-        data_section(current),
-        gate_section(gate),
-        slices_section(
+        "params": params_section(base_name if base_commit else None),
+        "changes": changes_section(references(base_name, base_commit, champion), params.data.raw),
+        "data": data_section(current),
+        "gate": gate_section(gate),
+        "slices": slices_section(
             read_json(SLICES_FILE), params.evaluate.metrics, params.gate.slices.min_rows
         ),
-        charts_section(params.task, current["primary"], current.get("test_rows")),
-    ]
+        "charts": charts_section(params.task, current["primary"], current.get("test_rows")),
+    }
     footer = [
-        "",
-        "---",
         f"Compared: this branch `{head or 'uncommitted'}` · base `{base_name}`"
         + (f" (`{base_commit[:7]}`)" if base_commit else "")
         + (f" · champion `{champion['tag']}` (`{champion['commit'][:7]}`)" if champion else ""),
         "",
         reproduce_line(head, uncommitted_inputs() if head else []),
     ]
-    text = ""
-    for section in sections:
-        block = "\n".join(section) + "\n"
-        if len(text) + len(block) + 500 > GITHUB_LIMIT:
-            text += "\n_Report truncated to fit GitHub's comment limit; see the run's artifacts._\n"
-            break
-        text += block
-    return text + "\n".join(footer) + "\n"
+    texts, used, truncated = {}, 0, False
+    for name, lines in sections.items():
+        block = "\n".join(lines).strip("\n")
+        truncated = truncated or used + len(block) + 1000 > GITHUB_LIMIT
+        texts[name] = "" if truncated else block
+        used += len(texts[name])
+    body = templates.render(
+        "report.md.j2",
+        model=params.registry.model,
+        sections=texts,
+        truncated=truncated,
+        footer="\n".join(footer),
+    )
+    # The marker finds the comment to update: first, whatever a project's template says.
+    return marker(params.registry.model) + "\n" + re.sub(r"\n{3,}", "\n\n", body)
 
 
 def main(args: argparse.Namespace) -> int:
