@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 
 from actions_mlops.release.package import build_options
 from actions_mlops.release.registry import RegistryError
-from conftest import ROOT
+from conftest import PLATFORM, ROOT
 
 PACKAGE = "actions_mlops"
 # Training, validation, Parquet and registry code: none of it belongs in the image.
@@ -48,7 +48,7 @@ class Imports(ast.NodeVisitor):
 
 def module_file(dotted: str) -> Path | None:
     """The file of one of the project's modules (`serving.service`), None for other names."""
-    path = ROOT / "src" / PACKAGE / Path(*dotted.split("."))
+    path = PLATFORM / "src" / PACKAGE / Path(*dotted.split("."))
     for candidate in (path.with_suffix(".py"), path / "__init__.py"):
         if candidate.exists():
             return candidate
@@ -80,6 +80,7 @@ def service_imports() -> tuple[set[str], set[str]]:
 
 def test_the_service_imports_no_training_code():
     own, third_party = service_imports()
+    assert {"serving.service", "core.config", "data.contract"} <= own  # the modules were found
     outside = {m for m in own if not m.startswith(BENTO_PARTS) and m.partition(".")[2]}
     assert not outside, f"the service imports {sorted(outside)}: only {BENTO_PARTS} go in the image"
     assert not third_party & TRAINING_ONLY
@@ -91,7 +92,7 @@ def test_the_bento_carries_every_module_the_service_imports():
     for module in own:
         found = module_file(module)
         assert found is not None, f"{module} is no module of the package"
-        path = found.relative_to(ROOT / "src").as_posix()
+        path = found.relative_to(PLATFORM / "src").as_posix()
         assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
 
 

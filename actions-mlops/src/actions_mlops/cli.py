@@ -18,7 +18,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "ingest": ("data.ingest", "write the example data set (data.source) to data.raw"),
     "adopt": ("adopt", "make the project yours: --data TABLE --target COLUMN [--task ...]"),
     "check": ("checks", "check params.yaml, contract.yaml, bentofile.yaml (a line a problem)"),
-    "json-schema": ("core.schemas", "write the settings files' JSON Schemas to .schemas/"),
+    "json-schema": ("schemas", "write the settings files' JSON Schemas to .schemas/"),
     "schema": ("data.infer", "draft contract.yaml from the data"),
     "validate": ("data.validate", "check the raw data (data.raw) against contract.yaml"),
     "drift": ("monitoring.drift", "drift of the data (or --batch FILE) vs the profile"),
