@@ -113,7 +113,7 @@ class Block:
         columns = frame[list(self.columns)]
         if self.numeric:
             return columns.to_numpy(dtype=float, na_value=np.nan)
-        values = columns.to_numpy(dtype=object)
+        values = columns.to_numpy(dtype=object, copy=True)
         values[pd.isna(values)] = None
         return values
 
