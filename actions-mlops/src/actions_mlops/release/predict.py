@@ -130,10 +130,13 @@ def numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return parsed.to_numpy(dtype=float, na_value=np.nan), (raw.notna() & parsed.isna()).to_numpy()
 
 
-def rule_flags(checked: Checked, column: Column, position: int, values: Any, ok: np.ndarray):
+def rule_flags(
+    checked: Checked, column: Column, position: int, values: Any, ok: np.ndarray, typed: pd.Series
+):
     """The service's flags (serving/flags.py) of the values where `ok`: a number below or above
-    the column's range, a value not among its allowed values; vectorised, each group's check
-    and message taken from flags.column_flag on one of its values, so they are the service's."""
+    the column's range, a value not among its allowed values (looked up in `typed`, the same
+    values as a Series); vectorised, each group's check and message taken from
+    flags.column_flag on one of its values, so they are the service's."""
     low, high = column.range or (None, None)
     below, above = np.zeros_like(ok), np.zeros_like(ok)
     if column.is_numeric and low is not None:
@@ -142,7 +145,7 @@ def rule_flags(checked: Checked, column: Column, position: int, values: Any, ok:
         above = ok & (values > high)
     outside = np.zeros_like(ok)
     if column.allowed_values is not None:
-        known = pd.Series(values).isin(column.allowed_values).to_numpy()
+        known = typed.isin(column.allowed_values).to_numpy()
         outside = ok & ~below & ~above & ~known
     for rows in (below, above, outside):
         if rows.any():
@@ -168,15 +171,16 @@ def check_chunk(frame: pd.DataFrame, contract: Contract) -> Checked:
                 fits = np.abs(values) <= FLOAT32_MAX
                 checked.flag(present & ~fits, position, "type", NOT_A_FLOAT, refuse=True)
             missing, ok = ~present & ~text, present & fits
+            typed = pd.Series(values, copy=False)
         else:
-            texts = raw if raw.dtype == "str" else as_text(raw)
-            missing = texts.isna().to_numpy()
-            values = texts.to_numpy(dtype=object)
+            typed = raw if raw.dtype == "str" else as_text(raw)
+            missing = typed.isna().to_numpy()
+            values = typed.to_numpy(dtype=object)
             values[missing] = None
             ok = ~missing
         if column.max_null_fraction == 0:
             checked.flag(missing, position, "missing", MISSING, refuse=True)
-        rule_flags(checked, column, position, values, ok)
+        rule_flags(checked, column, position, values, ok, typed)
         checked.values[name] = values
     return checked
 
@@ -260,7 +264,10 @@ class Scorer:
         frame = as_frame(chunk.select(self.contract.features), self.contract)
         checked = check_chunk(frame, self.contract)
         scored = ~checked.refused
-        features = pd.DataFrame(checked.values).iloc[np.flatnonzero(scored)]
+        rows = np.flatnonzero(scored)  # text as Python objects, as the service reads it
+        features = pd.DataFrame(
+            {n: pd.Series(v[rows], dtype=v.dtype) for n, v in checked.values.items()}
+        )
         arrays: dict[str, Any] = {name: chunk.column(name) for name in self.key}
         arrays[ROW] = pa.array(np.arange(first_row, first_row + len(frame)))
         for name in self.contract.features:

@@ -206,15 +206,21 @@ def compile_encoder(encoder: OneHotEncoder) -> Step:
         columns.append(lookup)
         unknown.append(other if encoder.handle_unknown == "infrequent_if_exist" else None)
 
+    # A batch's lookups: each column's values as a hash index of Python objects (equal where
+    # the dict's keys are), and the output column of each, -1 for none.
+    keys = [pd.Index(list(lookup), dtype=object) for lookup in columns]
+    targets = [
+        np.array([*lookup.values(), -1 if other is None else other])
+        for lookup, other in zip(columns, unknown, strict=True)
+    ]
+
     def encode(values: np.ndarray) -> np.ndarray:
         encoded = np.zeros((len(values), width))
         if len(values) > ROW_LOOP:  # a batch: one lookup per column, not per value
-            for index, (lookup, other) in enumerate(zip(columns, unknown, strict=True)):
-                found = pd.Series(values[:, index], dtype=object).map(lookup)
-                if other is not None:
-                    found = found.fillna(other)
-                rows = np.flatnonzero(found.notna().to_numpy())
-                encoded[rows, found.to_numpy()[rows].astype(int)] = 1.0
+            for index, (known, target) in enumerate(zip(keys, targets, strict=True)):
+                found = target[known.get_indexer(values[:, index])]  # -1: the last, "other"
+                rows = np.flatnonzero(found >= 0)
+                encoded[rows, found[rows]] = 1.0
             return encoded
         for row, record in enumerate(values):
             for lookup, other, value in zip(columns, unknown, record, strict=True):
