@@ -327,3 +327,15 @@ def test_the_row_key_names_columns_other_than_the_target():
     for key in (["y"], ["id", "id"], [""]):
         with pytest.raises(ConfigError, match=r"table\.key: .* — distinct column names"):
             parse_contract({"table": {"key": key}, "columns": columns})
+
+
+def test_drafting_the_contract_again_keeps_the_row_key_named_by_hand():
+    """`make schema` redrafts an unreviewed table section; the key a person named stays."""
+    from dataclasses import replace
+
+    from actions_mlops.data.infer import merge_reviewed
+
+    columns = {"y": {"dtype": "str", "role": "target"}, "x": {"dtype": "float"}}
+    draft = parse_contract({"table": {"inferred": True, "severity": "warn"}, "columns": columns})
+    current = replace(draft, table=replace(draft.table, key=("customer",)))
+    assert merge_reviewed(draft, current)[0].table.key == ("customer",)

@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch",
         type=Path,
-        help="prediction log (.jsonl or a folder of them) or a CSV/Parquet file of inputs "
+        help="prediction log (.jsonl or a folder of them), `predict`'s output or a CSV/Parquet "
+        "file of inputs "
         "(default: the service's log, params monitor.log_dir; data.raw while it is empty)",
     )
     parser.add_argument(

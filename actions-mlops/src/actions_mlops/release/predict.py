@@ -453,7 +453,7 @@ def version_contract(entry: Version) -> Contract:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `predict`."""
-    parser.add_argument("--data", type=Path, required=True, help="CSV/Parquet file or folder")
+    parser.add_argument("--data", required=True, help="CSV/Parquet file or folder of parts")
     parser.add_argument("--version", help="registered version, e.g. v1.2.0")
     parser.add_argument("--stage", help="the version holding this stage, e.g. prod")
     parser.add_argument("--out", type=Path, help="the Parquet file to write")
@@ -462,24 +462,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: score the table; one summary line."""
+    if not args.data:
+        raise StepError("DATA is empty: name a CSV or Parquet file, or a folder of parts")
     if args.chunk_rows < 1:
         raise StepError(f"--chunk-rows {args.chunk_rows}: a whole number >= 1")
+    data = Path(args.data)
     registry = load_params().registry
     entry, chosen = choose_version(
         registry.model, args.version, args.stage, registry.champion_stage
     )
     key = list(load_contract().table.key)
-    out = args.out or OUTPUT_DIR / f"{args.data.stem or 'batch'}-{entry.version}.parquet"
+    out = args.out or OUTPUT_DIR / f"{data.stem or 'batch'}-{entry.version}.parquet"
     with tempfile.TemporaryDirectory(prefix="predict-") as folder:
         path, source = verified_model(entry, Path(folder))
         scorer = Scorer(entry.version, load_model(path), version_contract(entry), key)
     if scorer.fallback is not None:
         print(f"predict: preprocessing: the pipeline's ({scorer.fallback})", file=sys.stderr)
     started = time.perf_counter()
-    counts = predict(args.data, out, scorer, args.chunk_rows)
+    counts = predict(data, out, scorer, args.chunk_rows)
     rate = counts.rows / max(time.perf_counter() - started, 1e-9)
     print(
-        f"predict: {counts.rows} rows of {args.data} with {entry.tag} ({chosen}; model from "
+        f"predict: {counts.rows} rows of {data} with {entry.tag} ({chosen}; model from "
         f"{source}): {counts.scored} scored, {counts.flagged} flagged outside the contract "
         f"({counts.refused} not scored), {rate:,.0f} rows/s -> {out}"
     )
