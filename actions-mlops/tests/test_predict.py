@@ -339,3 +339,23 @@ def test_drafting_the_contract_again_keeps_the_row_key_named_by_hand():
     draft = parse_contract({"table": {"inferred": True, "severity": "warn"}, "columns": columns})
     current = replace(draft, table=replace(draft.table, key=("customer",)))
     assert merge_reviewed(draft, current)[0].table.key == ("customer",)
+
+
+def test_a_regression_model_writes_its_numbers_and_no_probabilities(tmp_path):
+    from actions_mlops.release.predict import Scorer, predict
+
+    contract = parse_contract(CONTRACT | {"table": {}})
+    train = table(200, seed=4)
+    train["label"] = train["size"].fillna(10) * 2.0 + train["count"]
+    model = build_model(contract, ModelParams("sklearn.linear_model.Ridge"))
+    model.fit(training_input(train, contract), train["label"])
+    train.drop(columns="label").to_parquet(tmp_path / "in.parquet", index=False)
+    counts = predict(
+        tmp_path / "in.parquet", tmp_path / "out.parquet", Scorer("v1.0.0", model, contract, [])
+    )
+    assert (counts.rows, counts.scored, counts.flagged) == (200, 200, 0)
+    written = pq.read_table(tmp_path / "out.parquet")
+    assert written.schema.names == ["row", *FEATURES, "prediction", "model_version", "warnings"]
+    assert written.schema.field("prediction").type == pa.float64()
+    expected = model.predict(train[FEATURES])
+    assert np.max(np.abs(written["prediction"].to_numpy() - expected)) <= 1e-9
