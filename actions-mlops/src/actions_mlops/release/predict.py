@@ -287,8 +287,8 @@ class Scorer:
         arrays[WARNINGS] = warnings_array(checked.flags, self.contract.features, len(frame))
         table = pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
         flagged = np.zeros(len(frame), bool)
-        for rows, *_ in checked.flags:
-            flagged[rows] = True
+        for group, *_ in checked.flags:
+            flagged[group] = True
         counts = Counts(len(frame), int(scored.sum()), int(flagged.sum()), int((~scored).sum()))
         return table, counts
 
