@@ -359,3 +359,37 @@ def test_a_regression_model_writes_its_numbers_and_no_probabilities(tmp_path):
     assert written.schema.field("prediction").type == pa.float64()
     expected = model.predict(train[FEATURES])
     assert np.max(np.abs(written["prediction"].to_numpy() - expected)) <= 1e-9
+
+
+def test_memory_follows_the_chunk_not_the_table(tmp_path, monkeypatch):
+    """Arrow's memory while scoring 200,000 rows in chunks of 5,000 (row groups of 5,000)
+    stays within a few chunks' bytes: the reader holds one row group, not the file."""
+    from actions_mlops.release import predict as batch
+
+    contract = parse_contract(CONTRACT)
+    train = table(300, seed=6)
+    model = build_model(contract, ModelParams("sklearn.linear_model.LogisticRegression"))
+    model.fit(training_input(train, contract), train["label"])
+    rows = pa.Table.from_pandas(table(200_000, seed=8).drop(columns="label"), preserve_index=False)
+    pq.write_table(rows, tmp_path / "big.parquet", row_group_size=5_000)
+    chunk_bytes, table_bytes = rows.slice(0, 5_000).nbytes, rows.nbytes
+    del rows  # Arrow's count is of every live buffer: the test's copy of the table goes
+    scorer = batch.Scorer("v1.0.0", model, contract, ["customer"])
+    held = []
+    score = scorer.score
+
+    def measured(chunk, first, schema):
+        held.append(pa.total_allocated_bytes())
+        return score(chunk, first, schema)
+
+    monkeypatch.setattr(scorer, "score", measured)
+    counts = batch.predict(tmp_path / "big.parquet", tmp_path / "out.parquet", scorer, 5_000)
+    assert counts.rows == 200_000 and len(held) == 40
+    assert max(held) < 10 * chunk_bytes < table_bytes / 4, (held, chunk_bytes)
+
+
+def test_a_table_without_a_feature_or_the_key_is_refused_naming_them(project, capsys):
+    table(5, seed=1).drop(columns=["label", "count", "customer"]).to_csv("b.csv", index=False)
+    assert run("--data", "b.csv") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("predict: refused: b.csv: no column 'customer', 'count' (the version")

@@ -10,7 +10,8 @@
 - its contract (contract.yaml at the version's commit): the features, their types and rules;
   the row key is the working copy's `table.key` (a property of the tables, not of the model);
 - the table: a CSV or Parquet file or a folder of parts of one format, read in chunks of
-  `--chunk-rows` rows (pyarrow datasets), so memory follows the chunk, not the table;
+  `--chunk-rows` rows (Arrow record batches, one Parquet row group or CSV block at a time), so
+  memory follows the chunk, not the table;
 - each chunk: the contract check of the service, vectorised (a value outside a column's `range`
   or `allowed_values` is scored and flagged, with the service's message, serving/flags.py), plus
   what the service's request schema refuses (text in a number column, a fraction in an int
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import os
 import sys
 import tempfile
@@ -43,7 +45,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import yaml
 from sklearn.base import is_classifier
@@ -325,36 +326,55 @@ def table_files(path: Path) -> list[Path]:
     return files
 
 
-def open_dataset(files: list[Path], text: list[str]) -> ds.Dataset:
-    """The files as one pyarrow dataset; CSV columns in `text` read as text (a key as written;
-    numbers parsed per chunk, so one bad value is one flagged row, not a failed read)."""
-    paths = [str(file) for file in files]
-    if files[0].suffix == ".parquet":
-        return ds.dataset(paths, format="parquet")
+def file_columns(file: Path) -> dict[str, pa.DataType]:
+    """A file's columns and their types (a CSV's all text: that is how they are read here)."""
+    if file.suffix == ".parquet":
+        schema = pq.read_schema(file)
+        return {name: schema.field(name).type for name in schema.names}
+    with file.open(newline="", encoding="utf-8") as handle:
+        return dict.fromkeys(next(csv.reader(handle), []), pa.string())
+
+
+def batches(file: Path, columns: list[str], rows: int) -> Iterator[pa.RecordBatch]:
+    """A file's `columns` as record batches of at most `rows` rows, read one Parquet row group
+    or CSV block at a time (a CSV's columns as text: a key as written, numbers parsed per chunk,
+    so one bad value is one flagged row, not a failed read)."""
+    if file.suffix == ".parquet":  # row group by row group: iter_batches reads further ahead
+        parts = pq.ParquetFile(file)
+        for group in range(parts.num_row_groups):
+            yield from parts.read_row_group(group, columns=columns).to_batches(max_chunksize=rows)
+        return
     convert = pacsv.ConvertOptions(
-        column_types=dict.fromkeys(text, pa.string()),
+        column_types=dict.fromkeys(columns, pa.string()),
+        include_columns=columns,
         null_values=MISSING_TEXT,
         strings_can_be_null=True,
     )
-    return ds.dataset(paths, format=ds.CsvFileFormat(convert_options=convert))
+    yield from pacsv.open_csv(file, convert_options=convert)
 
 
-def chunks(dataset: ds.Dataset, columns: list[str], rows: int) -> Iterator[pa.Table]:
-    """The dataset's rows in order, `rows` at a time (the last chunk shorter), reading ahead
-    one batch only: memory follows the chunk."""
-    scanner = dataset.scanner(
-        columns=columns, batch_size=rows, batch_readahead=1, fragment_readahead=1
-    )
+def chunks(files: list[Path], columns: list[str], rows: int) -> Iterator[pa.Table]:
+    """The files' rows in order, `rows` at a time (the last chunk shorter), each part's batches
+    cast to the first's types: memory follows the chunk and one row group or block."""
     pending: list[pa.RecordBatch] = []
-    held = 0
-    for batch in scanner.to_batches():
-        pending.append(batch)
-        held += batch.num_rows
-        while held >= rows:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, rows)
-            rest = table.slice(rows)
-            pending, held = rest.to_batches(), rest.num_rows
+    held, schema = 0, None
+    for file in files:
+        for batch in batches(file, columns, rows):
+            schema = schema or batch.schema
+            if batch.schema != schema:
+                try:
+                    batch = batch.cast(schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    raise StepError(
+                        f"{file}: its columns' types differ from the first part's ({error})"
+                    ) from None
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, rows)
+                rest = table.slice(rows)
+                pending, held = rest.to_batches(), rest.num_rows
     if held:
         yield pa.Table.from_batches(pending)
 
@@ -379,21 +399,22 @@ def predict(source: Path, out: Path, scorer: Scorer, rows: int = CHUNK_ROWS) -> 
         raise StepError(f"{out}: the output cannot be inside the input folder {source}")
     if out.suffix != ".parquet":
         raise StepError(f"{out}: the output is a Parquet file: name it <file>.parquet")
-    dataset = open_dataset(files, scorer.columns)
-    missing = [name for name in scorer.columns if name not in dataset.schema.names]
-    if missing:
-        raise StepError(
-            f"{source}: no column {', '.join(map(repr, missing))} (the version's features and "
-            f"{CONTRACT_FILE} table.key); it has: {', '.join(dataset.schema.names)}"
-        )
-    key_types = {name: dataset.schema.field(name).type for name in scorer.key}
+    for file in files:
+        present = file_columns(file)
+        missing = [name for name in scorer.columns if name not in present]
+        if missing:
+            raise StepError(
+                f"{file}: no column {', '.join(map(repr, missing))} (the version's features and "
+                f"{CONTRACT_FILE} table.key); it has: {', '.join(present)}"
+            )
+    key_types = {name: file_columns(files[0])[name] for name in scorer.key}
     schema = pa.schema(scorer.output_fields(key_types))
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     counts = Counts()
     try:
         with pq.ParquetWriter(partial, schema) as writer:
-            for chunk in chunks(dataset, scorer.columns, rows):
+            for chunk in chunks(files, scorer.columns, rows):
                 table, found = scorer.score(chunk, counts.rows, schema)
                 writer.write_table(table)
                 counts.add(found)
