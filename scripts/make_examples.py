@@ -118,7 +118,7 @@ def write_contract(
     frame = pd.read_csv(io.StringIO(frame.to_csv(index=False)))  # the dtypes a project reads
     inferred = infer.infer_contract(frame, target, task, dict.fromkeys(ids, "id"))
     columns = {n: replace(c, severity="error", inferred=False) for n, c in inferred.columns.items()}
-    table = replace(inferred.table, severity="error", inferred=False, extra_columns="fail")
+    table = replace(inferred.table, severity="error", inferred=False, extra_columns="fail", key=ids)
     contract = module.Contract(columns=columns, table=table)
     path = OPTIONS / "contracts" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """Make variables never run code (issue 31, item 4): a value given to `make serve`,
-`make containerize` or `make monitor` on the command line or in the environment reaches the
-platform's command line as one quoted argument, unexpanded by make, and a value that is not a
-host, a port or an image name is refused in one line. Each case would touch a marker file if
-any shell or make ran what it carries."""
+`make containerize`, `make monitor` or `make predict` on the command line or in the
+environment reaches the platform's command line as one quoted argument, unexpanded by make, and
+a value that is not a host, a port or an image name is refused in one line. Each case would
+touch a marker file if any shell or make ran what it carries."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ CASES = {
     ),
     "monitor BATCH $(shell)": ("monitor", {"BATCH": "$(shell touch {marker})"}, "command line", ""),
     "monitor BATCH env $(touch)": ("monitor", {"BATCH": "$(touch {marker})"}, "environment", ""),
+    "predict DATA $(shell)": ("predict", {"DATA": "$(shell touch {marker})"}, "command line", ""),
+    "predict OUT env $(touch)": (
+        "predict",
+        {"DATA": "x.csv", "OUT": "$(touch {marker})"},
+        "environment",
+        "",
+    ),
 }
 
 

@@ -264,6 +264,29 @@ def test_served_predictions_equal_the_models(project, project_env, server):
     assert any(r["tenure_months"] is None for r in records_of(rows, project)), "no null tried"
 
 
+def test_make_predict_scores_a_table_as_the_service_answers_it(project, project_env, server):
+    """`make predict` with the served version: per row the served prediction, probabilities
+    within 1e-9, the contract's key (customer_id) and the version; `make monitor` reads it."""
+    test = pd.read_parquet(project / "data/split/test.parquet").drop(columns=["churned"])
+    rows = test.head(50)
+    rows.to_csv(project.parent / "batch.csv", index=False)
+    out = project.parent / "scored.parquet"
+    given = {"DATA": str(project.parent / "batch.csv"), "VERSION": "v0.1.0", "OUT": str(out)}
+    made = run(["make", "predict", f"VENV={project_env}"], project, env=given)
+    assert "50 rows of" in made.stdout and "50 scored" in made.stdout, made.stdout
+    scored = pd.read_parquet(out)
+    assert scored["customer_id"].tolist() == rows["customer_id"].tolist()
+    assert set(scored["model_version"]) == {"v0.1.0"}
+    features = rows.drop(columns=["customer_id"])
+    served = requests.post(f"{server}/predict", json={"records": records_of(features, project)})
+    answer = served.json()
+    assert scored["prediction"].tolist() == answer["predictions"]
+    for (_, row), shares in zip(scored.iterrows(), answer["probabilities"], strict=True):
+        assert all(abs(row[f"probability_{c}"] - p) <= 1e-9 for c, p in shares.items())
+    monitored = run(["make", "monitor", f"VENV={project_env}"], project, env={"BATCH": str(out)})
+    assert "monitor: " in monitored.stdout
+
+
 BAD = {
     "invalid JSON": ('{"records": [', "json_invalid"),
     "missing field": ({"records": [{k: v for k, v in GOOD.items() if k != "region"}]}, "missing"),

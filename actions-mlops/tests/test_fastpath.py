@@ -27,6 +27,7 @@ from actions_mlops.data.split import split
 from actions_mlops.release import package
 from actions_mlops.release.registry import RegistryError
 from actions_mlops.serving.fastpath import (
+    ROW_LOOP,
     TOLERANCE,
     CompiledFeatures,
     PipelineFeatures,
@@ -83,6 +84,27 @@ def test_capped_one_hot_columns_are_compiled_rare_and_unseen_values_share_a_colu
     unseen = pd.DataFrame({"size": [1.0, 2.0], "colour": ["purple", "rare3"]})
     records = records_of(pd.concat([frame, unseen], ignore_index=True), contract)
     np.testing.assert_array_equal(compiled(records), PipelineFeatures(model, contract)(records))
+
+
+def test_a_table_gives_the_numbers_its_rows_give_as_records(params, messy):
+    """The batch entry (`table`, make predict) and the request entry (records) of both
+    preprocessings: the same numbers, rare, unseen and missing values included; beyond ROW_LOOP
+    rows the one-hot encoder looks values up per column, not per value."""
+    frame, contract = messy(params.task)
+    frame.loc[:30, "colour"] = [f"rare{index % 12}" for index in range(31)]
+    caps = OneHotParams(max_categories=4, min_frequency=5)
+    for one_hot in (OneHotParams(), caps):
+        model = fit(frame, contract, ModelParams(LINEAR[params.task].estimator, one_hot=one_hot))
+        unseen = pd.DataFrame({"size": [np.nan, 2.0], "colour": ["purple", None]})
+        rows = pd.concat([frame, unseen], ignore_index=True)[contract.features]
+        assert len(rows) > ROW_LOOP
+        records = records_of(rows, contract)
+        compiled, pipeline = preprocessor(model, contract)[0], PipelineFeatures(model, contract)
+        np.testing.assert_array_equal(compiled.table(rows), compiled(records))
+        np.testing.assert_array_equal(compiled(records), compiled(records[:3] + records[3:]))
+        small = [compiled(records[i : i + ROW_LOOP]) for i in range(0, len(records), ROW_LOOP)]
+        np.testing.assert_array_equal(np.vstack(small), compiled(records))
+        np.testing.assert_array_equal(pipeline.table(rows), pipeline(records))
 
 
 def test_an_unknown_step_or_fast_path_off_falls_back_to_the_pipeline(params, messy, monkeypatch):

@@ -36,6 +36,7 @@ CATEGORICAL_DTYPES = {"str", "bool"}
 # numpy.finfo(numpy.float32).max: beyond it no estimator can use a value (trees compute in
 # float32), so the service's request schema accepts floats within it. A literal: no numpy here.
 FLOAT32_MAX = 3.4028234663852886e38
+INT_MAX = 2**53  # beyond it an int has no exact float64 (the model's dtype)
 PANDAS_DTYPES: dict[str, Literal["float64", "str"]] = {
     "int": "float64",
     "float": "float64",
@@ -56,7 +57,8 @@ HEADER = """\
 #   pii: true masks the column's values in the prediction log (actions-mlops README, "What the
 #   service logs").
 # Table fields: min_rows, max_rows, max_duplicate_fraction, min_classes and min_class_fraction
-#   (class balance of the target), extra_columns (fail or warn), severity.
+#   (class balance of the target), extra_columns (fail or warn), severity; key (the columns
+#   that name a row, e.g. [customer_id]: `make predict` writes them with each prediction).
 # `inferred: true` marks rules drafted by `make schema` (warning level): review them, delete
 # the line and set `severity: error` to enforce them. Missing columns, text in numeric columns,
 # infinities, missing targets, too few rows and a single class are always errors.
@@ -107,6 +109,9 @@ class TableRules(Settings):
     extra_columns: Literal["fail", "warn"] = "fail"
     severity: Severity = "error"
     inferred: bool = False
+    # The columns that name a row (e.g. [customer_id]), written with each prediction by
+    # `make predict` so predictions join back to their rows and to labels; not a rule.
+    key: tuple[str, ...] = ()
 
     @property
     def reviewed(self) -> bool:
@@ -164,6 +169,18 @@ def _column_problems(column: Column, file: str) -> list[Problem]:
     return problems
 
 
+def _key_problems(key: tuple[str, ...], columns: dict[str, Column], file: str) -> list[Problem]:
+    """A row key of distinct, non-empty names, none of them the target (unknown when
+    predicting); a key column need not be a contract column (a batch may carry ids that the
+    training data has not)."""
+    targets = {n for n, c in columns.items() if c.role == "target"}
+    wrong = [name for name in key if not name.strip() or name in targets]
+    if wrong or len(set(key)) != len(key):
+        allowed = "distinct column names that name a row, not the target (e.g. [customer_id])"
+        return [Problem(file, "table.key", show(list(key)), allowed)]
+    return []
+
+
 def contract_problems(raw: Any, file: str = "contract") -> tuple[Contract | None, list[Problem]]:
     """The Contract in the YAML mapping `raw`, and every problem found (Contract None if any)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict) or not raw["columns"]:
@@ -184,6 +201,8 @@ def contract_problems(raw: Any, file: str = "contract") -> tuple[Contract | None
         if column is not None:
             problems += _column_problems(column, file)
             columns[str(name)] = column
+    if table is not None:
+        problems += _key_problems(table.key, columns, file)
     targets = [c.name for c in columns.values() if c.role == "target"]
     if not problems and len(targets) != 1:
         allowed = "exactly one column needs role 'target'"

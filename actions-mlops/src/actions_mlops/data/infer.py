@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,9 @@ def merge_reviewed(draft: Contract, current: Contract | None) -> tuple[Contract,
         return draft, []
     kept = [n for n, c in current.columns.items() if n in draft.columns and c.reviewed]
     columns = {n: current.columns[n] if n in kept else c for n, c in draft.columns.items()}
-    table = current.table if current.table.reviewed else draft.table
+    table = current.table  # reviewed; else the draft's, with the row key named by hand
+    if not table.reviewed:
+        table = replace(draft.table, key=current.table.key)
     return Contract(columns=columns, table=table), kept + (
         ["table"] if current.table.reviewed else []
     )

@@ -62,10 +62,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch",
         type=Path,
-        help="prediction log (.jsonl or a folder of them) or a CSV/Parquet file of inputs "
+        help="prediction log (.jsonl or a folder of them), `predict`'s output or a CSV/Parquet "
+        "file of inputs "
         "(default: the service's log, params monitor.log_dir; data.raw while it is empty)",
     )
-    parser.add_argument("--labels", type=Path, help="CSV with request_id[, record] and the target")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="CSV with the target and request_id[, record] (the log) or table.key (make predict)",
+    )
 
 
 def default_batch(params: Params) -> Path:
@@ -79,13 +84,19 @@ def default_batch(params: Params) -> Path:
 
 
 def load_batch(path: Path, contract: Contract) -> tuple[pd.DataFrame, list[str]]:
-    """The batch's rows, from a prediction log or a data file, and the log's unreadable lines
-    (skipped). A log's `pii` columns are masked, so they are left out of the comparison."""
+    """The batch's rows, from a prediction log, batch predictions (`make predict`) or a data
+    file, and the log's unreadable lines (skipped). Predictions, logged or batch, hold `pii`
+    columns masked, so those are left out of the comparison."""
+    bad_lines: list[str] = []
     if path.is_dir() or path.suffix == ".jsonl":
         logged = read_log(path)
+        batch, bad_lines = logged.frame, logged.bad_lines
+    else:
+        batch = read_table(path, contract)
+    if {"prediction", "model_version"} <= set(batch.columns):
         masked = [name for name, column in contract.columns.items() if column.pii]
-        return logged.frame.drop(columns=masked, errors="ignore"), logged.bad_lines
-    return read_table(path, contract), []
+        batch = batch.drop(columns=masked, errors="ignore")
+    return batch, bad_lines
 
 
 def _right_type(value: Any, numeric: bool) -> bool:
@@ -125,9 +136,12 @@ def out_of_contract(batch: pd.DataFrame, contract: Contract) -> dict[str, Any]:
     per column and check. A prediction log's rows carry the flags the service gave them (its
     `warnings`); a data file's values are checked here, by the same rule (serving/flags.py)."""
     counts: dict[str, dict[str, int]] = {}
-    if "warnings" in batch.columns:
-        flagged = batch["warnings"].map(lambda flags: isinstance(flags, list) and bool(flags))
-        for flags in batch.loc[flagged, "warnings"]:
+    if "warnings" in batch.columns:  # a list per row (log) or an array (Parquet, make predict)
+        listed = batch["warnings"].map(
+            lambda f: list(f) if isinstance(f, list | np.ndarray) else []
+        )
+        flagged = listed.map(bool)
+        for flags in listed[flagged]:
             for flag in flags:
                 column = counts.setdefault(flag["column"], {})
                 column[flag["check"]] = column.get(flag["check"], 0) + 1
@@ -160,11 +174,20 @@ def performance(
 ) -> dict[str, Any]:
     """Metrics of the logged predictions against labels joined by request id (and record)."""
     keys = [k for k in ("request_id", "record") if k in labels.columns and k in batch.columns]
-    if "request_id" not in keys:
-        raise ValueError("the labels file needs a request_id column to join the prediction log")
-    joined = batch.merge(labels[[*keys, contract.target]], on=keys, how="inner")
+    if "request_id" not in keys:  # batch predictions: joined by the contract's row key
+        keys = list(contract.table.key)
+        if not keys or not set(keys) <= set(labels.columns) & set(batch.columns):
+            raise ValueError(
+                "the labels file needs a request_id column to join the prediction log, or the "
+                f"columns of contract.yaml table.key ({', '.join(keys) or 'not set'}) to join "
+                "batch predictions"
+            )
+        batch = batch.astype(dict.fromkeys(keys, "str"))
+        labels = labels.astype(dict.fromkeys(keys, "str"))
+    scored = batch[batch["prediction"].notna()]  # make predict's refused rows: no prediction
+    joined = scored.merge(labels[[*keys, contract.target]], on=keys, how="inner")
     if joined.empty:
-        raise ValueError("no labelled request matches the prediction log")
+        raise ValueError("no labelled row matches the predictions")
     truth, predicted = joined[contract.target], joined["prediction"]
     if task == "classification":
         classes = sorted(set(map(str, truth)) | set(map(str, predicted)))

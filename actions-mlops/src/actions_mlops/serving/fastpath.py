@@ -38,6 +38,7 @@ from actions_mlops.data.contract import (
 
 FAST_PATH_ENV = "FAST_PATH"  # "off": preprocess every request with the pipeline
 TOLERANCE = 1e-9  # largest absolute difference of a prediction or probability allowed
+ROW_LOOP = 64  # up to this many rows, the one-hot encoder loops over values (a request's few)
 
 Records = Sequence[dict[str, Any]]  # request records: contract name -> JSON value or None
 Step = Callable[[np.ndarray], np.ndarray]
@@ -48,11 +49,14 @@ class CompileError(Exception):
 
 
 class Preprocess(Protocol):
-    """Records -> the 2-D float array the final estimator takes."""
+    """Records (a request) or a table (a batch) -> the 2-D float array the final estimator
+    takes; both give the same numbers for the same rows."""
 
     name: str
 
     def __call__(self, records: Records) -> np.ndarray: ...
+
+    def table(self, frame: pd.DataFrame) -> np.ndarray: ...
 
 
 def to_frame(records: Records, contract: Contract) -> pd.DataFrame:
@@ -77,6 +81,14 @@ class PipelineFeatures:
     def __call__(self, records: Records) -> np.ndarray:
         return np.asarray(self.preprocess.transform(to_frame(records, self.contract)), float)
 
+    def table(self, frame: pd.DataFrame) -> np.ndarray:
+        """A table of the contract's features (numbers as floats, text as text, missing as
+        NaN or None), as a batch reads it."""
+        typed = frame[self.contract.features].astype(
+            {n: PANDAS_DTYPES[self.contract.columns[n].dtype] for n in self.contract.features}
+        )
+        return np.asarray(self.preprocess.transform(typed), float)
+
 
 @dataclass(frozen=True)
 class Block:
@@ -96,6 +108,15 @@ class Block:
             [[None if value is None else str(value) for value in row] for row in rows], object
         )
 
+    def table_values(self, frame: pd.DataFrame) -> np.ndarray:
+        """The block's input from a table's columns, as `values` gives it from records."""
+        columns = frame[list(self.columns)]
+        if self.numeric:
+            return columns.to_numpy(dtype=float, na_value=np.nan)
+        values = columns.to_numpy(dtype=object, copy=True)
+        values[pd.isna(values)] = None
+        return values
+
 
 class CompiledFeatures:
     """The fitted ColumnTransformer as numpy operations on each branch's block."""
@@ -106,9 +127,17 @@ class CompiledFeatures:
         self.blocks = blocks
 
     def __call__(self, records: Records) -> np.ndarray:
+        return self.run([block.values(records) for block in self.blocks])
+
+    def table(self, frame: pd.DataFrame) -> np.ndarray:
+        """A table of the contract's features (numbers as floats, text as text, missing as
+        NaN or None), as a batch reads it: the same numbers as its rows as records."""
+        return self.run([block.table_values(frame) for block in self.blocks])
+
+    def run(self, inputs: list[np.ndarray]) -> np.ndarray:
+        """Each block's steps on its input, side by side."""
         parts = []
-        for block in self.blocks:
-            values = block.values(records)
+        for block, values in zip(self.blocks, inputs, strict=True):
             for step in block.steps:
                 values = step(values)
             parts.append(values)
@@ -177,8 +206,22 @@ def compile_encoder(encoder: OneHotEncoder) -> Step:
         columns.append(lookup)
         unknown.append(other if encoder.handle_unknown == "infrequent_if_exist" else None)
 
+    # A batch's lookups: each column's values as a hash index of Python objects (equal where
+    # the dict's keys are), and the output column of each, -1 for none.
+    keys = [pd.Index(list(lookup), dtype=object) for lookup in columns]
+    targets = [
+        np.array([*lookup.values(), -1 if other is None else other])
+        for lookup, other in zip(columns, unknown, strict=True)
+    ]
+
     def encode(values: np.ndarray) -> np.ndarray:
         encoded = np.zeros((len(values), width))
+        if len(values) > ROW_LOOP:  # a batch: one lookup per column, not per value
+            for index, (known, target) in enumerate(zip(keys, targets, strict=True)):
+                found = target[known.get_indexer(values[:, index])]  # -1: the last, "other"
+                rows = np.flatnonzero(found >= 0)
+                encoded[rows, found[rows]] = 1.0
+            return encoded
         for row, record in enumerate(values):
             for lookup, other, value in zip(columns, unknown, record, strict=True):
                 column = lookup.get(value, other)

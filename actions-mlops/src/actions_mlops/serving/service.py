@@ -60,6 +60,7 @@ from actions_mlops.core.config import (
 )
 from actions_mlops.data.contract import (
     FLOAT32_MAX,
+    INT_MAX,
     Column,
     Contract,
     load_contract,
@@ -76,8 +77,7 @@ def integral(value: Any) -> Any:
 
 
 JSON_TYPES: dict[str, Any] = {
-    # Beyond 2**53 an int has no exact float64 (the model's dtype).
-    "int": Annotated[int, Field(ge=-(2**53), le=2**53), BeforeValidator(integral)],
+    "int": Annotated[int, Field(ge=-INT_MAX, le=INT_MAX), BeforeValidator(integral)],
     # Beyond float32's range no estimator can use a value (trees compute in float32).
     "float": Annotated[float, Field(allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)],
     "str": str,
