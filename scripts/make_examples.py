@@ -9,7 +9,6 @@ baked with `dataset=csv` trains on real-world mess from its first run.
 import importlib
 import io
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -117,8 +116,9 @@ def write_contract(
     data are fixed, so the maintainers enforce its rules (errors, extra columns fail)."""
     frame = pd.read_csv(io.StringIO(frame.to_csv(index=False)))  # the dtypes a project reads
     inferred = infer.infer_contract(frame, target, task, dict.fromkeys(ids, "id"))
-    columns = {n: replace(c, severity="error", inferred=False) for n, c in inferred.columns.items()}
-    table = replace(inferred.table, severity="error", inferred=False, extra_columns="fail", key=ids)
+    enforced = {"severity": "error", "inferred": False}
+    columns = {n: c.model_copy(update=enforced) for n, c in inferred.columns.items()}
+    table = inferred.table.model_copy(update={**enforced, "extra_columns": "fail", "key": ids})
     contract = module.Contract(columns=columns, table=table)
     path = OPTIONS / "contracts" / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)

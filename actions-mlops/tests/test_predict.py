@@ -102,7 +102,7 @@ def registry(tmp_path_factory) -> dict:
         subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], check=True)
         contract, train = load_contract(), table(400, seed=0)
         for version, strength in (("v0.1.0", 0.01), ("v0.2.0", 10.0)):
-            estimator = ModelParams("sklearn.linear_model.LogisticRegression", {"C": strength})
+            estimator = ModelParams(estimator="sklearn.linear_model.LogisticRegression", params={"C": strength})
             model = build_model(contract, estimator)
             models[version] = model.fit(training_input(train, contract), train["label"])
             register(model, version)
@@ -331,13 +331,14 @@ def test_the_row_key_names_columns_other_than_the_target():
 
 def test_drafting_the_contract_again_keeps_the_row_key_named_by_hand():
     """`make schema` redrafts an unreviewed table section; the key a person named stays."""
-    from dataclasses import replace
 
     from actions_mlops.data.infer import merge_reviewed
 
     columns = {"y": {"dtype": "str", "role": "target"}, "x": {"dtype": "float"}}
     draft = parse_contract({"table": {"inferred": True, "severity": "warn"}, "columns": columns})
-    current = replace(draft, table=replace(draft.table, key=("customer",)))
+    current = draft.model_copy(
+        update={"table": draft.table.model_copy(update={"key": ("customer",)})}
+    )
     assert merge_reviewed(draft, current)[0].table.key == ("customer",)
 
 

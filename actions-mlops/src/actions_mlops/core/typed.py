@@ -113,6 +113,15 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
+    def __init__(self, /, *args: Any, **data: Any) -> None:
+        """Fields by keyword, or the first ones by position in their declared order
+        (`Column("age", "int")`, `ModelParams("sklearn.linear_model.Ridge")`)."""
+        if len(args) > len(type(self).model_fields):
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(type(self).model_fields)} values"
+            )
+        super().__init__(**dict(zip(type(self).model_fields, args, strict=False)), **data)
+
 
 def _as_path(value: Any) -> Path:
     if isinstance(value, Path):

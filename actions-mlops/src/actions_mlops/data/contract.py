@@ -111,7 +111,7 @@ class TableRules(Settings):
     inferred: bool = False
     # The columns that name a row (e.g. [customer_id]), written with each prediction by
     # `make predict` so predictions join back to their rows and to labels; not a rule.
-    key: tuple[str, ...] = ()
+    key: Annotated[tuple[str, ...], AS_TUPLE] = ()
 
     @property
     def reviewed(self) -> bool:

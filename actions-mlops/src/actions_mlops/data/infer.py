@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +230,7 @@ def merge_reviewed(draft: Contract, current: Contract | None) -> tuple[Contract,
     columns = {n: current.columns[n] if n in kept else c for n, c in draft.columns.items()}
     table = current.table  # reviewed; else the draft's, with the row key named by hand
     if not table.reviewed:
-        table = replace(draft.table, key=current.table.key)
+        table = draft.table.model_copy(update={"key": current.table.key})
     return Contract(columns=columns, table=table), kept + (
         ["table"] if current.table.reviewed else []
     )
