@@ -101,13 +101,51 @@ def read_yaml(path: Path) -> Any:
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([Problem(str(path), "(file)", "unreadable", str(error))]) from None
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        twice = duplicate_keys(node, str(path))
+        if twice:
+            raise ConfigError(twice)
+        return None if node is None else loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         what = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError([Problem(str(path), where, "not valid YAML", what)]) from None
+    finally:
+        loader.dispose()
+
+
+def duplicate_keys(root: yaml.Node | None, file: str) -> list[Problem]:
+    """Each key given twice in one mapping of the YAML document `root`, naming both lines: YAML
+    keeps the last silently, and the first is what its author sees and edits."""
+    found: list[tuple[int, Problem]] = []
+    seen: set[int] = set()  # nodes reached twice through aliases (or a recursive alias)
+    pending: list[tuple[yaml.Node, str]] = [(root, "")] if root is not None else []
+    while pending:
+        node, key = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            pending += [(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[tuple[str, str], int] = {}  # (tag, text): `1` and "1" are two keys
+        for name_node, value in node.value:
+            scalar = isinstance(name_node, yaml.ScalarNode) and name_node.value != "<<"
+            name = (name_node.tag, str(name_node.value)) if scalar else None
+            path = f"{key}.{name_node.value}" if key else str(name_node.value)
+            line = name_node.start_mark.line + 1
+            if name is not None and name in first:
+                lines = f"lines {first[name]} and {line}"
+                allowed = "one value per key (YAML would keep the last): remove one"
+                found.append((line, Problem(file, path, f"given twice ({lines})", allowed)))
+            elif name is not None:
+                first[name] = line
+            pending.append((value, path))
+    return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
 
 
 def describe(hint: Any) -> str:
