@@ -171,6 +171,11 @@ class ServeParams:
     max_records: int = field(default=1000, metadata=between(1))
     # None: derived from max_records (service.body_limit)
     max_body_bytes: int | None = field(default=None, metadata=between(1))
+    # The HTTP server's own limits, per worker (serving/limits.py, service.BodyLimit).
+    max_connections: int = field(default=256, metadata=between(1))
+    header_timeout_s: float = field(default=10, metadata=between(0, 300, open_low=True))
+    body_timeout_s: float = field(default=20, metadata=between(0, 300, open_low=True))
+    keep_alive_s: int = field(default=5, metadata=between(1, 300))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ source, the newest version of params `registry.model` in the BentoML store and p
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import hmac
 import logging
 import os
@@ -65,6 +68,7 @@ from actions_mlops.data.contract import (
     load_contract,
 )
 from actions_mlops.serving.flags import Flag, record_flags
+from actions_mlops.serving.limits import Limits, guard_server
 from actions_mlops.serving.predictionlog import PredictionLog
 
 
@@ -96,6 +100,11 @@ class Settings(BaseModel):
     model_tag: str
     max_records: int = Field(gt=0)
     max_body_bytes: int | None = Field(default=None, gt=0)
+    # The server's own limits (limits.py, BodyLimit); bentos packaged before them get these.
+    max_connections: int = Field(default=256, gt=0)
+    header_timeout_s: float = Field(default=10, gt=0)
+    body_timeout_s: float = Field(default=20, gt=0)
+    keep_alive_s: int = Field(default=5, gt=0)
     log_dir: Path
     log_max_bytes: int = Field(gt=0)
     log_keep: int = Field(gt=0)
@@ -189,7 +198,7 @@ class Problem(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """The body of every error answer (400, 401, 413, 415, 500)."""
+    """The body of every error answer (400, 401, 408, 413, 415, 500, 503)."""
 
     error: str = Field(description="what went wrong, in one line")
     detail: list[Problem] = Field(default=[], description="each problem found in the request")
@@ -251,34 +260,109 @@ class JsonOnly:
         await self.app(scope, receive, send)
 
 
+SMALL_BODY = 64 * 1024  # a body this small is read at once: it never waits for memory
+# Large bodies that may wait for memory at once; one more gets a 503 without waiting (each
+# waiting request holds some 50 KB of server state, none of its body).
+MAX_WAITING = 16
+
+
+class ByteBudget:
+    """Bytes of request bodies in memory at once: `take` waits until `size` more fit."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.used = capacity, 0
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def full(self, size: int) -> bool:
+        """Whether `size` more bytes would have to wait behind MAX_WAITING others."""
+        return self.used + size > self.capacity and len(self.waiters) >= MAX_WAITING
+
+    async def take(self, size: int) -> None:
+        while self.used and self.used + size > self.capacity:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+        while self.waiters:  # each waiter checks again whether it fits now
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+
 class BodyLimit:
     """ASGI middleware: a request body beyond `max_bytes` gets a 413 naming the limit, decided
-    on Content-Length before reading, else (chunked) by counting bytes as they arrive; a body
-    within the limit is handed on as received."""
+    on Content-Length before reading, else (chunked) by counting bytes as they arrive; the
+    refused body is read and dropped (up to the deadline) so that a client still sending it
+    gets the 413 rather than a reset. A body larger than SMALL_BODY waits, unread, until it
+    fits in a budget of `max_bytes` of bodies in memory at once (503 when it does not by its
+    deadline); every body must arrive within `timeout_s` of its headers (else 408). A body
+    within the limits is handed on as received."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, timeout_s: float = 20) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+        self.budget = ByteBudget(max_bytes)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(scope, receive, send)
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self.refuse(scope, receive, send, deadline)
             return
+        if declared is not None and declared.isdigit():
+            size = int(declared)
+        else:  # chunked: as large as allowed
+            size = self.max_bytes if b"transfer-encoding" in headers else 0
+        size = size if size > SMALL_BODY else 0
+        if self.budget.full(size):
+            await error_response(503, busy(0), CLOSE)(scope, receive, send)
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.budget.take(size)
+        except TimeoutError:
+            await error_response(503, busy(self.timeout_s), CLOSE)(scope, receive, send)
+            return
+        try:
+            await self.read_and_serve(scope, receive, send, deadline)
+        finally:
+            self.budget.give(size)
+
+    async def read_and_serve(
+        self, scope: dict[str, Any], receive: Any, send: Any, deadline: float
+    ) -> None:
+        """Read the body by the deadline, then hand it on."""
         chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: nothing to answer
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                await self.refuse(scope, receive, send)
-                return
+        try:
+            async with asyncio.timeout_at(deadline):
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":  # the client left: nothing to answer
+                        return
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    more = message.get("more_body", False)
+                    if size > self.max_bytes:
+                        chunks.clear()
+                        break
+        except TimeoutError:
+            await error_response(408, slow_body(self.timeout_s), CLOSE)(scope, receive, send)
+            return
+        if size > self.max_bytes:
+            await self.refuse(scope, receive, send, deadline, reading=more)
+            return
         body = b"".join(chunks)
+        chunks.clear()
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -290,21 +374,44 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """The 413 answer."""
+    async def refuse(
+        self, scope: dict[str, Any], receive: Any, send: Any, deadline: float, reading: bool = True
+    ) -> None:
+        """The 413 answer, once the rest of the body is read and dropped (by the deadline)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while reading:
+                    message = await receive()
+                    reading = message["type"] == "http.request" and message.get("more_body")
         message = f"request body larger than {self.max_bytes} bytes (params serve.max_body_bytes)"
         fields = {"type": "body_too_large", "loc": ["body"], "msg": message}
         problem = Problem.model_validate(fields | {"limit": self.max_bytes})  # an extra field
-        await error_response(413, problem, {"Connection": "close"})(scope, receive, send)
+        await error_response(413, problem, CLOSE)(scope, receive, send)
+
+
+CLOSE = {"Connection": "close"}
+
+
+def busy(seconds: float) -> Problem:
+    waited = f" for {seconds:g} s" if seconds else ""
+    message = f"too many large request bodies in memory{waited}: retry later"
+    return Problem(type="server_busy", loc=["body"], msg=message)
+
+
+def slow_body(seconds: float) -> Problem:
+    message = f"request body not received within {seconds:g} s (params serve.body_timeout_s)"
+    return Problem(type="body_timeout", loc=["body"], msg=message)
 
 
 NULL = {"type": "null"}
 ERRORS = {
     400: "Invalid request: `detail` lists each problem with its location",
     401: "Missing or wrong API key (only when the service runs with API_KEY)",
+    408: "Request headers or body not received in time (params serve.*_timeout_s)",
     413: "Request body larger than the limit named in `error`",
     415: "Content-Type is not application/json",
     500: "Unexpected server error (see the server log)",
+    503: "Too many connections, or large bodies in memory: retry later",
 }
 
 
@@ -390,7 +497,12 @@ LOG = logging.getLogger("bentoml.service")  # BentoML's handlers print its logge
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsQuietly())
 
 
-@bentoml.service(name=STORED.tag.name, traffic={"timeout": 30})
+# The worker's uvicorn gets the connection cap, header deadline and no read ahead (limits.py).
+guard_server(Limits(SETTINGS.max_connections, SETTINGS.header_timeout_s, SETTINGS.keep_alive_s))
+
+
+# BentoML's own deadline for an answer (504): the body's, then 30 s to predict.
+@bentoml.service(name=STORED.tag.name, traffic={"timeout": SETTINGS.body_timeout_s + 30})
 class ModelService:
     """Predictions of one registered model version."""
 
@@ -453,5 +565,7 @@ class ModelService:
 # type, python/mypy#3135, hence the ignores.)
 ModelService.add_asgi_middleware(ApiKey, key=API_KEY)  # type: ignore[attr-defined]
 ModelService.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
-ModelService.add_asgi_middleware(BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT))  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(  # type: ignore[attr-defined]
+    BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT), timeout_s=SETTINGS.body_timeout_s
+)
 ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))  # type: ignore[attr-defined]
