@@ -7,6 +7,7 @@ normal requests are answered all along (their p50/p99 printed)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import statistics
@@ -197,3 +198,26 @@ def test_slow_headers_are_closed_by_the_header_deadline(served):
     assert len(closed) == CONNECTIONS and max(closed) <= HEADER_S + 2
     assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers[:3]
     assert traffic.results and all(status == 200 for status, _ in traffic.results)
+
+
+def test_a_body_over_the_limit_sent_in_full_gets_the_413(served):
+    """Python's http.client sends the whole body before it reads: the server reads and drops
+    the rest of a refused body (by the deadline), so the client gets the 413, not a reset."""
+    _, server = served
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+    body = b'{"records": [' + b" " * (LIMIT + 1_000_000) + b"]}"
+    try:
+        connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        assert answer.status == 413, answer.read()[:300]
+        assert f"larger than {LIMIT} bytes" in json.loads(answer.read())["error"]
+    finally:
+        connection.close()
+
+
+def test_the_docs_page_loads_nothing_from_a_third_party(served):
+    _, server = served
+    page = requests.get(f"{server.url}/", timeout=10)
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert "googletagmanager" not in page.text and "https://" not in page.text, page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]

@@ -53,7 +53,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from actions_mlops.core.config import (
     CONTRACT_FILE,
@@ -317,7 +317,9 @@ class BodyLimit:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(scope, receive, send, deadline)
+            # A client that waits for "100 Continue" has sent nothing: nothing to drop.
+            waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+            await self.refuse(scope, receive, send, deadline, reading=not waiting)
             return
         if declared is not None and declared.isdigit():
             size = int(declared)
@@ -459,8 +461,33 @@ def openapi(spec: dict[str, Any], key_required: bool) -> dict[str, Any]:
     return spec
 
 
+# The API docs page: BentoML's, less its Google Tag Manager (a third party told of every visit,
+# and a page that hangs offline): Swagger UI from the bento's own files, nothing else allowed.
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>Prediction service</title>
+    <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" />
+    <link rel="stylesheet" type="text/css" href="./static_content/index.css" />
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script src="./static_content/swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+    <script src="./static_content/swagger-initializer.js" charset="UTF-8"></script>
+  </body>
+</html>
+"""
+DOCS_POLICY = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+}
+
+
 class OpenApiDocs:
-    """ASGI middleware: /docs.json serves `openapi(...)` instead of BentoML's document."""
+    """ASGI middleware: /docs.json serves `openapi(...)` instead of BentoML's document, and /
+    the docs page without a third party's script."""
 
     def __init__(self, app: Any, service: Any, key_required: bool) -> None:
         self.app, self.service, self.key_required = app, service, key_required
@@ -469,6 +496,9 @@ class OpenApiDocs:
         if scope["type"] == "http" and scope["path"] == "/docs.json":
             spec = openapi(self.service.openapi_spec.asdict(), self.key_required)
             await JSONResponse(spec)(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "GET":
+            await HTMLResponse(DOCS_PAGE, headers=DOCS_POLICY)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
