@@ -6,6 +6,7 @@ touch a marker file if any shell or make ran what it carries."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,28 @@ def test_a_make_variable_never_runs_code(case, project, project_env, tmp_path):
     assert len(lines) == 1, result.stderr
     if option:
         assert lines[0].startswith(f"{target}: refused: {option} "), lines
+
+
+@pytest.mark.parametrize("where", ["command line", "environment"])
+def test_stage_image_and_push_image_never_paste_the_image_into_the_shell(
+    where, project, project_env, tmp_path
+):
+    """The CI targets release.yml and promote.yml call read IMAGE quoted from the environment:
+    a value that breaks out of double quotes runs nothing (docker is a stand-in that fails)."""
+    marker = tmp_path / "pwned"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text('#!/bin/sh\necho "docker: $*" >&2\nexit 1\n')
+    (bin_dir / "docker").chmod(0o755)
+    given = {"IMAGE": f'x"; touch {marker}; "', "VERSION": "v1.0.0", "STAGE": "prod"}
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    command = ["make", "stage-image", f"VENV={project_env}"]
+    if where == "command line":
+        command += [f"{name}={value}" for name, value in given.items()]
+    else:
+        env |= given
+    result = run(command, project, check=False, env=env)
+    assert not marker.exists(), (result.stdout, result.stderr)
+    assert result.returncode != 0
+    dry = run(["make", "-n", "push-image", *command[2:]], project, check=False, env=env)
+    assert str(marker) not in dry.stdout, dry.stdout

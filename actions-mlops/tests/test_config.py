@@ -468,6 +468,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project's settings files in a scratch folder, made the working directory."""
     for name in FILES:
         shutil.copy(ROOT / name, tmp_path / name)
+    raw = load_params(ROOT / "params.yaml").data.raw  # a table no stage writes must exist
+    if (ROOT / raw).is_file():
+        (tmp_path / raw).parent.mkdir(parents=True)
+        shutil.copy(ROOT / raw, tmp_path / raw)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -56,7 +56,12 @@ def test_inference_is_cautious_and_marks_every_rule(params, messy):
     assert inferred.columns["colour"].allowed_values == ("blue", "green", "red")
     assert inferred.columns["size"].max_null_fraction >= frame["size"].isna().mean()
     text = spec.dump_contract(inferred)
-    assert text.startswith("# yaml-language-server: $schema=.schemas/contract.schema.json\n# Data contract") and "inferred: true" in text
+    assert (
+        text.startswith(
+            "# yaml-language-server: $schema=.schemas/contract.schema.json\n# Data contract"
+        )
+        and "inferred: true" in text
+    )
 
 
 def test_columns_with_many_values_get_no_category_list(params):

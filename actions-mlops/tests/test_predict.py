@@ -102,7 +102,9 @@ def registry(tmp_path_factory) -> dict:
         subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], check=True)
         contract, train = load_contract(), table(400, seed=0)
         for version, strength in (("v0.1.0", 0.01), ("v0.2.0", 10.0)):
-            estimator = ModelParams(estimator="sklearn.linear_model.LogisticRegression", params={"C": strength})
+            estimator = ModelParams(
+                estimator="sklearn.linear_model.LogisticRegression", params={"C": strength}
+            )
             model = build_model(contract, estimator)
             models[version] = model.fit(training_input(train, contract), train["label"])
             register(model, version)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
 import tomllib
 from fnmatch import fnmatch
 from importlib.metadata import packages_distributions
-from pathlib import Path
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from actions_mlops.core.typed import ConfigError
+from actions_mlops.release import bentofile
 from actions_mlops.release.package import build_options
 from actions_mlops.release.registry import RegistryError
-from conftest import PLATFORM, ROOT
+from conftest import ROOT
 
 PACKAGE = "actions_mlops"
 # Training, validation, Parquet and registry code: none of it belongs in the image.
@@ -27,54 +27,12 @@ TRAINING_ONLY = {"pandera", "pyarrow", "dvc", "gto", "matplotlib"}
 BENTO_PARTS = ("core", "data.contract", "serving")
 
 
-class Imports(ast.NodeVisitor):
-    """The modules a file imports when it runs (not those under `if TYPE_CHECKING:`)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_If(self, node: ast.If) -> None:
-        if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
-            self.generic_visit(node)
-
-    def visit_Import(self, node: ast.Import) -> None:
-        self.names.update(alias.name for alias in node.names)
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.module and node.level == 0:
-            self.names.add(node.module)
-            self.names.update(f"{node.module}.{alias.name}" for alias in node.names)
-
-
-def module_file(dotted: str) -> Path | None:
-    """The file of one of the project's modules (`serving.service`), None for other names."""
-    path = PLATFORM / "src" / PACKAGE / Path(*dotted.split("."))
-    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def service_imports() -> tuple[set[str], set[str]]:
-    """(the project's modules, the top-level third-party modules) the service imports, following
-    the project's own modules."""
-    own: set[str] = set()
-    third_party: set[str] = set()
-    pending = ["serving.service"]
-    while pending:
-        module = pending.pop()
-        file = module_file(module)
-        if module in own or file is None:
-            continue
-        own.add(module)
-        visitor = Imports()
-        visitor.visit(ast.parse(file.read_text()))
-        for name in visitor.names:
-            top, _, rest = name.partition(".")
-            if top == PACKAGE:
-                pending.append(rest)
-            elif top not in sys.stdlib_module_names and top != "__future__":
-                third_party.add(top)
+    """(the package's modules, the top-level third-party modules) the service imports, read
+    from the installed package (release/bentofile.py, which `make check-config` uses too)."""
+    own, third_party = bentofile.service_imports()
+    assert "serving.service" in own and len(own) > 5, own  # the package's files were found
+    assert "bentoml" in third_party, third_party
     return own, third_party
 
 
@@ -90,9 +48,9 @@ def test_the_bento_carries_every_module_the_service_imports():
     include = yaml.safe_load((ROOT / "bentofile.yaml").read_text())["include"]
     own, _ = service_imports()
     for module in own:
-        found = module_file(module)
+        found = bentofile.module_file(module)
         assert found is not None, f"{module} is no module of the package"
-        path = found.relative_to(PLATFORM / "src").as_posix()
+        path = found.relative_to(bentofile.PACKAGE_DIR.parent).as_posix()
         assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
 
 
@@ -122,10 +80,10 @@ def test_every_package_comes_pinned_from_the_lock(tmp_path):
         build_options(ROOT / "bentofile.yaml", tmp_path / "uv.lock")
     with pytest.raises(RegistryError, match=r"missing\.lock is missing: `make lock`"):
         build_options(ROOT / "bentofile.yaml", tmp_path / "missing.lock")
-    bentofile = tmp_path / "bentofile.yaml"
-    bentofile.write_text("python:\n  packages: [no-such-package]\n")
-    with pytest.raises(RegistryError, match="no-such-package is not installed"):
-        build_options(bentofile, ROOT / "uv.lock")
+    settings = tmp_path / "bentofile.yaml"
+    settings.write_text(f"service: {bentofile.SERVICE}\npython:\n  packages: [no-such-package]\n")
+    with pytest.raises(ConfigError, match="packages: no-such-package — a distribution installed"):
+        build_options(settings, ROOT / "uv.lock")
 
 
 def test_importing_the_service_modules_loads_no_training_stack():

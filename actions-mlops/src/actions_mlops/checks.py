@@ -3,7 +3,8 @@
 The field types (config.py, contract.py) catch misspelt keys, wrong types and out-of-range
 numbers; this module adds what needs more than one field or file: the estimator can be imported
 and takes its params, metrics exist and gate bounds lie within each metric's range, the primary
-metric and the gate's metrics are computed by evaluate, slices name contract columns."""
+metric and the gate's metrics are computed by evaluate, slices name contract columns, the raw
+data exists when no stage writes it; bentofile.yaml builds a bento that serves (bentofile.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from actions_mlops.core.config import (
     BENTOFILE,
     CONTRACT_FILE,
     PARAMS_FILE,
+    DataParams,
     EvaluateParams,
     GateParams,
     Params,
@@ -33,6 +35,7 @@ from actions_mlops.data.contract import (
     load_contract,
 )
 from actions_mlops.data.features import load_features
+from actions_mlops.release.bentofile import bentofile_problems
 from actions_mlops.training.estimator import make_estimator
 from actions_mlops.training.metrics import (
     METRICS,
@@ -44,6 +47,9 @@ FILE = str(PARAMS_FILE)
 
 def evaluate_problems(evaluate: EvaluateParams, contract: Contract | None) -> list[Problem]:
     """Metrics that exist, a primary metric among them, slices that are contract columns."""
+    if not evaluate.metrics:  # one line: the primary metric and the gate's follow from it
+        allowed = f"at least one metric, e.g. [{evaluate.primary}] (known: {', '.join(METRICS)})"
+        return [Problem(FILE, "evaluate.metrics", "[]", allowed)]
     problems = []
     for i, name in enumerate(evaluate.metrics):
         if name not in METRICS:
@@ -157,11 +163,27 @@ def params_problems(raw: Any, contract: Contract | None) -> list[Problem]:
     if evaluate:
         problems += evaluate_problems(evaluate, contract)
     if sections.get("gate"):
-        problems += gate_problems(sections["gate"], evaluate)
+        # No metrics at all is one problem (evaluate_problems), not one per gate metric.
+        computed = evaluate if evaluate and evaluate.metrics else None
+        problems += gate_problems(sections["gate"], computed)
         problems += leak_and_drop_problems(sections["gate"], contract)
     if sections.get("sweep"):
         problems += sweep_problems(sections["sweep"], raw)
     return problems
+
+
+def raw_table_problems(raw: Any) -> list[Problem]:
+    """The raw table, when no stage writes it (no data.source), must be there: else the first
+    stage fails on a missing dependency instead of saying what to do."""
+    section = raw.get("data") if isinstance(raw, dict) else None
+    data = build(DataParams, section, FILE, "data")[0] if isinstance(section, dict) else None
+    if data is None or data.source is not None or data.raw.is_file():
+        return []
+    allowed = (
+        "an existing table: no stage writes it (data.source is not set); put yours there "
+        "(`make adopt DATA=...`), or `make pull` when DVC tracks it"
+    )
+    return [Problem(FILE, "data.raw", f"{data.raw}: no such file", allowed)]
 
 
 def check_all() -> list[Problem]:
@@ -173,14 +195,13 @@ def check_all() -> list[Problem]:
     except ConfigError as error:
         problems += error.problems
     try:
-        problems[:0] = locate(params_problems(read_yaml(PARAMS_FILE), contract), PARAMS_FILE)
+        raw = read_yaml(PARAMS_FILE)
+        found = params_problems(raw, contract) + raw_table_problems(raw)
+        problems[:0] = locate(found, PARAMS_FILE)
     except ConfigError as error:
         problems[:0] = error.problems
     try:
-        bento = read_yaml(BENTOFILE)
-        if not isinstance(bento, dict):
-            allowed = "a mapping (service, include, python, ...)"
-            problems.append(Problem(str(BENTOFILE), "(top level)", show(bento), allowed))
+        problems += bentofile_problems(read_yaml(BENTOFILE), str(BENTOFILE))
     except ConfigError as error:
         problems += error.problems
     return problems

@@ -7,8 +7,10 @@ serving, monitoring); modules are imported only when their step runs, so `--help
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
+import typing
 
 from actions_mlops.core.errors import StepError
 from actions_mlops.core.typed import ConfigError
@@ -43,24 +45,42 @@ STEPS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A command line whose mistakes are one line on stderr (exit 2), not argparse's usage: a
+    misspelt step in dvc.yaml or a workflow names itself and what was meant."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: {message}; --help shows the usage\n")
+
+
+def unknown_step(step: str) -> str:
+    """The one line for a step that does not exist, with the closest one."""
+    close = difflib.get_close_matches(step, STEPS, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown step {step!r}: {hint}steps: {', '.join(STEPS)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one step: its module's main(), given parsed options when it declares any."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="actions-mlops",
         description=__doc__,
         epilog="steps:\n" + "\n".join(f"  {n:<10} {h}" for n, (_, h) in STEPS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("step", choices=STEPS, metavar="STEP")
+    parser.add_argument("step", metavar="STEP", help="one of the steps below")
     parser.add_argument("options", nargs=argparse.REMAINDER, help="options of the step")
     args = parser.parse_args(argv)
+    if args.step not in STEPS:
+        print(f"{parser.prog}: {unknown_step(args.step)}", file=sys.stderr)
+        return 2
     module = importlib.import_module(f".{STEPS[args.step][0]}", __package__)
     try:
         if not hasattr(module, "add_arguments"):
             if args.options:
                 parser.error(f"step {args.step!r} takes no options")
             return int(module.main() or 0)
-        step_parser = argparse.ArgumentParser(prog=f"{parser.prog} {args.step}")
+        step_parser = OneLineParser(prog=f"{parser.prog} {args.step}")
         module.add_arguments(step_parser)
         return int(module.main(step_parser.parse_args(args.options)) or 0)
     except ConfigError as error:  # bad settings: one line per problem, no traceback

@@ -168,6 +168,11 @@ class ServeParams(Settings):
     max_records: Positive = 1000
     # None: derived from max_records (service.body_limit)
     max_body_bytes: Positive | None = None
+    # The HTTP server's own limits, per worker (serving/limits.py, service.BodyLimit).
+    max_connections: Positive = 256
+    header_timeout_s: Annotated[float, Field(gt=0, le=300), AS_WRITTEN] = 10
+    body_timeout_s: Annotated[float, Field(gt=0, le=300), AS_WRITTEN] = 20
+    keep_alive_s: Annotated[int, Field(ge=1, le=300)] = 5
 
 
 class SweepParams(Settings):

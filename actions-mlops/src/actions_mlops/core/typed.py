@@ -30,8 +30,9 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import PydanticCustomError
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, nodes
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 # A newline or other control character in a path would forge a line of the registry's tag
@@ -170,18 +171,24 @@ def suffixed(*suffixes: str) -> BeforeValidator:
 AS_TUPLE = BeforeValidator(_as_tuple)
 
 
-def _plain(value: Any) -> Any:
-    """ruamel's or the user's value as plain Python: dicts with text keys, lists, scalars."""
+def _plain(value: Any, inside: frozenset[int] = frozenset()) -> Any:
+    """ruamel's or the user's value as plain Python: dicts with text keys, lists, scalars (a
+    list or mapping holding itself through an alias holds null there)."""
+    if isinstance(value, dict | list | tuple) and id(value) in inside:
+        return None
+    inside |= {id(value)}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, inside) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, inside) for v in value]
     return value
 
 
 def _load(text: str, file: str, typ: str) -> Any:
     try:
         return YAML(typ=typ, pure=typ != "safe").load(text)
+    except DuplicateKeyError:
+        raise ConfigError(duplicate_keys(YAML(typ="rt").compose(text), file)) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -190,6 +197,38 @@ def _load(text: str, file: str, typ: str) -> Any:
     except YAMLError as error:
         first = str(error).splitlines()[0]
         raise ConfigError([Problem(file, "(file)", "not valid YAML", first)]) from None
+
+
+def duplicate_keys(root: nodes.Node | None, file: str) -> list[Problem]:
+    """Each key given twice in one mapping of the YAML document `root`, naming both lines: YAML
+    would keep the last silently, and the first is what its author sees and edits."""
+    found: list[tuple[int, Problem]] = []
+    seen: set[int] = set()  # nodes reached twice through aliases (or a recursive alias)
+    pending: list[tuple[nodes.Node, str]] = [(root, "")] if root is not None else []
+    while pending:
+        node, key = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, nodes.SequenceNode):
+            pending += [(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, nodes.MappingNode):
+            continue
+        first: dict[tuple[str, str], int] = {}  # (tag, text): `1` and "1" are two keys
+        for name_node, value in node.value:
+            scalar = isinstance(name_node, nodes.ScalarNode) and name_node.value != "<<"
+            tag = str(getattr(name_node.tag, "value", name_node.tag))
+            name = (tag, str(name_node.value)) if scalar else None
+            path = f"{key}.{name_node.value}" if key else str(name_node.value)
+            line = name_node.start_mark.line + 1
+            if name is not None and name in first:
+                lines = f"lines {first[name]} and {line}"
+                allowed = "one value per key (YAML would keep the last): remove one"
+                found.append((line, Problem(file, path, f"given twice ({lines})", allowed)))
+            elif name is not None:
+                first[name] = line
+            pending.append((value, path))
+    return [problem for _, problem in sorted(found, key=lambda pair: pair[0])]
 
 
 def _text(path: Path) -> str:

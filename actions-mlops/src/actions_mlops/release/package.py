@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from importlib.metadata import PackageNotFoundError, requires
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +50,10 @@ from actions_mlops.core.modelfile import (
     load_model,
     verify_hash,
 )
-from actions_mlops.core.typed import read_yaml
+from actions_mlops.core.typed import ConfigError, read_yaml
 from actions_mlops.data.contract import load_contract
 from actions_mlops.data.tables import read_table
+from actions_mlops.release.bentofile import bentofile_problems, required_closure
 from actions_mlops.release.registry import RegistryError
 from actions_mlops.release.versions import head_version
 from actions_mlops.serving.fastpath import (
@@ -204,34 +205,14 @@ def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
     return pins
 
 
-def required_closure(roots: list[str]) -> set[str]:
-    """`roots` and every distribution they require here, from the installed packages' metadata
-    (environment markers evaluated, requested extras followed)."""
-    found: set[str] = set()
-    pending = [(root, frozenset[str]()) for root in roots]
-    visited: set[tuple[str, frozenset[str]]] = set()
-    while pending:
-        name, extras = pending.pop()
-        key = (canonicalize_name(name), extras)
-        if key in visited:
-            continue
-        visited.add(key)
-        found.add(key[0])
-        for text in requires(name) or []:
-            needed = Requirement(text)
-            applies = needed.marker is None or any(
-                needed.marker.evaluate({"extra": extra}) for extra in (*extras, "")
-            )
-            if applies:
-                pending.append((needed.name, frozenset(needed.extras)))
-    return found
-
-
 def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[str, Any]:
     """bentofile.yaml with its Python packages expanded to everything they require, each pinned
     to the lock's version: the image installs exactly the serving part of the lock."""
     options = read_yaml(bentofile)
-    python = options.setdefault("python", {})
+    problems = bentofile_problems(options, str(bentofile))
+    if problems:
+        raise ConfigError(problems)
+    python = options["python"]
     pins = locked_versions(lock)
     try:
         needed = sorted(required_closure(python["packages"]))

@@ -33,6 +33,9 @@ source, the newest version of params `registry.model` in the BentoML store and p
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import hmac
 import logging
 import os
@@ -50,7 +53,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from actions_mlops.core.config import (
     CONTRACT_FILE,
@@ -66,6 +69,7 @@ from actions_mlops.data.contract import (
     load_contract,
 )
 from actions_mlops.serving.flags import Flag, record_flags
+from actions_mlops.serving.limits import Limits, guard_server
 from actions_mlops.serving.predictionlog import PredictionLog
 
 
@@ -180,7 +184,7 @@ class Problem(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """The body of every error answer (400, 401, 413, 415, 500)."""
+    """The body of every error answer (400, 401, 408, 413, 415, 500, 503)."""
 
     error: str = Field(description="what went wrong, in one line")
     detail: list[Problem] = Field(default=[], description="each problem found in the request")
@@ -242,34 +246,111 @@ class JsonOnly:
         await self.app(scope, receive, send)
 
 
+SMALL_BODY = 64 * 1024  # a body this small is read at once: it never waits for memory
+# Large bodies that may wait for memory at once; one more gets a 503 without waiting (each
+# waiting request holds some 50 KB of server state, none of its body).
+MAX_WAITING = 16
+
+
+class ByteBudget:
+    """Bytes of request bodies in memory at once: `take` waits until `size` more fit."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.used = capacity, 0
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def full(self, size: int) -> bool:
+        """Whether `size` more bytes would have to wait behind MAX_WAITING others."""
+        return self.used + size > self.capacity and len(self.waiters) >= MAX_WAITING
+
+    async def take(self, size: int) -> None:
+        while self.used and self.used + size > self.capacity:
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+        while self.waiters:  # each waiter checks again whether it fits now
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+
 class BodyLimit:
     """ASGI middleware: a request body beyond `max_bytes` gets a 413 naming the limit, decided
-    on Content-Length before reading, else (chunked) by counting bytes as they arrive; a body
-    within the limit is handed on as received."""
+    on Content-Length before reading, else (chunked) by counting bytes as they arrive; the
+    refused body is read and dropped (up to the deadline) so that a client still sending it
+    gets the 413 rather than a reset. A body larger than SMALL_BODY waits, unread, until it
+    fits in a budget of `max_bytes` of bodies in memory at once (503 when it does not by its
+    deadline); every body must arrive within `timeout_s` of its headers (else 408). A body
+    within the limits is handed on as received."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, timeout_s: float = 20) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+        self.budget = ByteBudget(max_bytes)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self.refuse(scope, receive, send)
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            # A client that waits for "100 Continue" has sent nothing: nothing to drop.
+            waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+            await self.refuse(scope, receive, send, deadline, reading=not waiting)
             return
+        if declared is not None and declared.isdigit():
+            size = int(declared)
+        else:  # chunked: as large as allowed
+            size = self.max_bytes if b"transfer-encoding" in headers else 0
+        size = size if size > SMALL_BODY else 0
+        if self.budget.full(size):
+            await error_response(503, busy(0), CLOSE)(scope, receive, send)
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.budget.take(size)
+        except TimeoutError:
+            await error_response(503, busy(self.timeout_s), CLOSE)(scope, receive, send)
+            return
+        try:
+            await self.read_and_serve(scope, receive, send, deadline)
+        finally:
+            self.budget.give(size)
+
+    async def read_and_serve(
+        self, scope: dict[str, Any], receive: Any, send: Any, deadline: float
+    ) -> None:
+        """Read the body by the deadline, then hand it on."""
         chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: nothing to answer
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                await self.refuse(scope, receive, send)
-                return
+        try:
+            async with asyncio.timeout_at(deadline):
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":  # the client left: nothing to answer
+                        return
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    more = message.get("more_body", False)
+                    if size > self.max_bytes:
+                        chunks.clear()
+                        break
+        except TimeoutError:
+            await error_response(408, slow_body(self.timeout_s), CLOSE)(scope, receive, send)
+            return
+        if size > self.max_bytes:
+            await self.refuse(scope, receive, send, deadline, reading=more)
+            return
         body = b"".join(chunks)
+        chunks.clear()
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -281,21 +362,44 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """The 413 answer."""
+    async def refuse(
+        self, scope: dict[str, Any], receive: Any, send: Any, deadline: float, reading: bool = True
+    ) -> None:
+        """The 413 answer, once the rest of the body is read and dropped (by the deadline)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while reading:
+                    message = await receive()
+                    reading = message["type"] == "http.request" and message.get("more_body")
         message = f"request body larger than {self.max_bytes} bytes (params serve.max_body_bytes)"
         fields = {"type": "body_too_large", "loc": ["body"], "msg": message}
         problem = Problem.model_validate(fields | {"limit": self.max_bytes})  # an extra field
-        await error_response(413, problem, {"Connection": "close"})(scope, receive, send)
+        await error_response(413, problem, CLOSE)(scope, receive, send)
+
+
+CLOSE = {"Connection": "close"}
+
+
+def busy(seconds: float) -> Problem:
+    waited = f" for {seconds:g} s" if seconds else ""
+    message = f"too many large request bodies in memory{waited}: retry later"
+    return Problem(type="server_busy", loc=["body"], msg=message)
+
+
+def slow_body(seconds: float) -> Problem:
+    message = f"request body not received within {seconds:g} s (params serve.body_timeout_s)"
+    return Problem(type="body_timeout", loc=["body"], msg=message)
 
 
 NULL = {"type": "null"}
 ERRORS = {
     400: "Invalid request: `detail` lists each problem with its location",
     401: "Missing or wrong API key (only when the service runs with API_KEY)",
+    408: "Request headers or body not received in time (params serve.*_timeout_s)",
     413: "Request body larger than the limit named in `error`",
     415: "Content-Type is not application/json",
     500: "Unexpected server error (see the server log)",
+    503: "Too many connections, or large bodies in memory: retry later",
 }
 
 
@@ -343,8 +447,33 @@ def openapi(spec: dict[str, Any], key_required: bool) -> dict[str, Any]:
     return spec
 
 
+# The API docs page: BentoML's, less its Google Tag Manager (a third party told of every visit,
+# and a page that hangs offline): Swagger UI from the bento's own files, nothing else allowed.
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>Prediction service</title>
+    <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" />
+    <link rel="stylesheet" type="text/css" href="./static_content/index.css" />
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script src="./static_content/swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+    <script src="./static_content/swagger-initializer.js" charset="UTF-8"></script>
+  </body>
+</html>
+"""
+DOCS_POLICY = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+}
+
+
 class OpenApiDocs:
-    """ASGI middleware: /docs.json serves `openapi(...)` instead of BentoML's document."""
+    """ASGI middleware: /docs.json serves `openapi(...)` instead of BentoML's document, and /
+    the docs page without a third party's script."""
 
     def __init__(self, app: Any, service: Any, key_required: bool) -> None:
         self.app, self.service, self.key_required = app, service, key_required
@@ -353,6 +482,9 @@ class OpenApiDocs:
         if scope["type"] == "http" and scope["path"] == "/docs.json":
             spec = openapi(self.service.openapi_spec.asdict(), self.key_required)
             await JSONResponse(spec)(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "GET":
+            await HTMLResponse(DOCS_PAGE, headers=DOCS_POLICY)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -381,7 +513,13 @@ LOG = logging.getLogger("bentoml.service")  # BentoML's handlers print its logge
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsQuietly())
 
 
-@bentoml.service(name=STORED.tag.name, traffic={"timeout": 30})
+# The worker's uvicorn gets the connection cap, header deadline and no read ahead (limits.py).
+LIMITS = SETTINGS.serve
+guard_server(Limits(LIMITS.max_connections, LIMITS.header_timeout_s, LIMITS.keep_alive_s))
+
+
+# BentoML's own deadline for an answer (504): the body's, then 30 s to predict.
+@bentoml.service(name=STORED.tag.name, traffic={"timeout": SETTINGS.serve.body_timeout_s + 30})
 class ModelService:
     """Predictions of one registered model version."""
 
@@ -444,5 +582,7 @@ class ModelService:
 # type, python/mypy#3135, hence the ignores.)
 ModelService.add_asgi_middleware(ApiKey, key=API_KEY)  # type: ignore[attr-defined]
 ModelService.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
-ModelService.add_asgi_middleware(BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT))  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(  # type: ignore[attr-defined]
+    BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT), timeout_s=SETTINGS.serve.body_timeout_s
+)
 ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))  # type: ignore[attr-defined]
