@@ -545,18 +545,6 @@ def test_a_new_field_is_checked_from_its_type_alone():
     ]
 
 
-def test_a_key_written_twice_is_one_line_with_its_line(settings, capsys):
-    text = (settings / "params.yaml").read_text(encoding="utf-8")
-    (settings / "params.yaml").write_text(text + "task: regression\n", encoding="utf-8")
-    code, lines = check(capsys)
-    assert code == 2
-    line = len(text.splitlines()) + 1
-    assert lines == [
-        f'params.yaml: line {line}, column 1: not valid YAML — found duplicate key "task" '
-        f'with value "regression" (original value: "{TASK}")'
-    ]
-
-
 def test_the_code_reads_params_as_dvc_does(settings):
     """YAML 1.1 (PyYAML) and 1.2 (ruamel, DVC) differ: DVC's reading of each value is ours."""
     from dvc.utils.serialize import parse_yaml as dvc_parse

@@ -131,7 +131,7 @@ def test_a_misspelt_step_is_one_line_naming_the_closest(capsys):
 
 
 SERVICE_LINE = 'service: "actions_mlops.serving.service:ModelService"'
-PACKAGES = "packages: [bentoml, numpy, pandas, pydantic, pyyaml, scikit-learn, skops]"
+PACKAGES = "packages: [bentoml, numpy, pandas, pydantic, pyyaml, ruamel.yaml, scikit-learn, skops]"
 # bentofile.yaml edits (old text -> new text) and the one line `check` prints for each.
 BENTOFILE_CASES = {
     "service: a class the module lacks": (
@@ -173,8 +173,8 @@ BENTOFILE_CASES = {
     "packages without skops": (
         ", skops]",
         "]",
-        "bentofile.yaml: python.packages: [bentoml, numpy, pandas, pydantic, pyyaml, "
-        "scikit-learn] — every distribution the service imports; add skops",
+        "bentofile.yaml: python.packages: [bentoml, numpy, pandas, pydantic, pyyaml, ruamel.yaml, "
+        " ... — every distribution the service imports; add skops",
     ),
     "a package that is not installed": (
         ", skops]",
