@@ -196,7 +196,8 @@ class MonitorParams:
 class DriftParams:
     """params.yaml `drift`: per-column thresholds and the dataset's warn/fail levels."""
 
-    alpha: float = 0.05  # corrected p-value below which a change is significant
+    alpha: float = 0.01  # corrected p-value below which a change is significant (per batch:
+    # at most 1% of batches like the training data alarm, at any batch size)
     numeric_threshold: float = 0.1  # normed Wasserstein distance
     categorical_threshold: float = 0.1  # Jensen-Shannon distance (base 2)
     warn: float = 0.1  # importance-weighted share of drifting features
