@@ -279,3 +279,57 @@ def test_reading_a_log_streams_its_memory_is_not_ten_times_the_log(tmp_path):
     print(f"\nlog {size / 1e6:.0f} MB, reader grew by {grown / 1e6:.0f} MB")
     assert rows == 60_000 and size > 20e6
     assert grown < 4 * size
+
+
+def test_accuracy_is_estimated_without_labels_and_a_drop_alarms(params, tmp_path):
+    """A calibrated classifier's logged probabilities estimate its accuracy on a batch with no
+    labels (confidence-based): on rows like the test set the estimate's interval holds the true
+    accuracy and no alarm; on rows crowded near the decision boundary (a covariate shift that
+    costs about 0.2 of accuracy) the estimate follows the true drop and alarms, with its interval
+    in the report. The monitor had no performance signal at all without labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    from actions_mlops.data.contract import Column, Contract
+
+    rng = np.random.default_rng(11)
+
+    def rows(count: int, spread: float) -> pd.DataFrame:
+        a, b = rng.normal(0, spread, count), rng.normal(0, 1, count)
+        chance = 1 / (1 + np.exp(-(3 * a + 0.5 * b)))
+        return pd.DataFrame({"a": a, "b": b, "y": np.where(rng.random(count) < chance, "1", "0")})
+
+    contract = Contract(
+        columns={
+            "a": Column("a", "float"),
+            "b": Column("b", "float"),
+            "y": Column("y", "str", "target"),
+        }
+    )
+    train, test = rows(5000, 1.0), rows(5000, 1.0)
+    model = LogisticRegression().fit(train[["a", "b"]], train["y"])
+    champion = {"metrics": {"accuracy": {"value": model.score(test[["a", "b"]], test["y"])}}}
+    importance = [{"feature": "a", "importance": 0.9}, {"feature": "b", "importance": 0.1}]
+    profile = build_profile(train, contract, importance)
+    for name, spread, alarm in (("same", 1.0, False), ("boundary", 0.15, True)):
+        batch = rows(2000, spread)
+        probabilities = model.predict_proba(batch[["a", "b"]])
+        log = PredictionLog(tmp_path / name)
+        log.write(
+            name,
+            "v1",
+            batch[["a", "b"]].to_dict("records"),
+            list(model.predict(batch[["a", "b"]])),
+            [{"0": float(p[0]), "1": float(p[1])} for p in probabilities],
+        )
+        report = assess(read_log(tmp_path / name).frame, profile, params, contract, None, champion)
+        estimated = report["estimated_performance"]
+        truth = model.score(batch[["a", "b"]], batch["y"])
+        low, high = estimated["interval"]
+        print(
+            f"\n{name}: true accuracy {truth:.3f}, "
+            f"estimated {estimated['estimate']:.3f} [{low:.3f}, {high:.3f}]"
+        )
+        assert low - 0.01 <= truth <= high + 0.01, (name, estimated, truth)
+        assert estimated["alarm"] is alarm and (report["verdict"] == "alarm") is alarm
+    text = markdown(report | {"batch": "b", "reference": "r"})
+    assert "### Estimated performance (no labels)" in text and "95% interval" in text
