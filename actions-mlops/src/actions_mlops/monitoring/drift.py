@@ -44,6 +44,7 @@ from actions_mlops.release.champion import find_champion
 
 __all__ = ["compare", "main", "write_reference_profile"]
 MARKDOWN_ROWS = 40  # keeps the section well under 10 KB
+EXACT_ROWS = 10_000  # scipy's ks_2samp uses its exact distribution up to this many rows
 GRID_SLICE = 1 << 16  # points of the CDFs' grid handled at a time (a batch of 1M rows: 16 slices)
 
 
@@ -170,13 +171,15 @@ def what_moved(finite: np.ndarray, cdf: ReferenceCdf, std: float) -> str:
 def numeric_drift(values: np.ndarray, reference: dict[str, Any]) -> tuple[float, float, str]:
     """(normed Wasserstein distance, two-sample KS p-value, detail) of `values` vs the profile.
 
-    A profile that knows every training value (few distinct ones) is tested exactly as scipy's
-    two-sample tests do on the training rows; else the KS p-value is scipy's asymptotic one for
-    the two sample sizes, from the statistic at the knots (never more eager than the exact)."""
+    A profile that knows every training value (few distinct ones) gives the exact statistics
+    (no training row lies between two knots); with both samples within EXACT_ROWS it is tested
+    by scipy's two-sample functions on the training rows themselves (scipy's exact KS
+    distribution). Else the KS p-value is scipy's asymptotic one for the two sample sizes, from
+    the statistic at the knots (never more eager than the exact)."""
     cdf = reference_cdf(reference)
     finite = values[np.isfinite(values)]
     std = float(reference["std"] or 1.0)
-    if cdf.complete:
+    if cdf.complete and max(len(finite), cdf.rows) <= EXACT_ROWS:
         counts = np.rint((cdf.at - cdf.below) * cdf.rows).astype(int)
         batch = _snap(finite, cdf.knots, cdf.rtol)
         training = np.repeat(cdf.knots, counts)
