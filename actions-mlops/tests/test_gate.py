@@ -310,3 +310,76 @@ def test_a_planned_drop_is_accepted_against_its_champion_only(params, tmp_path, 
     failed = [c["reason"] for c in stale["checks"] if not c["passed"]]
     assert not stale["blessed"] and stale["accepted_drop"]["applied"] is False
     assert any("the champion is now m@v1.1.0" in r and "remove it" in r for r in failed), failed
+
+
+def test_a_changed_split_compares_on_rows_neither_model_was_trained_on(
+    params, tmp_path, monkeypatch
+):
+    """A flexible champion (a random forest) trained with split.seed 1, a neutral retrain (the
+    same forest) with split.seed 2: today's gate scored the champion on test rows it had
+    memorised (about 3 in 4 of them) and blocked the retrain: accuracy -0.041 [-0.057, -0.025].
+    The gate now finds those rows from the champion's committed params.yaml and dvc.lock,
+    compares on the rest, blesses, and says the split changed."""
+    from actions_mlops.core.config import SplitParams
+    from actions_mlops.data.contract import Column, Contract
+    from actions_mlops.data.split import split
+    from actions_mlops.release.fingerprint import md5
+
+    monkeypatch.chdir(tmp_path)
+    write_findings()
+    x, y = make_classification(n_samples=3000, n_features=5, flip_y=0.1, random_state=3)
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(5)]).assign(y=y.astype(str))
+    Path("data/raw").mkdir(parents=True)
+    frame.to_csv("data/raw/dataset.csv", index=False)
+    columns = {f"x{i}": Column(f"x{i}", "float") for i in range(5)}
+    contract = Contract(columns=columns | {"y": Column("y", "str", "target")})
+    champion_split = {"test_size": 0.25, "seed": 1, "stratify": True}
+    committed = {"data": {"raw": "data/raw/dataset.csv"}, "split": champion_split}
+    Path("params.yaml").write_text(json.dumps(committed))
+    lock = {
+        "stages": {
+            "split": {
+                "deps": [{"path": "data/raw/dataset.csv", "md5": md5(Path("data/raw/dataset.csv"))}]
+            }
+        }
+    }
+    Path("dvc.lock").write_text(json.dumps(lock))
+    for command in (["init", "-q", "-b", "main"], ["add", "params.yaml", "dvc.lock"]):
+        subprocess.run(["git", *command], check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "champion"],
+        check=True,
+    )
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    read = pd.read_csv("data/raw/dataset.csv", dtype={"y": str})
+
+    def fit(seed: int) -> RandomForestClassifier:
+        train, _ = split(read, contract, SplitParams(0.25, seed, True))
+        forest = RandomForestClassifier(n_estimators=50, random_state=0)
+        return forest.fit(train.drop(columns="y"), train["y"])
+
+    models = {"model.skops": fit(2), "champion.skops": fit(1)}
+    monkeypatch.setattr(gate_module, "load_model", lambda path: models[Path(path).name])
+    monkeypatch.setattr(gate_module, "fetch_model", lambda champion, path: ("dvc", ""))
+    monkeypatch.setattr(gate_module, "recorded_metrics", lambda champion: {})
+    rules = GateParams(
+        metrics={"accuracy": MetricRule(compare="non_inferior", margin=0.05)}, resamples=500
+    )
+    settings = params.model_copy(
+        update={
+            "task": "classification",
+            "gate": rules,
+            "data": params.data.model_copy(update={"raw": Path("data/raw/dataset.csv")}),
+            "split": SplitParams(0.25, 2, True),
+            "evaluate": params.evaluate.model_copy(update={"slices": []}),
+        }
+    )
+    _, test = split(read, contract, settings.split)
+    report = run_gate(settings, contract, test, Champion("m", "v1.0.0", commit.strip()), tmp_path)
+    check = next(c for c in report["checks"] if c["name"] == "accuracy vs champion")
+    assert report["split"]["changed"] is True
+    assert 30 < report["split"]["compared_rows"] < len(test) / 2
+    assert "split.seed 1 → 2" in report["split"]["reason"]
+    assert any(note.startswith("Split: the split changed") for note in report["notes"])
+    assert check["passed"], check["reason"]
+    assert report["blessed"]

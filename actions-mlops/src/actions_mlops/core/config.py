@@ -195,7 +195,8 @@ class MonitorParams(Settings):
 class DriftParams(Settings):
     """params.yaml `drift`: per-column thresholds and the dataset's warn/fail levels."""
 
-    alpha: Number = 0.05  # corrected p-value below which a change is significant
+    alpha: Number = 0.01  # corrected p-value below which a change is significant (per batch:
+    # at most 1% of batches like the training data alarm, at any batch size)
     numeric_threshold: Number = 0.1  # normed Wasserstein distance
     categorical_threshold: Number = 0.1  # Jensen-Shannon distance (base 2)
     warn: Number = 0.1  # importance-weighted share of drifting features

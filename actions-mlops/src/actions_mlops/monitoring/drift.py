@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from actions_mlops.data.tables import (
     read_table,
 )
 from actions_mlops.monitoring.reference import (
+    MISSING,
     committed_profile,
     label,
     write_reference_profile,
@@ -42,18 +44,47 @@ from actions_mlops.release.champion import find_champion
 
 __all__ = ["compare", "main", "write_reference_profile"]
 MARKDOWN_ROWS = 40  # keeps the section well under 10 KB
+EXACT_ROWS = 10_000  # scipy's ks_2samp uses its exact distribution up to this many rows
+GRID_SLICE = 1 << 16  # points of the CDFs' grid handled at a time (a batch of 1M rows: 16 slices)
 
 
-def _reference_cdf(quantiles: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The reference CDF at `grid` (right limits) and just below it (left limits).
+@dataclass(frozen=True)
+class ReferenceCdf:
+    """What a profile knows of a numeric column's training CDF: exact at its knots (`below`:
+    the share of rows below each knot, `at`: at most it), monotone between two knots.
+    `complete`: every distinct training value is a knot (the CDF is known everywhere)."""
 
-    Between distinct quantile values the CDF is linear; a value repeated over several quantiles
-    (a discrete column) is a jump, so ties are not mistaken for drift.
-    """
+    knots: np.ndarray
+    below: np.ndarray
+    at: np.ndarray
+    rows: int
+    complete: bool
+    rtol: float  # how far a value may be from a knot and still equal it (the profile's rounding)
+
+
+def reference_cdf(reference: dict[str, Any]) -> ReferenceCdf:
+    """The training CDF a numeric profile describes: the exact CDF of reference.py, or, from
+    a profile written before it, its 101 quantiles (a value repeated over several quantiles a
+    jump; the mass between two quantiles, 1%, unknown between them)."""
+    rows = int(reference["rows"])
+    if "cdf" in reference:
+        cdf = reference["cdf"]
+        below = np.asarray(cdf["below"], dtype=float)
+        at = np.asarray(cdf["at"], dtype=float)
+        complete = bool(np.all(at[:-1] == below[1:]) and below[0] == 0 and at[-1] == rows)
+        knots = np.asarray(cdf["values"], dtype=float)
+        return ReferenceCdf(knots, below / rows, at / rows, rows, complete, 1e-9)
+    quantiles = np.asarray(reference["quantiles"], dtype=float)
     probs = np.linspace(0, 1, len(quantiles))
     first = np.r_[True, quantiles[1:] != quantiles[:-1]]
     last = np.r_[quantiles[1:] != quantiles[:-1], True]
-    knots, low, high = quantiles[first], probs[first], probs[last]
+    return ReferenceCdf(quantiles[first], probs[first], probs[last], rows, False, 1e-5)
+
+
+def _linear_cdf(cdf: ReferenceCdf, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference CDF at `grid` (right limits) and just below it (left limits): exact at the
+    knots, linear between two (the mass between them spread evenly)."""
+    knots, low, high = cdf.knots, cdf.below, cdf.at
     j = np.searchsorted(knots, grid, side="right") - 1
     inside = (j >= 0) & (j < len(knots) - 1)
     k = np.clip(j, 0, len(knots) - 1)
@@ -67,9 +98,9 @@ def _reference_cdf(quantiles: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray,
     return right, left
 
 
-def _snap(values: np.ndarray, knots: np.ndarray) -> np.ndarray:
-    """Sorted `values`, each set to the profile's value it equals up to the profile's rounding
-    (6 significant digits), so a discrete column's batch jumps where the reference's do."""
+def _snap(values: np.ndarray, knots: np.ndarray, rtol: float) -> np.ndarray:
+    """Sorted `values`, each set to the profile's value it equals up to the profile's rounding,
+    so a discrete column's batch jumps where the reference's does."""
     if len(knots) < 2:
         return np.sort(values)
     right = np.clip(np.searchsorted(knots, values), 1, len(knots) - 1)
@@ -78,44 +109,119 @@ def _snap(values: np.ndarray, knots: np.ndarray) -> np.ndarray:
         knots[right - 1],
         knots[right],
     )
-    return np.sort(np.where(np.isclose(values, nearest, rtol=1e-5, atol=0), nearest, values))
+    return np.sort(np.where(np.isclose(values, nearest, rtol=rtol, atol=0), nearest, values))
 
 
-def numeric_distances(values: np.ndarray, quantiles: np.ndarray) -> tuple[float, float]:
+def numeric_distances(values: np.ndarray, cdf: ReferenceCdf) -> tuple[float, float]:
     """(Wasserstein-1 distance, Kolmogorov-Smirnov statistic) between the finite `values` and
-    the reference as its profile describes it: the CDF linear between the quantiles, with a jump
-    where a value repeats over several quantiles.
+    the training rows as the profile knows them.
 
-    Both are measured between the two CDFs on the union of the batch values and the quantiles:
-    the batch's CDF is flat between these points and the profile's linear, so the KS statistic is
-    the largest gap at them and the area between the CDFs is exact (the batch is not summarised).
+    The KS statistic is measured at the knots only, where the training CDF is exact: it is
+    never larger than the two-sample statistic on the training rows and at most the largest
+    mass between two knots (0.1% of the rows) smaller, so the test is never more eager than the
+    exact test, at any batch size. The Wasserstein distance is the area between the batch's CDF
+    and the profile's (linear between two knots: exact tails keep that error small).
     """
-    batch = _snap(np.sort(values[np.isfinite(values)]), np.unique(quantiles))
-    grid = np.union1d(batch, quantiles)
-    expected, expected_below = _reference_cdf(quantiles, grid)
-    above = np.searchsorted(batch, grid, side="right") / len(batch)
-    below = np.searchsorted(batch, grid, side="left") / len(batch)
-    gap = float(max(np.abs(above - expected).max(), np.abs(below - expected_below).max()))
-    # Between two grid points the gap is linear, from `start` to `end`: its mean absolute value
-    # is the mean of theirs, or (a² + b²) / 2(a + b) where it crosses zero.
-    start, end = above[:-1] - expected[:-1], above[:-1] - expected_below[1:]
-    a, b = np.abs(start), np.abs(end)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_gap = np.where(start * end < 0, (a**2 + b**2) / (2 * (a + b)), (a + b) / 2)
-    return float(np.diff(grid) @ mean_gap), gap
+    batch = _snap(np.sort(values[np.isfinite(values)]), cdf.knots, cdf.rtol)
+    at = np.searchsorted(batch, cdf.knots, side="right") / len(batch)
+    below = np.searchsorted(batch, cdf.knots, side="left") / len(batch)
+    gap = float(max(np.abs(at - cdf.at).max(), np.abs(below - cdf.below).max()))
+    grid = np.union1d(batch, cdf.knots)
+    area = 0.0
+    for first in range(0, len(grid) - 1, GRID_SLICE):  # slices: memory bounded for any batch
+        part = grid[first : first + GRID_SLICE + 1]
+        expected, expected_below = _linear_cdf(cdf, part)
+        above = np.searchsorted(batch, part[:-1], side="right") / len(batch)
+        # Between two grid points the gap is linear, from `start` to `end`: its mean absolute
+        # value is the mean of theirs, or (a² + b²) / 2(a + b) where it crosses zero.
+        start, end = above - expected[:-1], above - expected_below[1:]
+        a, b = np.abs(start), np.abs(end)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_gap = np.where(start * end < 0, (a**2 + b**2) / (2 * (a + b)), (a + b) / 2)
+        area += float(np.diff(part) @ mean_gap)
+    return area, gap
+
+
+def _quantile(cdf: ReferenceCdf, share: float) -> float:
+    """The reference's value at `share` of its rows (the knot where its CDF reaches it)."""
+    k = int(np.searchsorted(cdf.at, share, side="left"))
+    return float(cdf.knots[min(k, len(cdf.knots) - 1)])
+
+
+def what_moved(finite: np.ndarray, cdf: ReferenceCdf, std: float) -> str:
+    """In words: centre (median), spread (interquartile range) and tails (1% and 99%), the
+    one that moved most (in reference standard deviations) first."""
+    before = [_quantile(cdf, p) for p in (0.01, 0.25, 0.5, 0.75, 0.99)]
+    after = [float(v) for v in np.quantile(finite, [0.01, 0.25, 0.5, 0.75, 0.99])]
+    iqr_before, iqr_after = before[3] - before[1], after[3] - after[1]
+    moves = {
+        "centre": abs(after[2] - before[2]),
+        "spread": abs(iqr_after - iqr_before),
+        "tails": max(abs(after[0] - before[0]), abs(after[4] - before[4])),
+    }
+    most = max(moves, key=lambda k: moves[k])
+    wider = "wider" if iqr_after > iqr_before else "narrower" if iqr_after < iqr_before else "same"
+    return (
+        f"{most} moved most ({moves[most] / (std or 1.0):.2f} SD): median {before[2]:.4g} → "
+        f"{after[2]:.4g}, IQR {iqr_before:.4g} → {iqr_after:.4g} ({wider}), 1% to 99% "
+        f"{before[0]:.4g} to {before[4]:.4g} → {after[0]:.4g} to {after[4]:.4g}"
+    )
 
 
 def numeric_drift(values: np.ndarray, reference: dict[str, Any]) -> tuple[float, float, str]:
-    """(normed Wasserstein distance, two-sample KS p-value, detail) of `values` vs the profile."""
-    quantiles = np.asarray(reference["quantiles"], dtype=float)
-    distance, gap = numeric_distances(values, quantiles)
-    size = float(distance / (reference["std"] or 1.0))
+    """(normed Wasserstein distance, two-sample KS p-value, detail) of `values` vs the profile.
+
+    A profile that knows every training value (few distinct ones) gives the exact statistics
+    (no training row lies between two knots); with both samples within EXACT_ROWS it is tested
+    by scipy's two-sample functions on the training rows themselves (scipy's exact KS
+    distribution). Else the KS p-value is scipy's asymptotic one for the two sample sizes, from
+    the statistic at the knots (never more eager than the exact)."""
+    cdf = reference_cdf(reference)
     finite = values[np.isfinite(values)]
-    effective = len(finite) * reference["rows"] / (len(finite) + reference["rows"])
-    p_value = float(stats.kstwo.sf(gap, max(1, round(effective))))
-    median = float(np.median(finite))
-    detail = f"median {quantiles[len(quantiles) // 2]:.4g} → {median:.4g}"
-    return size, p_value, detail
+    std = float(reference["std"] or 1.0)
+    if cdf.complete and max(len(finite), cdf.rows) <= EXACT_ROWS:
+        counts = np.rint((cdf.at - cdf.below) * cdf.rows).astype(int)
+        batch = _snap(finite, cdf.knots, cdf.rtol)
+        training = np.repeat(cdf.knots, counts)
+        distance = float(stats.wasserstein_distance(training, batch))
+        p_value = float(stats.ks_2samp(training, batch).pvalue)
+    else:
+        distance, gap = numeric_distances(values, cdf)
+        effective = len(finite) * cdf.rows / (len(finite) + cdf.rows)
+        p_value = float(stats.kstwo.sf(gap, max(1, round(effective))))
+    return distance / std, p_value, what_moved(finite, cdf, std)
+
+
+def outside_training(batch: pd.DataFrame, profile: dict[str, Any]) -> dict[str, Any]:
+    """Per feature (important or not), the batch's values outside what training saw: numbers
+    below its minimum or above its maximum, categories it never had; and how many rows have
+    any. The model extrapolates on them whether or not they add up to drift."""
+    columns: dict[str, dict[str, Any]] = {}
+    outside = pd.Series(False, index=batch.index)
+    for name, reference in profile["columns"].items():
+        if reference["role"] != "feature" or name not in batch.columns:
+            continue
+        if reference["kind"] == "numeric":
+            values = pd.to_numeric(batch[name], errors="coerce")
+            knots = reference.get("cdf", {}).get("values") or reference["quantiles"]
+            low, high = float(knots[0]), float(knots[-1])
+            under, over = values < low, values > high
+            if under.any() or over.any():
+                columns[name] = {
+                    "below": int(under.sum()),
+                    "above": int(over.sum()),
+                    "training_range": [low, high],
+                    "batch_range": [float(values.min()), float(values.max())],
+                }
+                outside |= under | over
+        else:
+            labels = batch[name].map(label)
+            new = ~labels.isin(list(reference["counts"])) & batch[name].notna()
+            if new.any():
+                seen = labels[new].value_counts()
+                columns[name] = {"new": int(new.sum()), "examples": list(seen.index[:3])}
+                outside |= new
+    return {"rows": int(outside.sum()), "columns": columns}
 
 
 def categorical_drift(values: pd.Series, reference: dict[str, Any]) -> tuple[float, float, str]:
@@ -134,6 +240,10 @@ def categorical_drift(values: pd.Series, reference: dict[str, Any]) -> tuple[flo
     p_value = 1.0 if table.shape[1] < 2 else float(stats.chi2_contingency(table).pvalue)
     worst, share_before, share_after = moved.index[at], before.iloc[at], after.iloc[at]
     detail = f"{worst!r} {share_before:.1%} → {share_after:.1%} (L∞ {moved.max():.3f})"
+    new = [c for c in categories if expected[c] == 0 and c != MISSING]
+    if new:
+        kind = "category" if len(new) == 1 else "categories"
+        detail += f"; {len(new)} new {kind} ({after[new].sum():.1%} of the batch)"
     return size, p_value, detail
 
 
@@ -192,6 +302,7 @@ def compare(batch: pd.DataFrame, profile: dict[str, Any], params: DriftParams) -
         "reference_rows": profile["rows"],
         "params": params.model_dump(),
         "columns": rows,
+        "outside_training": outside_training(batch, profile),
     }
 
 
@@ -219,6 +330,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"⚠️ {len(missing)} features not in the batch (or with fewer than 2 values), "
             f"not compared: {listed}{more}.",
         ]
+    lines += outside_markdown(report.get("outside_training"), report["batch_rows"])
     drifting = [r for r in report["columns"] if r["drifted"]]
     if drifting:
         lines += [
@@ -235,6 +347,32 @@ def markdown(report: dict[str, Any]) -> str:
         if len(drifting) > MARKDOWN_ROWS:
             lines.append(f"\n_{len(drifting) - MARKDOWN_ROWS} more in `{DRIFT_REPORT}`._")
     return "\n".join(lines) + "\n"
+
+
+def outside_markdown(outside: dict[str, Any] | None, rows: int) -> list[str]:
+    """Lines on inputs outside the training data's range, per feature, whatever its weight."""
+    if not outside or not outside["rows"]:
+        return []
+    lines = [
+        "",
+        f"🔎 {outside['rows']} of {rows} rows have inputs outside what training saw (the "
+        "model extrapolates on them; counted whether or not the feature drifts):",
+        "",
+        "| feature | below min | above max | new categories | training range | batch range |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, found in sorted(outside["columns"].items())[:MARKDOWN_ROWS]:
+        if "new" in found:
+            examples = inert(", ".join(map(str, found["examples"])))
+            lines.append(f"| {inert(name)} | | | {found['new']} (e.g. {examples}) | | |")
+        else:
+            low, high = found["training_range"]
+            first, last = found["batch_range"]
+            lines.append(
+                f"| {inert(name)} | {found['below']} | {found['above']} | "
+                f"| {low:.4g} to {high:.4g} | {first:.4g} to {last:.4g} |"
+            )
+    return lines
 
 
 def write_reports(report: dict[str, Any]) -> None:

@@ -223,6 +223,48 @@ def performance_checks(
     return checks
 
 
+Z95 = 1.959964  # the normal quantile of a 95% interval
+MIN_CONFIDENT_ROWS = 30  # fewer logged probabilities than this: no estimate
+
+
+def estimated_performance(
+    batch: pd.DataFrame, task: str, champion: dict[str, Any] | None, tolerance: float
+) -> dict[str, Any]:
+    """Accuracy estimated without labels from the model's own confidence (confidence-based
+    performance estimation, as NannyML's CBPE): a calibrated classifier is right on a record
+    with probability equal to its largest class probability, so the batch's expected accuracy
+    is their mean, with a 95% interval from the Bernoulli variance of each record. It alarms
+    when the whole interval lies more than `tolerance` below the champion's test-set accuracy.
+    The estimate is only as good as the model's calibration. Regression has none: a model's
+    errors cannot be read from its predictions without labels (NannyML's DLE trains a second
+    model for that; not built here): drift and out-of-range inputs are its label-free signal."""
+    if task != "classification":
+        return {"metric": None, "reason": "regression: no label-free estimate (see the docs)"}
+    if "confidence" not in batch.columns:
+        return {"metric": None, "reason": "the batch has no logged probabilities"}
+    confidence = pd.to_numeric(batch["confidence"], errors="coerce").to_numpy(dtype=float)
+    confidence = confidence[(confidence >= 0) & (confidence <= 1)]
+    if len(confidence) < MIN_CONFIDENT_ROWS:
+        return {"metric": None, "reason": f"{len(confidence)} logged probabilities, too few"}
+    estimate = float(confidence.mean())
+    margin = Z95 * float(np.sqrt(np.sum(confidence * (1 - confidence)))) / len(confidence)
+    low, high = max(0.0, estimate - margin), min(1.0, estimate + margin)
+    recorded = ((champion or {}).get("metrics") or {}).get("accuracy", {}).get("value")
+    result: dict[str, Any] = {
+        "metric": "accuracy",
+        "method": "confidence-based (mean of the largest class probability)",
+        "rows": len(confidence),
+        "estimate": estimate,
+        "interval": [low, high],
+        "champion": recorded,
+        "tolerance": tolerance,
+    }
+    if recorded is not None:
+        result["drop"] = float(recorded) - estimate
+        result["alarm"] = bool(high < float(recorded) - tolerance)
+    return result
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The monitoring report: verdict, drifting columns, performance."""
     icon = {"ok": "✅", "warn": "⚠️", "alarm": "🚨"}[report["verdict"]]
@@ -267,6 +309,28 @@ def markdown(report: dict[str, Any]) -> str:
             for column, checks in sorted(outside["columns"].items())
             for check, count in sorted(checks.items())
         ]
+    estimated = report.get("estimated_performance") or {}
+    if estimated.get("metric"):
+        low, high = estimated["interval"]
+        champion = estimated.get("champion")
+        against = (
+            ""
+            if champion is None
+            else (
+                f" vs the champion's {champion:.4f} on its test set (drop "
+                f"{estimated['drop']:+.4f}; alarm when the whole interval is more than "
+                f"{estimated['tolerance']:g} below it)"
+            )
+        )
+        icon = "🚨" if estimated.get("alarm") else "✅"
+        lines += [
+            "",
+            "### Estimated performance (no labels)",
+            "",
+            f"{icon} `{estimated['metric']}` about {estimated['estimate']:.4f} (95% interval "
+            f"{low:.4f} to {high:.4f}, {estimated['rows']} records){against}. Estimated from the "
+            "model's own probabilities: as good as its calibration.",
+        ]
     checks = report.get("performance", {}).get("checks")
     if checks:
         lines += [
@@ -302,9 +366,13 @@ def assess(
         "out_of_contract": out_of_contract(batch, contract),
         "wrong_types": wrong,
     }
+    tolerance = params.monitor.performance_tolerance
+    estimated = estimated_performance(batch, params.task, champion_metrics, tolerance)
+    report["estimated_performance"] = estimated
+    if estimated.get("alarm"):
+        verdict = "alarm"
     if labels is not None:
         measured = performance(batch, labels, contract, params.task)
-        tolerance = params.monitor.performance_tolerance
         checks = performance_checks(measured["metrics"], champion_metrics, tolerance)
         report["performance"] = measured | {"tolerance": tolerance, "checks": checks}
         if any(check["alarm"] for check in checks):
@@ -349,5 +417,13 @@ def main(args: argparse.Namespace) -> int:
     if report["drift"].get("missing"):
         missing = ", ".join(report["drift"]["missing"])
         print(f"monitor: features not in the batch: {missing}", file=sys.stderr)
+    estimated = report["estimated_performance"]
+    if estimated.get("metric"):
+        low, high = estimated["interval"]
+        print(
+            f"monitor: estimated {estimated['metric']} {estimated['estimate']:.4f} "
+            f"[{low:.4f}, {high:.4f}] (no labels, from the model's probabilities)",
+            file=sys.stderr,
+        )
     print(f"monitor: {report['verdict']} (reports in {MONITOR_MARKDOWN})")
     return EXIT_CODES[report["verdict"]]

@@ -48,6 +48,7 @@ from actions_mlops.release.champion import (
     recorded_metrics,
 )
 from actions_mlops.release.fingerprint import fingerprints
+from actions_mlops.release.overlap import find_overlap
 from actions_mlops.training.evaluate import predict
 from actions_mlops.training.metrics import (
     Predictions,
@@ -166,6 +167,15 @@ def recorded_comparison(
         champion_value,
         difference,
     )
+
+
+MIN_UNSEEN = 30  # fewer test rows unseen by the champion than this: no paired comparison
+
+
+def _rows(predictions: Predictions, kept: np.ndarray) -> Predictions:
+    """The predictions on the `kept` test rows only."""
+    proba = None if predictions.proba is None else predictions.proba[kept]
+    return Predictions(predictions.y_true[kept], predictions.y_pred[kept], proba)
 
 
 # How a slice check too small to judge starts its reason (the report counts them in one line).
@@ -349,6 +359,14 @@ def run_gate(
         recorded = recorded_metrics(champion) or {}
     checks: list[Check] = []
     notes: list[str] = []
+    overlap = None if champion is None else find_overlap(params, contract, champion, len(test))
+    if overlap is not None and overlap.changed is not False:
+        notes.append(f"Split: {overlap.reason}.")
+    on_rows, kept = candidate, None  # the rows of the paired comparison: those unseen by both
+    if overlap is not None and overlap.unseen is not None:
+        kept = overlap.unseen
+        on_rows = _rows(candidate, kept)
+        weights_kept = bootstrap_weights(int(kept.sum()), rules.resamples, rules.seed)
     accepted, metric_rules = drop_check(rules, champion)
     applies = rules.accept_drop is not None and accepted is not None and accepted.passed
     relaxed = dict(rules.accept_drop.metrics) if rules.accept_drop and applies else {}
@@ -363,9 +381,28 @@ def run_gate(
         if rule.compare is None or champion is None:
             continue
         if champion_predictions is not None:
-            compared = paired_comparison(
-                metric, rule, candidate, champion_predictions, weights, rules.confidence
-            )
+            if len(on_rows.y_true) < MIN_UNSEEN:
+                reason = (
+                    f"only {len(on_rows.y_true)} test rows were not trained on by the champion "
+                    f"(at least {MIN_UNSEEN} needed): {overlap.reason if overlap else ''}"
+                )
+                checks.append(Check(f"{metric} vs champion", metric, False, reason))
+                continue
+            champion_rows = champion_predictions
+            if kept is not None:
+                champion_rows = _rows(champion_predictions, kept)
+            try:
+                compared = paired_comparison(
+                    metric,
+                    rule,
+                    on_rows,
+                    champion_rows,
+                    weights if kept is None else weights_kept,
+                    rules.confidence,
+                )
+            except ValueError as error:  # e.g. one class left among the unseen rows
+                reason = f"{metric} could not be compared on the unseen rows: {error}"
+                compared = Check(f"{metric} vs champion", metric, False, reason)
             checks.append(widened(compared, relaxed))
         elif rules.require_champion_model:
             checks.append(
@@ -413,6 +450,7 @@ def run_gate(
         "notes": notes,
         "comparison": comparison,
         "comparison_reason": comparison_reason,
+        "split": None if overlap is None else overlap.report(len(test)),
         "checks": [asdict(check) for check in checks],
         "leaks": reported_leaks(rules.acknowledged_leaks, rules.allow_leaks) or [],
         "accepted_drop": None

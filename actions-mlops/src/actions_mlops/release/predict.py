@@ -46,13 +46,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import yaml
 from sklearn.base import is_classifier
 
 from actions_mlops.core.config import CONTRACT_FILE, MODEL_FILE, load_params
 from actions_mlops.core.errors import StepError
 from actions_mlops.core.git import show_file
 from actions_mlops.core.modelfile import file_hash, load_model, recorded_hash
+from actions_mlops.core.typed import parse_yaml
 from actions_mlops.data.contract import (
     FLOAT32_MAX,
     INT_MAX,
@@ -469,7 +469,8 @@ def version_contract(entry: Version) -> Contract:
     text = show_file(entry.commit, CONTRACT_FILE)
     if text is None:
         raise StepError(f"{entry.tag}'s commit has no {CONTRACT_FILE}")
-    return parse_contract(yaml.safe_load(text), f"{CONTRACT_FILE} at {entry.tag}")
+    where = f"{CONTRACT_FILE} at {entry.tag}"
+    return parse_contract(parse_yaml(text, where), where)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
