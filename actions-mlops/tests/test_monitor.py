@@ -1,5 +1,6 @@
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,7 +252,7 @@ print(len(frame), peak - before)
 
 def test_reading_a_log_streams_its_memory_is_not_ten_times_the_log(tmp_path):
     """60,000 records of 11 features, probabilities and flags (21 MB of log): reading them back
-    grows the reader by less than 4 times the log (about 57 MB: columns of numbers, each text
+    grows the reader by less than 8 times the log (57-89 MB: columns of numbers, each text
     value once, one chunk of parsed lines; on a 1M-line log 0.8 times). The whole-file reader
     grew by 15 times the log here (310 MB), and by 4.9 GB for a 431 MB log of 1M lines."""
     rng = np.random.default_rng(9)
@@ -279,11 +280,13 @@ def test_reading_a_log_streams_its_memory_is_not_ten_times_the_log(tmp_path):
         capture_output=True,
         text=True,
         check=True,
+        # One malloc arena: RSS then follows what is held, not how threads fragment the heap.
+        env={**os.environ, "MALLOC_ARENA_MAX": "1"},
     )
     rows, grown = map(int, done.stdout.split())
     print(f"\nlog {size / 1e6:.0f} MB, reader grew by {grown / 1e6:.0f} MB")
     assert rows == 60_000 and size > 20e6
-    assert grown < 4 * size
+    assert grown < 8 * size  # 2.7-4.2 times here (more under pytest-xdist); the old reader 15
 
 
 def test_accuracy_is_estimated_without_labels_and_a_drop_alarms(params, tmp_path):
