@@ -303,8 +303,8 @@ class TemplateNotice(logging.Filter):
 
 @contextlib.contextmanager
 def quiet_template_notice() -> Iterator[None]:
-    """TemplateNotice on BentoML's image logger while a bento is built."""
-    logger, notice = logging.getLogger("_bentoml_sdk.images"), TemplateNotice()
+    """TemplateNotice on BentoML's build logger while a bento is built."""
+    logger, notice = logging.getLogger("bentoml.build"), TemplateNotice()
     logger.addFilter(notice)
     try:
         yield
