@@ -132,7 +132,7 @@ def test_a_real_table_goes_from_bake_to_a_served_first_version(
 
     adopted = run(["make", "adopt", f"DATA={data}", f"TARGET={table.target}"], project, env=env)
     review = adopted.stdout
-    for phrase in (*table.review, "Confirm before", "Next: make repro gate"):
+    for phrase in (*table.review, "Confirm before", "Next: make repro, then commit"):
         assert phrase in review, review
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["task"] == table.task and params["data"]["raw"] == f"data/raw/{data.name}"

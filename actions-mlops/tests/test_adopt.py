@@ -2,6 +2,8 @@
 with thresholds derived from the data; bad input is one line and leaves every file as it was."""
 
 import shutil
+import subprocess
+import sys
 from argparse import Namespace
 from pathlib import Path
 
@@ -57,7 +59,12 @@ def test_adopting_a_table_sets_everything_from_the_data(table, task, capsys):
         assert rmse.margin == pytest.approx(params.gate.metrics["r2"].margin * spread, rel=1e-2)
     else:
         assert params.gate.metrics["log_loss"].ceiling == pytest.approx(np.log(2), abs=0.01)
-    for phrase in (f"task: {task}", "left out row_id as id", "Confirm", "Next: make repro gate"):
+    for phrase in (
+        f"task: {task}",
+        "left out row_id as id",
+        "Confirm",
+        "Next: make repro, then commit",
+    ):
         assert phrase in review
     assert "# Every knob of the pipeline" in Path("params.yaml").read_text()  # comments kept
 
@@ -144,3 +151,91 @@ def test_a_multiclass_target_with_a_tiny_class_is_gated_on_the_weighted_auc(
     assert "roc_auc_weighted" not in capsys.readouterr().out
     params = load_params()
     assert params.evaluate.primary == "roc_auc" and "roc_auc_weighted" not in params.gate.metrics
+
+
+def test_unlabelled_rows_are_refused_with_their_count_and_the_one_command_fix(table, capsys):
+    """Issue 26 item 6: a target with missing labels was adopted silently (validate stopped
+    later). Refused with the count and the command; with it, only the labelled rows are adopted,
+    in a copy, and the review says so; the user's file is unchanged."""
+    path = table("classification")
+    frame = pd.read_csv(path)
+    frame.loc[frame.index[::20], "label"] = np.nan  # 40 of 800 rows
+    frame.to_csv(path, index=False)
+    original = path.read_bytes()
+    before = {name: Path(name).read_text(encoding="utf-8") for name in SETTINGS}
+    assert cli.main(["adopt", "--data", str(path), "--target", "label"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "40 of 800 rows (5.0%) have no 'label'" in err
+    assert f"make adopt DATA={path} TARGET=label DROP_UNLABELLED=yes" in err
+    assert {name: Path(name).read_text(encoding="utf-8") for name in SETTINGS} == before
+    assert cli.main(["adopt", "--data", str(path), "--target", "label", "--drop-unlabelled"]) == 0
+    review = capsys.readouterr().out
+    assert "dropped 40 of 800 rows without a 'label' value (DROP_UNLABELLED)" in review
+    adopted = pd.read_csv(load_params().data.raw)
+    assert len(adopted) == 760 and adopted["label"].notna().all()
+    assert path.read_bytes() == original and check_all() == []
+
+
+def _repository(workdir: Path) -> None:
+    """git and DVC in the scratch project, as in a baked one."""
+    run = {"cwd": workdir, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q", "-b", "main"], **run)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], **run)
+
+
+def test_large_data_without_a_remote_says_ci_cannot_rebuild_it_and_a_readopt_retires_it(
+    table, workdir, capsys
+):
+    """Issue 26 items 4 and 6: a table over 1000 KB is tracked by DVC; with no DVC remote a fresh
+    clone (CI) cannot have it, and adopt says so with the commands that fix it. Adopting another
+    table then removes the DVC copy it replaces (the cache keeps it) instead of leaving it and
+    printing a `git rm` that fails on a DVC-tracked file."""
+    _repository(workdir)
+    big = table("classification", rows=40_000)
+    assert big.stat().st_size > adopt.LARGE_FILE
+    assert adopt.main(Namespace(data=big, target="label", task=None)) == 0
+    review = capsys.readouterr().out
+    raw = Path("data/raw") / big.name
+    assert Path(f"{raw}.dvc").is_file()
+    assert f"{raw} is tracked by DVC" in review and "no DVC remote" in review
+    assert "dvc remote add -d storage" in review and "dvc push" in review
+    small = table("classification")
+    small = small.rename(small.with_name("small.csv"))
+    assert adopt.main(Namespace(data=small, target="label", task=None)) == 0
+    review = capsys.readouterr().out
+    assert not raw.exists() and not Path(f"{raw}.dvc").exists()
+    assert f"removed {raw} and {raw}.dvc, the data it replaced" in review
+    ignored = Path("data/raw/.gitignore")
+    assert not ignored.exists() or big.name not in ignored.read_text(encoding="utf-8")
+    assert "git rm" not in review and "no DVC remote" not in review
+    # An uncommitted copy replaced in turn: kept, with the command that works on it.
+    other = table("classification")
+    other = other.rename(other.with_name("other.csv"))
+    assert adopt.main(Namespace(data=other, target="label", task=None)) == 0
+    review = capsys.readouterr().out
+    assert Path("data/raw/small.csv").exists()
+    assert "data/raw/small.csv is no longer read and is not committed" in review
+    assert "`rm data/raw/small.csv`" in review and "git rm" not in review
+
+
+def test_a_column_left_out_says_reviewed_only_when_it_was_and_schema_keeps_the_reason(
+    table, capsys
+):
+    """Issue 26 items 6 and 7: re-running `make schema` after adopt dropped the id column's
+    `reason:`, and the review then said "as the reviewed contract says" of a draft."""
+    path = table("classification")
+    adopt.main(Namespace(data=path, target="label", task=None))
+    reason = load_contract().columns["row_id"].reason
+    assert reason and "identifier" not in capsys.readouterr().err
+    assert cli.main(["schema"]) == 0
+    assert load_contract().columns["row_id"].reason == reason
+    contract = load_contract()
+    unexplained = contract.columns["row_id"].model_copy(update={"reason": None})
+    edited = Contract(contract.columns | {"row_id": unexplained}, contract.table)
+    Path("contract.yaml").write_text(dump_contract(edited), encoding="utf-8")
+    capsys.readouterr()
+    adopt.main(Namespace(data=path, target="label", task=None))
+    review = capsys.readouterr().out
+    assert "left out row_id as id: as contract.yaml had it" in review
+    assert "reviewed contract" not in review

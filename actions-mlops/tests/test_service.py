@@ -37,6 +37,7 @@ CONTRACT = {
             "allowed_values": ["red", "green", "blue"],
         },
         "label": {"dtype": "str", "role": "target"},
+        "row_id": {"dtype": "int", "role": "id", "reason": "a row number"},
     }
 }
 GOOD = {"size": 10.5, "count": 3, "colour": "red"}
@@ -168,6 +169,29 @@ def test_bad_records_get_a_400_naming_the_problem(served, record, problem):
     response = post(served[0], {"records": [record]})
     assert response.status_code == 400
     assert problem in {error["type"] for error in response.json()["detail"]}
+
+
+def test_a_400_names_each_problem_on_its_own_line(served):
+    """Issue 26 item 9: the body opened with "4 validation error for PredictRequestIODescriptor";
+    a NaN in a text field got "Input should be a valid string"; a whole row of the training
+    table got one bare `extra_forbidden` per column it holds beyond the features."""
+    row = {**GOOD, "colour": float("nan"), "row_id": 7, "label": "high", "bogus": 1}
+    response = post(served[0], {"records": [GOOD, row]})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"].splitlines() == [
+        "invalid request, 4 problems:",
+        "records[1].colour: expected text; send null for a missing value, not NaN",
+        "records[1].row_id: the contract's id column, not a feature of the model: leave it out",
+        "records[1].label: the contract's target column, not a feature of the model: leave it out",
+        "records[1].bogus: not a feature of the model: leave it out (GET /docs.json lists the "
+        "features)",
+    ]
+    assert [p["type"] for p in body["detail"]] == ["string_type", *["extra_forbidden"] * 3]
+    assert [p["msg"] for p in body["detail"]] == body["error"].splitlines()[1:]
+    nan = post(served[0], {"records": [{**GOOD, "size": float("nan")}]}).json()
+    assert nan["error"].endswith("records[0].size: expected a finite number (a JSON number, "
+                                 "not text); send null for a missing value, not NaN")  # fmt: skip
 
 
 def test_missing_values_pass_where_the_contract_allows_them(served):

@@ -84,6 +84,8 @@ class Plan:
     dvc: Any  # dvc.yaml likewise
     inferred: list[str] = field(default_factory=list)
     confirm: list[str] = field(default_factory=list)
+    labelled: pd.DataFrame | None = None  # the rows to write instead of a copy (unlabelled dropped)
+    replaced: Path | None = None  # the data file params data.raw named before
 
 
 def _yaml() -> YAML:
@@ -219,15 +221,26 @@ def choose_slices(
     return [best] if best else []
 
 
-def place(data: Path) -> tuple[Path, Path | None]:
+def place(
+    data: Path, labelled_copy: bool = False, current: Path | None = None
+) -> tuple[Path, Path | None]:
     """Where params data.raw will point: the file itself inside the project, else a copy in
-    data/raw/ (refused when a different file is already there)."""
+    data/raw/ (refused when a different file is already there). A `labelled_copy` (unlabelled
+    rows dropped) is always a new file: data/raw/<name>, or <stem>-labelled<suffix> for a file
+    inside the project; it may replace `current` (params data.raw) but no other file."""
     source = data.resolve()
     if source.suffix not in TABLE_FORMATS:
         raise StepError(f"{data}: DATA must be a {' or '.join(TABLE_FORMATS)} file")
     if not source.is_file():
         raise StepError(f"{data}: no such file")
-    if source.is_relative_to(Path.cwd()):
+    inside = source.is_relative_to(Path.cwd())
+    if labelled_copy:
+        name = f"{source.stem}-labelled{source.suffix}" if inside else source.name
+        raw = RAW_DIR / name
+        if raw.exists() and raw != current:
+            raise StepError(f"{raw} exists: move it away or rename {data}")
+        return raw, source
+    if inside:
         return source.relative_to(Path.cwd()), None
     raw = RAW_DIR / source.name
     if raw.exists() and raw.read_bytes() != source.read_bytes():
@@ -235,11 +248,29 @@ def place(data: Path) -> tuple[Path, Path | None]:
     return raw, source
 
 
-def plan(data: Path, target: str, task: str | None) -> Plan:
+def unlabelled(frame: pd.DataFrame, data: Path, target: str, drop: bool) -> pd.DataFrame:
+    """The rows with a target value. Rows without one teach a model nothing and stop `make
+    validate`: refused, with their count and the command that drops them, unless `drop`."""
+    missing = int(frame[target].isna().sum())
+    if missing == 0:
+        return frame
+    if not drop:
+        raise StepError(
+            f"{data}: {missing} of {len(frame)} rows ({missing / len(frame):.1%}) have no "
+            f"{target!r} (TARGET) and cannot be learned from; adopt the labelled rows only "
+            f"(a copy in {RAW_DIR}/, your file unchanged): make adopt DATA={data} "
+            f"TARGET={target} DROP_UNLABELLED=yes"
+        )
+    if missing == len(frame):
+        raise StepError(f"{data}: no row has a value in {target!r} (TARGET)")
+    return frame[frame[target].notna()].reset_index(drop=True)
+
+
+def plan(data: Path, target: str, task: str | None, drop_unlabelled: bool = False) -> Plan:
     """Everything adoption will write, checked, before anything is written."""
     if not str(data).strip() or not target.strip():
         raise StepError("name the table and its target: make adopt DATA=table.csv TARGET=column")
-    raw, copy_from = place(data)
+    place(data)  # the file's kind and existence, before reading it
     frame = read_data(data)
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns))
@@ -247,13 +278,27 @@ def plan(data: Path, target: str, task: str | None) -> Plan:
     chosen = task or infer_task(frame[target])
     if chosen == "regression" and not pd.api.types.is_numeric_dtype(frame[target]):
         raise StepError(f"{data}: TARGET {target!r} holds text; TASK=regression needs numbers")
+    rows = len(frame)
+    frame = unlabelled(frame, data, target, drop_unlabelled)
+    dropped = rows - len(frame)
+    params = _yaml().load(PARAMS_FILE.read_text(encoding="utf-8"))
+    previous = Path(params["data"]["raw"])
+    raw, copy_from = place(data, bool(dropped), previous)
     current = load_contract(CONTRACT_FILE) if CONTRACT_FILE.exists() else None
     contract, kept = draft(frame, target, chosen, current)
-    params = _yaml().load(PARAMS_FILE.read_text(encoding="utf-8"))
     dvc = _yaml().load(DVC_FILE.read_text(encoding="utf-8"))
-    size = (copy_from or raw).stat().st_size
-    tracked = Path(f"{raw}.dvc").exists()
-    result = Plan(raw, copy_from, size > LARGE_FILE and not tracked, chosen, contract, params, dvc)
+    size = (copy_from or raw).stat().st_size * len(frame) / rows  # the labelled rows' share
+    tracked = Path(f"{raw}.dvc").exists()  # tracked already: `dvc add` again if rewritten
+    track = (size > LARGE_FILE and not tracked) or (tracked and bool(dropped))
+    result = Plan(raw, copy_from, track, chosen, contract, params, dvc)
+    if dropped:
+        result.labelled = frame
+        result.inferred.append(
+            f"dropped {dropped} of {rows} rows without a {target!r} value (DROP_UNLABELLED): "
+            f"{raw} holds the {len(frame)} labelled rows; {data} is unchanged"
+        )
+    if previous != raw and previous.exists():
+        result.replaced = previous
     _set_params(result, frame, target, current)
     _review_contract(result, kept)
     return result
@@ -268,11 +313,6 @@ def _set_params(result: Plan, frame: pd.DataFrame, target: str, current: Contrac
     inferred.append(
         f"data: {rows} rows, {len(frame.columns)} columns -> data.raw {where}{dvc_note}"
     )
-    previous = Path(params["data"]["raw"])
-    if previous != result.raw and previous.exists():
-        result.confirm.append(
-            f"{previous} is no longer read: `git rm {previous}` if it was the example"
-        )
     params["data"]["raw"] = str(result.raw)
     if "source" in params["data"]:
         del params["data"]["source"]
@@ -344,8 +384,8 @@ def _review_contract(result: Plan, kept: list[str]) -> None:
     )
     result.inferred.append(f"features: {len(features)} ({shown})")
     for column in left_out:
-        why = column.reason or "as the reviewed contract says"
-        result.inferred.append(f"left out {column.name} as {column.role}: {why}")
+        said = "as the reviewed contract says" if column.reviewed else "as contract.yaml had it"
+        result.inferred.append(f"left out {column.name} as {column.role}: {column.reason or said}")
     if kept:
         result.inferred.append(f"contract: kept your reviewed rules of {', '.join(kept)}")
     result.confirm += [
@@ -365,21 +405,95 @@ def check(result: Plan) -> None:
         raise ConfigError(problems)
 
 
+def dvc(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run DVC (this environment's) in the project; StepError naming the command on failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+        raise StepError(f"dvc {' '.join(args)} failed: {lines[-1]}")
+    return done
+
+
+def _committed(path: Path) -> bool:
+    """Whether git has `path` committed at HEAD, unchanged since."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "--error-unmatch", "--", str(path)], capture_output=True, check=False
+    )
+    if tracked.returncode != 0:
+        return False
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", str(path)], capture_output=True, check=False
+    )
+    return changed.returncode == 0 and not changed.stdout.strip()
+
+
+def retire(previous: Path) -> tuple[str | None, str | None]:
+    """The data file adoption replaced: removed from data/raw/ when a copy survives (DVC's
+    cache, git's history), else left with the command that removes it. Returns (what was
+    done, what the user should do), one of them None."""
+    tracked = Path(f"{previous}.dvc")
+    if tracked.exists():
+        dvc("remove", str(tracked))
+        previous.unlink(missing_ok=True)
+        return (
+            f"removed {previous} and {tracked}, the data it replaced (DVC's cache keeps a "
+            "copy; `git add -A` records the removal)",
+            None,
+        )
+    if previous.is_relative_to(RAW_DIR) and _committed(previous):
+        previous.unlink()
+        return (
+            f"removed {previous}, the data it replaced (git's history keeps it; `git add -A` "
+            "records the removal)",
+            None,
+        )
+    if _committed(previous):
+        return None, f"{previous} is no longer read: `git rm {previous}` once you no longer need it"
+    return None, (
+        f"{previous} is no longer read and is not committed (no copy in git or DVC): "
+        f"`rm {previous}` once you no longer need it"
+    )
+
+
+def has_dvc_remote() -> bool:
+    """Whether .dvc/config names a remote."""
+    return bool(dvc("remote", "list").stdout.strip())
+
+
+NO_REMOTE = (
+    "{raw} is tracked by DVC (over 1000 KB, the git hooks' limit) and this project has no DVC "
+    "remote: a fresh clone, as CI makes, has no copy of it and `make repro` there fails with "
+    "`missing data`. Configure one and push, e.g. `uv add 'dvc[s3]' && .venv/bin/dvc remote "
+    "add -d storage s3://<bucket>/<path> && .venv/bin/dvc push` (gs://, azure:// or a shared "
+    "folder likewise; credentials never in the repository: README, Repository settings), and "
+    "give the workflows read access to it"
+)
+
+
 def write(result: Plan) -> None:
-    """Copy the data (and `dvc add` it when large), then write params, contract and dvc.yaml."""
-    if result.copy_from is not None:
+    """Copy the data (or write its labelled rows; `dvc add` it when large), retire the data it
+    replaces, then write params, contract and dvc.yaml."""
+    if result.labelled is not None:
+        result.raw.parent.mkdir(parents=True, exist_ok=True)
+        if result.raw.suffix == ".parquet":
+            result.labelled.to_parquet(result.raw, index=False)
+        else:
+            result.labelled.to_csv(result.raw, index=False)
+    elif result.copy_from is not None:
         result.raw.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result.copy_from, result.raw)
     if result.track_with_dvc:
-        done = subprocess.run(
-            [sys.executable, "-m", "dvc", "add", "--quiet", str(result.raw)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
-            raise StepError(f"dvc add {result.raw} failed: {lines[-1]}")
+        dvc("add", "--quiet", str(result.raw))
+    if Path(f"{result.raw}.dvc").exists() and not has_dvc_remote():
+        result.confirm.insert(0, NO_REMOTE.format(raw=result.raw))
+    if result.replaced is not None:
+        done, todo = retire(result.replaced)
+        if done:
+            result.inferred.append(done)
+        if todo:
+            result.confirm.append(todo)
     for path, node in ((PARAMS_FILE, result.params), (DVC_FILE, result.dvc)):
         write_text(path, _dumped(node))
     write_text(CONTRACT_FILE, dump_contract(result.contract))
@@ -392,16 +506,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task", choices=("classification", "regression"), help="default: from the target"
     )
+    parser.add_argument(
+        "--drop-unlabelled",
+        action="store_true",
+        help="adopt only the rows with a target value (a copy in data/raw/; make: "
+        "DROP_UNLABELLED=yes)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     """CLI entry: plan, check, write, then print the review."""
-    result = plan(args.data, args.target, args.task)
+    result = plan(args.data, args.target, args.task, getattr(args, "drop_unlabelled", False))
     check(result)
     write(result)
     print("adopt: the project now trains on your data. What was inferred:")
     print("\n".join(f"  - {line}" for line in result.inferred))
     print("Confirm before your first pull request:")
     print("\n".join(f"  - {line}" for line in result.confirm))
-    print("Next: make repro gate, then commit (git add -A && git commit -m 'Adopt my data').")
+    print(
+        "Next: make repro, then commit (git add -A && git commit -m 'Adopt my data'), then "
+        "make gate: it judges the committed model, which make register needs."
+    )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,20 @@ DATE_SHARE = 0.95
 NEAR_COPY = 0.99
 
 
+# What a date or a time looks like: year-month[-day] (2024-01, 2024/01/31), day/month/year
+# (31.01.2024, 1/31/24) or a clock time (12:30, 12:30:05.1), each optionally followed by a time.
+# Two numbers and a dash are not a date: count buckets (`2-10`, `11-100`) parse as one.
+DATE_SHAPE = re.compile(
+    r"\s*(\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)([ T][\d:.+\-Z ]*)?\s*"
+)
+
+
 def _date_share(values: pd.Series) -> float:
     """Share of a text column's values (a sample of 500) that read as dates or times."""
     present = values.dropna().astype(str)
     sample = present.sample(min(len(present), 500), random_state=0) if len(present) else present
-    if sample.empty or not sample.str.contains(r"\d[-/:.]\d", regex=True).mean() >= DATE_SHARE:
+    if sample.empty or sample.map(lambda v: bool(DATE_SHAPE.fullmatch(v))).mean() < DATE_SHARE:
         return 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -193,16 +203,34 @@ def _infer_column(
     )
 
 
+def _class_floor(smallest: float) -> float:
+    """min_class_fraction for a draft: half the rarest class's share rounded down to 0.01, at
+    least 0.01, and never above the rarest share itself (a class under 1% of rows: half its
+    share to one significant digit), so the data it was drafted from passes."""
+    half = smallest / 2
+    if smallest >= 0.01:
+        return max(0.01, math.floor(half * 100) / 100)
+    if half <= 0:
+        return 0.0
+    step = 10 ** math.floor(math.log10(half))
+    return float(f"{math.floor(half / step) * step:.1g}")
+
+
 def infer_contract(
-    frame: pd.DataFrame, target: str, task: str, roles: dict[str, Role] | None = None
+    frame: pd.DataFrame,
+    target: str,
+    task: str,
+    roles: dict[str, Role] | None = None,
+    reasons: dict[str, str | None] | None = None,
 ) -> Contract:
     """Draft a contract from data, cautiously (TFDV-like): widened ranges, category lists only
     up to MAX_CATEGORIES distinct values, every rule warning-level and marked inferred.
-    `roles` keeps known roles (id, ignored); other columns get `draft_role`'s, with its reason."""
+    `roles` keeps known roles (id, ignored) with their `reasons`; other columns get
+    `draft_role`'s, with its reason."""
     known: dict[str, Role] = {**(roles or {}), target: "target"}
     columns = {}
     for name, values in frame.items():
-        role, reason = known.get(str(name)), None
+        role, reason = known.get(str(name)), (reasons or {}).get(str(name))
         if role is None:
             role, reason = draft_role(values, frame[target], task)
         columns[str(name)] = _infer_column(str(name), values, role, task, reason)
@@ -215,9 +243,9 @@ def infer_contract(
         "inferred": True,
     }
     if task == "classification":
-        smallest = frame[target].value_counts(normalize=True).min()
         table["min_classes"] = 2
-        table["min_class_fraction"] = max(0.01, math.floor(smallest / 2 * 100) / 100)
+        shares = frame[target].value_counts(normalize=True)
+        table["min_class_fraction"] = _class_floor(float(shares.min()))
     return Contract(columns=columns, table=TableRules(**table))
 
 
@@ -258,9 +286,12 @@ def draft(
             f"no column {target!r}; the table has: {', '.join(map(str, frame.columns))}"
         )
     roles: dict[str, Role] = {}
+    reasons: dict[str, str | None] = {}
     if current is not None and current.target == target:
-        roles = {n: c.role for n, c in current.columns.items() if c.role in ("id", "ignored")}
-    return merge_reviewed(infer_contract(frame, target, task, roles), current)
+        known = {n: c for n, c in current.columns.items() if c.role in ("id", "ignored")}
+        roles = {n: c.role for n, c in known.items()}
+        reasons = {n: c.reason for n, c in known.items()}
+    return merge_reviewed(infer_contract(frame, target, task, roles, reasons), current)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -29,6 +29,17 @@ def has_buildx() -> bool:
     return probe.returncode == 0
 
 
+# BentoML 1.4's containerize command declares --quiet twice: click warns 5 times per run.
+QUIET_TWICE = "ignore:The parameter --quiet is used more than once:UserWarning"
+
+
+def quiet_env() -> dict[str, str]:
+    """This process's environment, with click's warning about BentoML's --quiet ignored."""
+    env = dict(os.environ)
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), QUIET_TWICE]))
+    return env
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The image's name, without a tag: the Makefile's IMAGE is its one definition."""
     parser.add_argument("--image", required=True, help="image name without tag (make: IMAGE)")
@@ -57,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
     semver = str(bento.tag.version).removeprefix("v")
     command = [sys.executable, "-m", "bentoml", "containerize", str(bento.tag)]
     command += ["--image-tag", f"{args.image}:{semver}", "--image-tag", f"{args.image}:latest"]
-    env = dict(os.environ)
+    env = quiet_env()
     if "DOCKER_BUILDKIT" not in env and not has_buildx():
         print("containerize: no docker buildx: building with the classic builder")
         env["DOCKER_BUILDKIT"] = "0"

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import Any
@@ -258,7 +260,11 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
     options = build_options()
     options["labels"] = {**options.get("labels", {}), **expected}
     # BentoML reads the Dockerfile template relative to, and only inside, the working folder.
-    with tempfile.TemporaryDirectory(prefix="bento-context-") as context, contextlib.chdir(context):
+    with (
+        tempfile.TemporaryDirectory(prefix="bento-context-") as context,
+        contextlib.chdir(context),
+        quiet_template_notice(),
+    ):
         return bentoml.bentos.build(
             **options,
             name=stored.tag.name,
@@ -266,6 +272,25 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
             build_ctx=str(build_context(Path(context))),
             args=serving_args(params, tag),
         )
+
+
+class TemplateNotice(logging.Filter):
+    """Drops BentoML's "docker.dockerfile_template is not supported by bento v2, fallback to
+    bento v1", printed on every build: the template is this package's choice (bentofile.yaml)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("docker.dockerfile_template is not supported")
+
+
+@contextlib.contextmanager
+def quiet_template_notice() -> Iterator[None]:
+    """TemplateNotice on BentoML's build logger while a bento is built."""
+    logger, notice = logging.getLogger("bentoml.build"), TemplateNotice()
+    logger.addFilter(notice)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice)
 
 
 def build_context(folder: Path) -> Path:

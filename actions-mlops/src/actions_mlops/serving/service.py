@@ -15,8 +15,9 @@ preprocesses with the pipeline itself. The server log says which, once, at start
 Before any of that, ASGI middlewares: with the environment variable API_KEY set, every path
 but the probes, /metrics and the API docs needs `Authorization: Bearer <API_KEY>` (401
 otherwise); a body that is not JSON gets a 415; a body larger than `serve.max_body_bytes` gets
-a 413 before it is read. Every error answers in one shape, `ErrorResponse`, as the OpenAPI
-document (/docs.json, rewritten by `openapi`) declares.
+a 413 before it is read; a 400 names each problem on its own line (`problems.py`: the contract's
+id and ignored columns by their role, "send null" for NaN). Every error answers in one shape,
+`ErrorResponse`, as the OpenAPI document (/docs.json, rewritten by `openapi`) declares.
 
 Every answered request is appended to the prediction log (`predictionlog.py`: folder
 PREDICTION_LOG_DIR, default logs/predictions; PREDICTION_LOG=off turns it off; the contract's
@@ -71,6 +72,7 @@ from actions_mlops.data.contract import (
 from actions_mlops.serving.flags import Flag, record_flags
 from actions_mlops.serving.limits import Limits, guard_server
 from actions_mlops.serving.predictionlog import PredictionLog
+from actions_mlops.serving.problems import ClearErrors
 
 
 def integral(value: Any) -> Any:
@@ -586,3 +588,4 @@ ModelService.add_asgi_middleware(  # type: ignore[attr-defined]
     BodyLimit, max_bytes=body_limit(SETTINGS, CONTRACT), timeout_s=SETTINGS.serve.body_timeout_s
 )
 ModelService.add_asgi_middleware(OpenApiDocs, service=ModelService, key_required=bool(API_KEY))  # type: ignore[attr-defined]
+ModelService.add_asgi_middleware(ClearErrors, contract=CONTRACT)  # type: ignore[attr-defined]
