@@ -163,8 +163,11 @@ def test_pr_comment_refuses_an_artifact_naming_another_pull_request(project, tmp
     store(tmp_path, comments=[victim], pulls=pulls)
     folder = comment_artifact(project, tmp_path, "8")
     outcome = run_step(project, step, tmp_path, comment_contexts(folder, "f" * 40))
-    assert outcome.returncode == 1, outcome.stdout + outcome.stderr
-    assert any("#8" in line for line in outcome.annotations("error")), outcome.stdout
+    # A neutral notice, not a red run on the default branch (issue 27 item 8): a newer push to
+    # the pull request is the usual cause, and nothing is posted either way.
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert any("#8" in line for line in outcome.annotations("notice")), outcome.stdout
+    assert not outcome.annotations("error") and "nothing posted" in outcome.summary
     assert stored(tmp_path)["comments"] == [victim]
 
 
