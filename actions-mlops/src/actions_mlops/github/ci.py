@@ -75,9 +75,10 @@ def run(*command: str, env: dict[str, str] | None = None) -> subprocess.Complete
 
 
 def tool(name: str) -> str:
-    """A tool of this environment (next to its Python), else from PATH."""
-    here = Path(sys.executable).parent / name
-    return str(here) if here.exists() else (shutil.which(name) or name)
+    """A tool from PATH (make puts the project's environment first), else the one next to this
+    Python."""
+    found = shutil.which(name)
+    return found or str(Path(sys.executable).parent / name)
 
 
 @contextmanager
