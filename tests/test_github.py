@@ -600,8 +600,19 @@ def release_again_and_promote(day: Day, push: dict) -> None:
         assert registry_tags(day.registry, name) == tags == ["0.1.0", "latest"]
         assert registry_digest(day.registry, name, "0.1.0") == digest
 
-    # 4. Promotion: the stage tag appears; an unknown version fails and changes nothing.
+    # 4. Promotion. GitHub creates the `prod` environment on first use without protection: on
+    # this public repository the promotion is refused until it has required reviewers.
     before = day.origin_tags()
+    dispatch = {"inputs": {"version": "v0.1.0", "stage": "prod"}}
+    unprotected = day.act("workflow_dispatch", "promote.yml", dispatch)
+    unprotected.report("4. promote to an unprotected prod")
+    assert not unprotected.ok and unprotected.step("make environment-check") is False
+    assert unprotected.step("make promote") is None and day.origin_tags() == before
+    state = github_state(day)
+    rules = [{"type": "required_reviewers", "reviewers": [{"type": "User", "login": OWNER}]}]
+    state["environments"] = {"prod": {"name": "prod", "protection_rules": rules}}
+    (day.state / "github.json").write_text(json.dumps(state, indent=1))
+    # Then the stage tag appears; an unknown version fails and changes nothing.
     promote = day.act(
         "workflow_dispatch", "promote.yml", {"inputs": {"version": "v0.1.0", "stage": "prod"}}
     )

@@ -224,3 +224,41 @@ def test_the_retraining_gate_gets_the_token(tmp_path, remote):
     assert env.get("GH_TOKEN") == "${{ github.token }}", "make gate without GH_TOKEN"
     pull = set(find(project, "retrain.yml", "retrain", "make pull").get("env") or {})
     assert pull <= set(env), sorted(pull - set(env))
+
+
+# Items 4 and 5: promotion without approval.
+
+
+def test_promotion_to_an_unprotected_prod_environment_is_refused_where_github_offers_reviewers(
+    tmp_path,
+):
+    """promote.yml names its environment after the stage; GitHub creates a missing one on first
+    use with no protection rules. On a public repository (required reviewers on every plan) prod
+    without reviewers is refused in one line; on a private one (reviewers need Enterprise) it is
+    warned; with reviewers it passes."""
+    project = bake(tmp_path / "bake", init_git="no")
+    step = find(project, "promote.yml", "promote", "make environment-check")
+    assert step["if"] == "${{ inputs.stage == 'prod' }}"
+    names = [s.get("name", s.get("uses", "")) for s in workflow(project, "promote.yml")["jobs"]
+             ["promote"]["steps"]]  # fmt: skip
+    assert names.index("make environment-check") < names.index("make promote")
+    contexts = {"inputs.stage": "prod", "github.event.repository.private": "false"}
+    env = {"GITHUB_REPOSITORY": "example-org/churn-model"}
+
+    store(tmp_path / "public")
+    outcome = run_step(project, step, tmp_path / "public", contexts, env)
+    assert outcome.returncode != 0
+    (error,) = [line for line in outcome.stderr.splitlines() if line.startswith("::error")]
+    assert "environment prod has no required reviewers" in error and "Environments" in error
+
+    private = contexts | {"github.event.repository.private": "true"}
+    store(tmp_path / "private")
+    outcome = run_step(project, step, tmp_path / "private", private, env)
+    assert outcome.returncode == 0, outcome.stderr
+    (warning,) = outcome.annotations("warning")
+    assert "Enterprise" in warning
+
+    protected = {"prod": {"name": "prod", "protection_rules": [{"type": "required_reviewers"}]}}
+    store(tmp_path / "protected", environments=protected)
+    outcome = run_step(project, step, tmp_path / "protected", contexts, env)
+    assert outcome.returncode == 0 and not outcome.annotations("warning"), outcome.stderr

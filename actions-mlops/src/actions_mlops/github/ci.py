@@ -9,6 +9,9 @@ argument lists (no shell), GitHub's refusals said in one line with what to chang
 - `start-retrain`: dispatch retrain.yml on the release branch (params.yaml registry.branch)
   unless a retrain/... pull request is still open; a refused `gh pr list` (a job without
   `pull-requests: read` on a private repository) fails in one line instead of skipping the check.
+- `environment-check STAGE`: promote.yml runs in the environment named after the stage, which
+  GitHub creates on first use with no protection rules: on a public repository (where required
+  reviewers exist on every plan) a stage environment without them is refused in one line.
 - `exp-push NAME` / `exp-pull`: `dvc exp push|pull` authenticated with the job's token.
   actions/checkout (v6+) keeps its credentials in a file the repository's git config includes
   through `includeIf`, which DVC's git library (dulwich, through scmrepo) does not read, so its
@@ -110,9 +113,12 @@ def dvc_exp(*args: str) -> int:
     said = result.stdout + result.stderr
     if result.returncode and "authentication" in said.lower():
         token = "GH_TOKEN is set" if env.get("GIT_ASKPASS") else "no GH_TOKEN in the step's env"
-        annotate("error", "Experiments not authenticated",
-                 f"dvc exp {args[0]}: origin refused the credentials ({token}): pass the job's "
-                 "token as GH_TOKEN (contents: write to push, read to pull)")  # fmt: skip
+        annotate(
+            "error",
+            "Experiments not authenticated",
+            f"dvc exp {args[0]}: origin refused the credentials ({token}): pass the job's "
+            "token as GH_TOKEN (contents: write to push, read to pull)",
+        )
     return result.returncode
 
 
@@ -141,8 +147,11 @@ def cruft_update(ref: str) -> bool:
     """cruft's three-way merge of the template's newer version, then uv.lock re-resolved
     against the merged pyproject.toml from this project's own lock; False when cruft failed."""
     command = [tool("cruft"), "update", "--skip-apply-ask", "--allow-untracked-files"]
-    updated = run(*command, *(["--checkout", ref] if ref else []),
-                  env=dict(os.environ, ACTIONS_MLOPS_NO_GIT="1"))  # fmt: skip
+    updated = run(
+        *command,
+        *(["--checkout", ref] if ref else []),
+        env=dict(os.environ, ACTIONS_MLOPS_NO_GIT="1"),
+    )
     sys.stdout.write(updated.stdout)
     sys.stderr.write(updated.stderr)
     if updated.returncode:
@@ -180,8 +189,11 @@ def template_update_branch(ref: str) -> int:
     workflows = changed_files(WORKFLOWS)
     touched = f"the template's update changes {', '.join(workflows)}"
     if workflows and os.environ.get("PR_TOKEN_SET") != "true":
-        annotate("error", "Template update needs a token for workflow files",
-                 f"{touched}; {WORKFLOW_TOKEN}")  # fmt: skip
+        annotate(
+            "error",
+            "Template update needs a token for workflow files",
+            f"{touched}; {WORKFLOW_TOKEN}",
+        )
         return 1
     for args in (
         ("switch", "-q", "-c", branch),
@@ -207,16 +219,23 @@ def start_retrain(reason: str) -> int:
     """Start retrain.yml on the release branch, unless a retrain pull request is open."""
     from actions_mlops.core.config import load_params
 
-    listed = run("gh", "pr", "list", "--state", "open", "--limit", "200",
-                 "--json", "number,headRefName")  # fmt: skip
+    listed = run(
+        "gh", "pr", "list", "--state", "open", "--limit", "200", "--json", "number,headRefName"
+    )
     if listed.returncode:
         said = (listed.stderr.strip().splitlines() or ["no answer"])[-1]
-        annotate("error", "Retraining not started",
-                 f"gh pr list failed ({said}): the job needs `pull-requests: read` to see "
-                 "whether a retrain pull request is open")  # fmt: skip
+        annotate(
+            "error",
+            "Retraining not started",
+            f"gh pr list failed ({said}): the job needs `pull-requests: read` to see "
+            "whether a retrain pull request is open",
+        )
         return 1
-    open_ = [p["number"] for p in json.loads(listed.stdout or "[]")
-             if str(p.get("headRefName", "")).startswith("retrain/")]  # fmt: skip
+    open_ = [
+        p["number"]
+        for p in json.loads(listed.stdout or "[]")
+        if str(p.get("headRefName", "")).startswith("retrain/")
+    ]
     if open_:
         why = f"retrain pull request #{open_[0]} is still open: review or close it first"
         print(f"start-retrain: skipped: {why}")
@@ -232,6 +251,40 @@ def start_retrain(reason: str) -> int:
     return started.returncode
 
 
+def environment_check(stage: str) -> int:
+    """Refuse a promotion whose environment has no required reviewers where GitHub offers them
+    (public repositories; private ones need GitHub Enterprise: warned, not refused)."""
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    private = os.environ.get("REPOSITORY_PRIVATE") == "true"
+    answer = run("gh", "api", f"repos/{repo}/environments/{stage}")
+    if answer.returncode and "404" not in answer.stderr:
+        said = (answer.stderr.strip().splitlines() or ["no answer"])[-1]
+        annotate("warning", "Environment not checked", f"environment {stage}: {said}")
+        return 0
+    rules = [] if answer.returncode else json.loads(answer.stdout).get("protection_rules") or []
+    if any(rule.get("type") == "required_reviewers" for rule in rules):
+        print(f"environment-check: {stage} has required reviewers")
+        return 0
+    where = f"Settings -> Environments -> {stage} -> Required reviewers"
+    if private:
+        annotate(
+            "warning",
+            "Promotion without approval",
+            f"environment {stage} has no required reviewers: on a private repository they "
+            "need GitHub Enterprise, so no person approves this promotion; limit who may "
+            f"run promote.yml (write access) or make the repository public ({where})",
+        )
+        return 0
+    annotate(
+        "error",
+        "Promotion needs an approval",
+        f"environment {stage} has no required reviewers (GitHub creates a missing "
+        f"environment unprotected on first use), so this promotion would need no "
+        f"approval: add them in {where}, then run it again",
+    )
+    return 1
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     update = commands.add_parser("template-update-branch", help=template_update_branch.__doc__)
@@ -239,6 +292,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     push = commands.add_parser("exp-push", help=exp_push.__doc__)
     push.add_argument("name", help="the experiment's name")
     commands.add_parser("exp-pull", help=exp_pull.__doc__)
+    environment = commands.add_parser("environment-check", help=environment_check.__doc__)
+    environment.add_argument("stage", help="the stage, i.e. the environment's name")
     retrain = commands.add_parser("start-retrain", help=start_retrain.__doc__)
     retrain.add_argument("--reason", default="drift alarm")
 
@@ -248,6 +303,8 @@ def main(args: argparse.Namespace) -> int:
         return template_update_branch(args.ref)
     if args.command == "exp-push":
         return exp_push(args.name)
+    if args.command == "environment-check":
+        return environment_check(args.stage)
     if args.command == "start-retrain":
         return start_retrain(args.reason)
     return exp_pull()
