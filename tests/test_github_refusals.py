@@ -262,3 +262,13 @@ def test_promotion_to_an_unprotected_prod_environment_is_refused_where_github_of
     store(tmp_path / "protected", environments=protected)
     outcome = run_step(project, step, tmp_path / "protected", contexts, env)
     assert outcome.returncode == 0 and not outcome.annotations("warning"), outcome.stderr
+
+
+# Item 12: the attestation's storage record.
+
+
+def test_the_attestation_job_may_write_its_artifact_metadata(tmp_path):
+    project = bake(tmp_path, init_git="no")
+    permissions = workflow(project, "release.yml")["jobs"]["publish"]["permissions"]
+    assert permissions["attestations"] == "write" and permissions["id-token"] == "write"
+    assert permissions.get("artifact-metadata") == "write"
