@@ -36,6 +36,11 @@ from test_registry_serving import free_port, in_process_predictions, records_of
 pytestmark = [pytest.mark.github, pytest.mark.slow]
 
 ACTIONS = TEMPLATE / "tests" / "actions"
+sys.path.insert(0, str(ACTIONS))
+import gitserver  # noqa: E402
+
+# The tokens origin knows: the run's GITHUB_TOKEN and the PR_TOKEN secret the retrain day sets.
+TOKENS = {"ghs_standin": {"contents"}, "github_pat_standin": {"contents"}}
 BIN = Path(sys.executable).parent
 OWNER = "example-org"
 STANDINS = {
@@ -182,8 +187,13 @@ class Day:
         self.name = self.project.name
         self.state = tmp / "state"
         self.state.mkdir()
-        self.origin = self.state / "origin.git"
-        run(["git", "init", "-q", "--bare", "-b", "main", str(self.origin)], tmp)
+        # origin as github.com answers a job: over HTTP, wanting the job's token (kept where
+        # actions/checkout keeps it), refusing workflow-file pushes without the Workflows
+        # permission; the developer pushes from their machine (here: by path).
+        self.origin = gitserver.bare(self.state, "origin")
+        self.served = gitserver.serving(self.state, TOKENS, public=True)
+        url, self.origin_requests = self.served.__enter__()
+        self.origin_url = f"{url}/origin.git"
         self.git("remote", "add", "origin", str(self.origin))
         # act reads owner/repo from this remote's URL (--remote-name); nothing is fetched from it.
         self.git("remote", "add", "github", f"https://github.com/{OWNER}/{self.name}.git")
@@ -204,7 +214,8 @@ class Day:
         }
 
     def git(self, *args: str) -> str:
-        return run(["git", *args], self.project).stdout.strip()
+        owner = {"STANDIN_WORKFLOWS": "true"}  # the owner's own pushes may change workflows
+        return run(["git", *args], self.project, env=owner).stdout.strip()
 
     def make(self, target: str) -> None:
         run(["make", target, f"VENV={sys.prefix}"], self.project, timeout=900)
@@ -275,6 +286,8 @@ class Day:
             "GITHUB_TOKEN=ghs_standin",
             "--env",
             f"STANDIN_STATE={self.state}",
+            "--env",
+            f"STANDIN_ORIGIN_URL={self.origin_url}",
             # A BentoML store of this repository's own: two days at once (xdist) bake projects
             # with the same model name, and `make package` refuses another project's entry.
             "--env",
@@ -730,6 +743,10 @@ def scenario_5_sweep(day: Day) -> None:
     assert len(points) == 2, sweep.steps
     refs = run(["git", "for-each-ref", "refs/exps"], day.origin).stdout.splitlines()
     assert len(refs) == 2, refs
+    # origin wanted the job's token: DVC's git library got it from GH_TOKEN (the sweep's jobs
+    # persist no credentials, and dulwich would not read actions/checkout's includeIf).
+    pushes = [r for r in day.origin_requests if r["method"] == "POST" and r["push"]]
+    assert {r["token"] for r in pushes} >= {"ghs_standin"}, pushes
     assert sweep.step("make sweep-rank") is True and sweep.step("Job summary") is True
 
 

@@ -152,14 +152,19 @@ def serving(
         server.server_close()
 
 
+def header(token: str) -> str:
+    """The Authorization header actions/checkout sends for `token`."""
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return f"AUTHORIZATION: basic {basic}"
+
+
 def persist_credentials(workspace: Path, url: str, token: str, temp: Path) -> Path:
     """What actions/checkout (v6+) leaves for `persist-credentials: true`: the token as an
     `http.<url>/.extraheader` in a config file of its own under RUNNER_TEMP, which the
     repository's config includes through `includeIf.gitdir:` (git reads it; dulwich does not)."""
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     config = temp.resolve() / f"git-credentials-{abs(hash(str(workspace)))}.config"
-    header = f"AUTHORIZATION: basic {basic}"
-    subprocess.run(["git", "config", "--file", str(config), f"http.{url}/.extraheader", header],
+    value = header(token)
+    subprocess.run(["git", "config", "--file", str(config), f"http.{url}/.extraheader", value],
                    check=True)  # fmt: skip
     gitdir = (workspace / ".git").resolve()
     subprocess.run(["git", "config", "--local", f"includeIf.gitdir:{gitdir}.path", str(config)],
