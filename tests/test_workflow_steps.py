@@ -486,6 +486,22 @@ def test_latest_moves_only_to_the_latest_version(released, tmp_path):
     assert pushed[-1] == "ghcr.io/o/p:latest" and "ghcr.io/o/p:0.2.0" in pushed, pushed
 
 
+def test_release_state_names_heads_version_and_whether_it_is_released(released, tmp_path):
+    """make release-state (actions-mlops ci release-state): the publish job runs while HEAD's
+    version has no GitHub Release, and never for a commit without a version."""
+    step = find(released, "release.yml", "register", "make release-state")
+    tag = f"{released.name}@v0.2.0"
+    store(tmp_path / "new")
+    outcome = run_step(released, step, tmp_path / "new")
+    assert outcome.outputs == {"tag": tag, "version": "0.2.0", "released": "false"}, outcome.stderr
+    store(tmp_path / "done", releases={tag: {"tag": tag}})
+    outcome = run_step(released, step, tmp_path / "done")
+    assert outcome.outputs["released"] == "true", outcome.stdout + outcome.stderr
+    checkout(released, "X")
+    outcome = run_step(released, step, tmp_path / "none")
+    assert outcome.outputs == {"tag": "", "version": "", "released": "false"}, outcome.stderr
+
+
 def test_promotion_moves_the_stages_image_tag(project, tmp_path):
     promote = steps(project, "promote.yml", "promote")
     labels = [s.get("id") or s.get("name") or s["uses"] for s in promote]

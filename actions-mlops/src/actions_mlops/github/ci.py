@@ -71,10 +71,14 @@ def output(**values: str) -> None:
 
 
 def run(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a command (never through a shell); its completed process, output captured."""
-    return subprocess.run(
-        list(command), capture_output=True, text=True, check=False, env=env or None
-    )
+    """Run a command (never through a shell); its completed process, output captured (exit
+    status 127 when the program is not installed, as a shell would say)."""
+    try:
+        return subprocess.run(
+            list(command), capture_output=True, text=True, check=False, env=env or None
+        )
+    except FileNotFoundError:
+        return subprocess.CompletedProcess(list(command), 127, "", f"{command[0]}: not found\n")
 
 
 def tool(name: str) -> str:
@@ -292,6 +296,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     push = commands.add_parser("exp-push", help=exp_push.__doc__)
     push.add_argument("name", help="the experiment's name")
     commands.add_parser("exp-pull", help=exp_pull.__doc__)
+    commands.add_parser("release-state", help="HEAD's version tag and whether it is released")
+    push_image = commands.add_parser("push-image", help="push HEAD's version's image")
+    push_image.add_argument("--image", required=True)
+    stage_image = commands.add_parser("stage-image", help="move IMAGE:<stage> to a version")
+    for name in ("image", "version", "stage"):
+        stage_image.add_argument(f"--{name}", required=True)
     environment = commands.add_parser("environment-check", help=environment_check.__doc__)
     environment.add_argument("stage", help="the stage, i.e. the environment's name")
     retrain = commands.add_parser("start-retrain", help=start_retrain.__doc__)
@@ -299,6 +309,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.command in ("release-state", "push-image", "stage-image"):
+        from actions_mlops.github import publish
+
+        if args.command == "release-state":
+            return publish.release_state()
+        if args.command == "push-image":
+            return publish.push_image(args.image)
+        return publish.stage_image(args.image, args.version, args.stage)
     if args.command == "template-update-branch":
         return template_update_branch(args.ref)
     if args.command == "exp-push":
