@@ -297,6 +297,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     push.add_argument("name", help="the experiment's name")
     commands.add_parser("exp-pull", help=exp_pull.__doc__)
     commands.add_parser("release-state", help="HEAD's version tag and whether it is released")
+    commands.add_parser("model-changed", help="is HEAD's model a new one to release?")
     push_image = commands.add_parser("push-image", help="push HEAD's version's image")
     push_image.add_argument("--image", required=True)
     stage_image = commands.add_parser("stage-image", help="move IMAGE:<stage> to a version")
@@ -309,9 +310,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.command in ("release-state", "push-image", "stage-image"):
+    if args.command in ("release-state", "model-changed", "push-image", "stage-image"):
         from actions_mlops.github import publish
 
+        if args.command == "model-changed":
+            return publish.model_changed()
         if args.command == "release-state":
             return publish.release_state()
         if args.command == "push-image":

@@ -4,10 +4,13 @@ gh run with argument lists; the Makefile's targets are one command each."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from actions_mlops.core.config import load_params
 from actions_mlops.github.ci import annotate, output, run, tool
+from actions_mlops.release import versions
 from actions_mlops.release.versions import head_version, latest
 
 REPO_DIGESTS = "{{range .RepoDigests}}{{println .}}{{end}}"
@@ -19,6 +22,21 @@ def docker(*args: str) -> int:
     print(done.stdout, end="")
     print(done.stderr, end="")
     return done.returncode
+
+
+def model_changed() -> int:
+    """changed=true|false to $GITHUB_OUTPUT: is HEAD's model a new one to release? (A commit
+    older than the latest version is refused in one line.)"""
+    registry = load_params().registry
+    changed, why = versions.model_changed(registry.model, registry.branch)
+    value = str(changed).lower()
+    print(f"make model-changed: {why}")
+    output(changed=value)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as out:
+            out.write(f"Model changed: **{value}**: {why}\n")
+    return 0
 
 
 def release_state() -> int:
