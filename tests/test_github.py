@@ -36,6 +36,11 @@ from test_registry_serving import free_port, in_process_predictions, records_of
 pytestmark = [pytest.mark.github, pytest.mark.slow]
 
 ACTIONS = TEMPLATE / "tests" / "actions"
+sys.path.insert(0, str(ACTIONS))
+import gitserver  # noqa: E402
+
+# The tokens origin knows: the run's GITHUB_TOKEN and the PR_TOKEN secret the retrain day sets.
+TOKENS = {"ghs_standin": {"contents"}, "github_pat_standin": {"contents"}}
 BIN = Path(sys.executable).parent
 OWNER = "example-org"
 STANDINS = {
@@ -182,8 +187,13 @@ class Day:
         self.name = self.project.name
         self.state = tmp / "state"
         self.state.mkdir()
-        self.origin = self.state / "origin.git"
-        run(["git", "init", "-q", "--bare", "-b", "main", str(self.origin)], tmp)
+        # origin as github.com answers a job: over HTTP, wanting the job's token (kept where
+        # actions/checkout keeps it), refusing workflow-file pushes without the Workflows
+        # permission; the developer pushes from their machine (here: by path).
+        self.origin = gitserver.bare(self.state, "origin")
+        self.served = gitserver.serving(self.state, TOKENS, public=True)
+        url, self.origin_requests = self.served.__enter__()
+        self.origin_url = f"{url}/origin.git"
         self.git("remote", "add", "origin", str(self.origin))
         # act reads owner/repo from this remote's URL (--remote-name); nothing is fetched from it.
         self.git("remote", "add", "github", f"https://github.com/{OWNER}/{self.name}.git")
@@ -204,7 +214,8 @@ class Day:
         }
 
     def git(self, *args: str) -> str:
-        return run(["git", *args], self.project).stdout.strip()
+        owner = {"STANDIN_WORKFLOWS": "true"}  # the owner's own pushes may change workflows
+        return run(["git", *args], self.project, env=owner).stdout.strip()
 
     def make(self, target: str) -> None:
         run(["make", target, f"VENV={sys.prefix}"], self.project, timeout=900)
@@ -245,7 +256,11 @@ class Day:
         # out first, as every job of ours does before its setup (asserted here).
         ran = self.state / "workflows" / workflow
         ran.parent.mkdir(exist_ok=True)
-        ran.write_text(wf.read_text().replace("uses: $/", "uses: ./"))
+        text = wf.read_text().replace("uses: $/", "uses: ./")
+        # act 0.2.89's workflow schema predates the `artifact-metadata` permission (GitHub's,
+        # for the attestation's storage record): the copy act runs leaves that line out.
+        text = re.sub(r"^\s+artifact-metadata: write.*\n", "", text, flags=re.M)
+        ran.write_text(text)
         for job_id, spec in yaml.safe_load(wf.read_text())["jobs"].items():
             uses = [step.get("uses", "") for step in spec.get("steps", [])]
             first = next((i for i, u in enumerate(uses) if u.startswith("$/")), None)
@@ -271,6 +286,8 @@ class Day:
             "GITHUB_TOKEN=ghs_standin",
             "--env",
             f"STANDIN_STATE={self.state}",
+            "--env",
+            f"STANDIN_ORIGIN_URL={self.origin_url}",
             # A BentoML store of this repository's own: two days at once (xdist) bake projects
             # with the same model name, and `make package` refuses another project's entry.
             "--env",
@@ -600,8 +617,19 @@ def release_again_and_promote(day: Day, push: dict) -> None:
         assert registry_tags(day.registry, name) == tags == ["0.1.0", "latest"]
         assert registry_digest(day.registry, name, "0.1.0") == digest
 
-    # 4. Promotion: the stage tag appears; an unknown version fails and changes nothing.
+    # 4. Promotion. GitHub creates the `prod` environment on first use without protection: on
+    # this public repository the promotion is refused until it has required reviewers.
     before = day.origin_tags()
+    dispatch = {"inputs": {"version": "v0.1.0", "stage": "prod"}}
+    unprotected = day.act("workflow_dispatch", "promote.yml", dispatch)
+    unprotected.report("4. promote to an unprotected prod")
+    assert not unprotected.ok and unprotected.step("make environment-check") is False
+    assert unprotected.step("make promote") is None and day.origin_tags() == before
+    state = github_state(day)
+    rules = [{"type": "required_reviewers", "reviewers": [{"type": "User", "login": OWNER}]}]
+    state["environments"] = {"prod": {"name": "prod", "protection_rules": rules}}
+    (day.state / "github.json").write_text(json.dumps(state, indent=1))
+    # Then the stage tag appears; an unknown version fails and changes nothing.
     promote = day.act(
         "workflow_dispatch", "promote.yml", {"inputs": {"version": "v0.1.0", "stage": "prod"}}
     )
@@ -715,6 +743,10 @@ def scenario_5_sweep(day: Day) -> None:
     assert len(points) == 2, sweep.steps
     refs = run(["git", "for-each-ref", "refs/exps"], day.origin).stdout.splitlines()
     assert len(refs) == 2, refs
+    # origin wanted the job's token: DVC's git library got it from GH_TOKEN (the sweep's jobs
+    # persist no credentials, and dulwich would not read actions/checkout's includeIf).
+    pushes = [r for r in day.origin_requests if r["method"] == "POST" and r["push"]]
+    assert {r["token"] for r in pushes} >= {"ghs_standin"}, pushes
     assert sweep.step("make sweep-rank") is True and sweep.step("Job summary") is True
 
 

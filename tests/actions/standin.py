@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 STATE = Path(os.environ["STANDIN_STATE"])
+sys.path.insert(0, str(Path(__file__).parent))
+import gitserver  # noqa: E402
 
 
 def inputs() -> dict[str, str]:
@@ -50,23 +52,32 @@ def git(*args: str, cwd: Path) -> str:
 
 
 def checkout() -> None:
-    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout."""
+    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout. With
+    STANDIN_ORIGIN_URL (origin served over HTTP, tests/actions/gitserver.py) it fetches with the
+    `token` input and, for `persist-credentials: true`, keeps the token as actions/checkout v6+
+    does: in a config file under RUNNER_TEMP that the repository's config includes (includeIf),
+    which git reads and DVC's git library does not."""
     i = inputs()
     workspace = Path(os.environ["GITHUB_WORKSPACE"]) / i.get("path", "")
     workspace.mkdir(parents=True, exist_ok=True)
-    origin = str(STATE / "origin.git")
+    served = os.environ.get("STANDIN_ORIGIN_URL")
+    origin = served or str(STATE / "origin.git")
+    token = i.get("token", "")
     depth = int(i.get("fetch-depth", "1"))
     fetch_tags = i.get("fetch-tags", "false") == "true"
     ref = i.get("ref") or os.environ["GITHUB_SHA"]
     git("init", "-q", cwd=workspace)
     git("remote", "add", "origin", origin, cwd=workspace)
+    # The fetch itself authenticates with the token, nothing kept (as actions/checkout).
+    auth = ["-c", f"http.extraheader={gitserver.header(token)}"] if served and token else []
     if depth == 0:  # the whole history: every branch and every tag
-        git("fetch", "-q", "--tags", origin, "+refs/heads/*:refs/remotes/origin/*", cwd=workspace)
+        heads = "+refs/heads/*:refs/remotes/origin/*"
+        git(*auth, "fetch", "-q", "--tags", origin, heads, cwd=workspace)
     else:
         tags = ["--tags"] if fetch_tags else ["--no-tags"]
         target = ref if len(ref) == 40 else f"refs/tags/{ref}"
         heads = "+refs/heads/*:refs/remotes/origin/*"
-        git("fetch", "-q", f"--depth={depth}", *tags, origin, target, heads, cwd=workspace)
+        git(*auth, "fetch", "-q", f"--depth={depth}", *tags, origin, target, heads, cwd=workspace)
     for candidate in (ref, f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", "FETCH_HEAD"):
         sha = subprocess.run(
             ["git", "rev-parse", "-q", "--verify", f"{candidate}^{{commit}}"],
@@ -77,6 +88,10 @@ def checkout() -> None:
         if sha:
             break
     git("checkout", "-q", "--detach", sha, cwd=workspace)
+    if served and token and i.get("persist-credentials", "true") != "false":
+        base = served.rsplit("/", 1)[0]
+        temp = Path(os.environ.get("RUNNER_TEMP") or STATE)
+        gitserver.persist_credentials(workspace, base, token, temp)
     if i.get("persist-credentials", "true") == "false":
         # No token left behind: a push fails, as it does on GitHub without credentials.
         git(
