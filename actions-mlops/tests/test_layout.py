@@ -23,6 +23,7 @@ ALLOWED = {
     "release": {"core", "data", "training", "serving"},
     "serving": {"core", "data"},
     "monitoring": {"core", "data", "training", "release", "serving"},
+    "site": {"core", "training", "release"},
 }
 
 

@@ -1,7 +1,7 @@
 """One command line for every step: `actions-mlops <step>` (or `python -m actions_mlops <step>`).
 
 Each step is a module with a `main()` in one of the package's parts (data, training, release,
-serving, monitoring); modules are imported only when their step runs, so `--help` stays fast.
+serving, monitoring, site); modules are imported only when their step runs, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "containerize": ("release.containerize", "OCI image of HEAD's bento (needs Docker)"),
     "model-card": ("release.modelcard", "write release/model-card.md"),
     "release-artifacts": ("release.artifacts", "model, card, metrics and bento in release/"),
+    "site": ("site.build", "static site of versions, metrics, stages and drift in site/"),
 }
 
 
