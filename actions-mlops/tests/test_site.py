@@ -283,3 +283,12 @@ def assert_accessible(tree: Node, page: Path) -> None:
         assert image.attrs.get("alt"), page
     for table in tree.all("table"):
         assert table.all("th"), f"{page}: a table without headers"
+
+
+def test_a_project_without_git_or_versions_gets_a_site_that_says_so(workdir, capsys):
+    """Before `git init` and the first registration: empty pages that say what to run."""
+    assert cli.main(["site", "--output", "public"]) == 0
+    assert "0 versions (stages: none), 0 monitor runs" in capsys.readouterr().out
+    index = Path("public/index.html").read_text(encoding="utf-8")
+    assert "No version registered yet." in index and "make register" in index
+    assert "No monitor report kept yet" in Path("public/drift.html").read_text(encoding="utf-8")

@@ -150,7 +150,9 @@ def tag_gate(message: str) -> str:
 
 
 def history(model: str) -> list[dict[str, Any]]:
-    """GTO's history of the model, oldest first (empty before the first tag)."""
+    """GTO's history of the model, oldest first (empty before the first tag or outside git)."""
+    if not git.in_repository():
+        return []
     try:
         return list(gto.history(".", model, ascending=True))
     except ArtifactNotFound:
