@@ -26,6 +26,7 @@ from actions_mlops.monitoring.monitor import assess
 from actions_mlops.monitoring.reference import build_profile
 from actions_mlops.release.promote import promote
 from actions_mlops.release.registry import tag_message
+from actions_mlops.release.report import site_lines
 from actions_mlops.site import build as site_build
 from actions_mlops.site.collect import MONITOR_HISTORY
 from conftest import TEMPLATE
@@ -265,6 +266,23 @@ def test_the_site_shows_stages_metrics_history_and_drift(registry, tmp_path, cap
     for page, name in (("index.html", "overview.png"), ("versions/v0.2.0.html", "version.png")):
         screenshot(site / page, name, profile)
     screenshot(site / "drift.html", "drift.png", profile)
+
+
+def test_the_pr_report_and_the_drift_issue_link_to_the_site(registry, monkeypatch, capsys):
+    """In GitHub Actions: the report of a blessed change names the version its merge will make
+    and links to that version's page; `site --drift-url` gives the drift issue its link."""
+    primary = registry["primary"]
+    better = {"primary": primary, "metrics": {primary: {"value": 0.95}}}
+    gate = {"verdict": "BLESSED"}
+    assert site_lines(registry["model"], gate, better) == []  # not in GitHub Actions
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Example-Org/churn")
+    (line, _) = site_lines(registry["model"], gate, better)
+    page = "https://example-org.github.io/churn/versions/v0.4.0.html"
+    assert f"`{registry['model']}@v0.4.0`" in line and f"[its page]({page})" in line
+    assert site_lines(registry["model"], {"verdict": "NOT_BLESSED"}, better) == []
+    assert cli.main(["site", "--drift-url"]) == 0
+    assert capsys.readouterr().out == "https://example-org.github.io/churn/drift.html\n"
 
 
 def assert_accessible(tree: Node, page: Path) -> None:

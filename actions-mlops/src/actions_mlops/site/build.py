@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from actions_mlops.core import git
 from actions_mlops.core.config import load_params
 from actions_mlops.core.errors import StepError
+from actions_mlops.core.pages import DRIFT_PAGE, HISTORY_PAGE, INDEX_PAGE, pages_url, version_page
 from actions_mlops.site.charts import Point, interval_chart
 from actions_mlops.site.collect import MONITOR_HISTORY, SAFE_NAME, Site, SiteVersion, read_site
 
@@ -41,15 +42,6 @@ COLOURS = {
 CONTRAST_PAIRS = [
     (fg, bg) for fg in ("text", "muted", "link", "ok", "warn", "alarm") for bg in ("background",)
 ] + [("text", "panel")]
-
-
-def pages_url() -> str | None:
-    """The project's GitHub Pages address, in GitHub Actions only (GITHUB_REPOSITORY)."""
-    repository = os.environ.get("GITHUB_REPOSITORY", "")
-    if os.environ.get("GITHUB_ACTIONS") != "true" or repository.count("/") != 1:
-        return None
-    owner, name = repository.split("/")
-    return f"https://{owner.lower()}.github.io/{name}/"
 
 
 def environment() -> Environment:
@@ -109,17 +101,17 @@ def build(output: Path, monitor_folder: Path = MONITOR_HISTORY) -> Site:
     env = environment()
 
     def write(template: str, path: str, root: str, **values: object) -> None:
-        pages = {version: f"{root}versions/{version}.html" for version in by_version}
+        pages = {version: root + version_page(version) for version in by_version}
         text = env.get_template(template).render(common, root=root, pages=pages, **values)
         (output / path).write_text(text, encoding="utf-8")
 
     (output / "style.css").write_text(
         env.get_template("style.css.j2").render(colours=COLOURS), encoding="utf-8"
     )
-    write("index.html.j2", "index.html", "", chart=chart, primary=primary, better=better)
-    write("history.html.j2", "history.html", "")
+    write("index.html.j2", INDEX_PAGE, "", chart=chart, primary=primary, better=better)
+    write("history.html.j2", HISTORY_PAGE, "")
     columns = sorted({column for run in site.runs for column in run.drift})
-    write("drift.html.j2", "drift.html", "", columns=columns)
+    write("drift.html.j2", DRIFT_PAGE, "", columns=columns)
     for shown in site.versions:
         champion = by_version.get(shown.champion or "")
         write(
@@ -143,10 +135,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=MONITOR_HISTORY,
         help=f"folder of kept monitor reports (default: {MONITOR_HISTORY})",
     )
+    parser.add_argument(
+        "--drift-url",
+        action="store_true",
+        help="print the drift page's GitHub Pages address (in GitHub Actions; else nothing)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    """CLI entry: build the site and say what it holds."""
+    """CLI entry: build the site and say what it holds (--drift-url: only print that)."""
+    if args.drift_url:
+        print(pages_url(DRIFT_PAGE) or "")
+        return 0
     site = build(args.output, args.monitor_history)
     stages = ", ".join(f"{stage} {version}" for stage, version in site.stages.items()) or "none"
     print(

@@ -20,6 +20,7 @@ from gto.exceptions import ArtifactNotFound, GTOException
 from actions_mlops.core import git
 from actions_mlops.core.config import METRICS_FILE, MODEL_CARD, MONITOR_FILE, REPORTS
 from actions_mlops.core.errors import StepError
+from actions_mlops.core.pages import version_page
 from actions_mlops.release.versions import Version, versions
 from actions_mlops.training.metrics import METRICS
 
@@ -66,7 +67,7 @@ class SiteVersion:
     @property
     def page(self) -> str:
         """Its page, relative to the site's root."""
-        return f"versions/{self.version}.html"
+        return version_page(self.version)
 
 
 @dataclass(frozen=True)
