@@ -122,7 +122,6 @@ def build(output: Path, monitor_folder: Path = MONITOR_HISTORY) -> Site:
             champion=champion,
             release_url=release_url(shown.entry.tag),
         )
-    (output / ".nojekyll").write_text("", encoding="utf-8")  # serve the files as they are
     return site
 
 
