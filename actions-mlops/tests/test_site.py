@@ -310,3 +310,16 @@ def test_a_project_without_git_or_versions_gets_a_site_that_says_so(workdir, cap
     index = Path("public/index.html").read_text(encoding="utf-8")
     assert "No version registered yet." in index and "make register" in index
     assert "No monitor report kept yet" in Path("public/drift.html").read_text(encoding="utf-8")
+
+
+def test_the_site_never_empties_the_project_or_a_folder_of_other_files(workdir, capsys):
+    """`--output` is replaced whole: only a folder `site` built (or a new or empty one)."""
+    Path("notes").mkdir()
+    Path("notes/todo.txt").write_text("keep me")
+    for output in (".", "..", "notes", "params.yaml"):
+        assert cli.main(["site", "--output", output]) == 1
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"site: refused: --output {output}"), line
+    assert Path("notes/todo.txt").read_text() == "keep me" and Path("params.yaml").is_file()
+    assert cli.main(["site", "--output", "public"]) == 0  # new
+    assert cli.main(["site", "--output", "public"]) == 0  # a site: rebuilt

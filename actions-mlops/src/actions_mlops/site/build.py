@@ -79,6 +79,19 @@ def release_url(tag: str) -> str | None:
     return f"{server}/{repository}/releases/tag/{tag}"
 
 
+def check_output(output: Path) -> None:
+    """Refuse to empty a folder that is not a site `make site` built: the project, one of its
+    parents, or a folder holding other files (`--output` is replaced whole)."""
+    here = Path.cwd().resolve()
+    target = output.resolve()
+    if target == here or target in here.parents:
+        raise StepError(f"--output {output}: the project or a folder above it, not a site folder")
+    if target.is_file() or (
+        target.is_dir() and any(target.iterdir()) and not (target / INDEX_PAGE).is_file()
+    ):
+        raise StepError(f"--output {output} holds other files than a site: choose another folder")
+
+
 def build(output: Path, monitor_folder: Path = MONITOR_HISTORY) -> Site:
     """Write the site into `output` (emptied first); returns what it showed."""
     registry = load_params().registry
@@ -95,6 +108,7 @@ def build(output: Path, monitor_folder: Path = MONITOR_HISTORY) -> Site:
         "head": (git.head() or "no commit")[:12],
         "history_folder": monitor_folder.as_posix(),
     }
+    check_output(output)
     if output.exists():
         shutil.rmtree(output)
     (output / "versions").mkdir(parents=True)

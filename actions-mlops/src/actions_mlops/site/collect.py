@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -207,11 +208,10 @@ def read_version(entry: Version, sources: list[str]) -> SiteVersion:
     if committed is not None:
         metrics, primary = committed
         where = f"{entry.tag}:{METRICS_FILE.as_posix()}"
+        sources.append(where)
     else:
         metrics, primary = tag_metrics(entry.message)
         where = f"tag {entry.tag} (message)"
-    if committed is not None:
-        sources.append(where)
     card = git.show_file(entry.commit, MODEL_CARD)
     if card is not None:
         sources.append(f"{entry.tag}:{MODEL_CARD.as_posix()}")
@@ -248,7 +248,7 @@ def read_monitor_runs(folder: Path, sources: list[str]) -> list[MonitorRun]:
                 out_of_contract=int(outside or 0),
             )
         except (OSError, ValueError, TypeError, AttributeError, KeyError):
-            print(f"site: {path}: not a monitor report, skipped")
+            print(f"site: {path}: not a monitor report, skipped", file=sys.stderr)
             continue
         runs.append(run)
         sources.append(path.as_posix())
