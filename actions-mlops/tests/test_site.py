@@ -2,11 +2,14 @@
 monitor runs (one drifted) in a scratch git repository with real GTO tags and real monitor
 reports; `site` builds it, headless Chromium (Debian's package) renders each page, and the test
 reads what it rendered: the version in each stage, one chart point per version, the drifted run,
-every link, and basic accessibility (lang, headings in order, labelled charts, contrast).
+every link, and accessibility: axe-core's WCAG 2 AA rules on each rendered page (contrast
+computed by the browser), and lang, heading order, labelled charts and the palette's contrast
+checked here.
 Screenshots go to build/site-screenshots/."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -128,6 +131,41 @@ def screenshot(page: Path, name: str, profile: Path) -> None:
         timeout=60,
     )
     assert (SCREENSHOTS / name).stat().st_size > 5000
+
+
+def axe_script() -> str:
+    """axe-core, the accessibility engine, as the PyPI package axe-selenium-python ships it
+    (requirements-dev.txt); run here in headless Chromium without a WebDriver."""
+    spec = importlib.util.find_spec("axe_selenium_python")
+    assert spec and spec.origin, "axe-selenium-python is missing: make setup installs it"
+    return (Path(spec.origin).parent / "node_modules" / "axe-core" / "axe.min.js").read_text()
+
+
+def axe_violations(page: Path, profile: Path, script: str) -> list[dict]:
+    """axe-core's WCAG 2 A/AA and best-practice violations on `page` as Chromium renders it (its
+    CSS and layout: contrast is computed on the rendered colours)."""
+    run_axe = (
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']})"
+        ".then(r => { const out = document.createElement('pre'); out.id = 'axe-results';"
+        " out.textContent = JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " nodes: v.nodes.map(n => n.target.join(' '))}))); document.body.appendChild(out); });"
+    )
+    copy = page.with_name(f"axe-{page.name}")  # beside it: its stylesheet and links resolve
+    html = page.read_text(encoding="utf-8")
+    copy.write_text(html.replace("</body>", f"<script>{script}</script><script>{run_axe}</script>"))
+    try:
+        shown = subprocess.run(
+            [*headless(profile), "--virtual-time-budget=10000", "--dump-dom", copy.as_uri()],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    finally:
+        copy.unlink()
+    results = parse(shown.stdout).find(id="axe-results")
+    assert results is not None, f"axe-core did not run on {page}"
+    return json.loads(results.content())
 
 
 def luminance(colour: str) -> float:
@@ -262,7 +300,10 @@ def test_the_site_shows_stages_metrics_history_and_drift(registry, tmp_path, cap
         assert ratio >= 4.5, f"{foreground} on {background}: {ratio:.2f}"
 
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium): no screenshots")
+        pytest.skip("chromium is not installed (apt-get install chromium): no axe, no screenshots")
+    script = axe_script()
+    for page in pages:
+        assert axe_violations(page.resolve(), profile, script) == [], page
     for page, name in (("index.html", "overview.png"), ("versions/v0.2.0.html", "version.png")):
         screenshot(site / page, name, profile)
     screenshot(site / "drift.html", "drift.png", profile)
