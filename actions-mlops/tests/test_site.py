@@ -25,14 +25,15 @@ import pytest
 from gto import api as gto
 
 from actions_mlops import cli
-from actions_mlops.core.config import METRICS_FILE, MODEL_FILE, load_params
-from actions_mlops.monitoring.monitor import assess
+from actions_mlops.core.config import IMPORTANCE_FILE, METRICS_FILE, MODEL_FILE, load_params
+from actions_mlops.monitoring.monitor import LABEL_METRICS, assess
 from actions_mlops.monitoring.reference import build_profile
 from actions_mlops.release.promote import promote
 from actions_mlops.release.registry import tag_message
 from actions_mlops.release.report import site_lines
 from actions_mlops.site import build as site_build
 from actions_mlops.site.collect import MONITOR_HISTORY
+from actions_mlops.training.metrics import direction
 from conftest import TEMPLATE
 
 SCREENSHOTS = TEMPLATE / "build" / "site-screenshots"
@@ -206,6 +207,11 @@ def registry(workdir: Path, messy) -> dict[str, str]:
         }
         METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
         METRICS_FILE.write_text(json.dumps(metrics))
+        importance = [
+            {"feature": "size", "importance": value / 4, "std": 0.01},
+            {"feature": HOSTILE, "importance": 0.01, "std": 0.002},
+        ]
+        IMPORTANCE_FILE.write_text(json.dumps(importance))
         git("add", "-A")
         git("commit", "-qm", f"model {version}")
         reason = HOSTILE if version == "v0.2.0" else "first version"
@@ -225,9 +231,19 @@ def registry(workdir: Path, messy) -> dict[str, str]:
     shifted = frame.sample(500, random_state=4).copy()
     shifted["size"] = shifted["size"] + 2 * frame["size"].std()
     MONITOR_HISTORY.mkdir(parents=True)
-    runs = {"2026-12-01T06-17-00Z-run11": calm, "2026-12-02T06-17-00Z-run12": shifted}
-    for name, batch in runs.items():
-        report = assess(batch, profile, params, contract)
+    # The drifted run also has the batch's outcomes: the logged predictions are shuffled labels,
+    # far below the champion's recorded test-set value of the first label metric.
+    shifted["request_id"] = [f"r{i}" for i in range(len(shifted))]
+    shifted["prediction"] = shifted["label"].sample(frac=1, random_state=0).to_numpy()
+    metric = LABEL_METRICS[params.task][0]
+    recorded = {"metrics": {metric: {"value": 0.99 if direction(metric) == "higher" else 0.01}}}
+    labels = shifted[["request_id", "label"]]
+    shifted = shifted.drop(columns="label")  # a log holds no outcomes: they come later
+    runs = {
+        "2026-12-01T06-17-00Z-run11": assess(calm, profile, params, contract),
+        "2026-12-02T06-17-00Z-run12": assess(shifted, profile, params, contract, labels, recorded),
+    }
+    for name, report in runs.items():
         (MONITOR_HISTORY / f"{name}.json").write_text(json.dumps(report, default=str))
     return {"model": model, "prod": "v0.1.0", "staging": "v0.3.0", "primary": primary}
 
@@ -265,6 +281,8 @@ def test_the_site_shows_stages_metrics_history_and_drift(registry, tmp_path, cap
     assert HOSTILE in text  # shown as text, in the metrics table and the registry entry
     assert "v0.1.0 (the champion when it was registered)" in text, text
     assert "+0.0600" in text and "BLESSED" in text
+    importance = version.find(id="importance")
+    assert importance is not None and "size 0.2150" in text  # most important first
 
     history = render(site / "history.html", profile)
     rollbacks = [r for r in history.all("tr") if "rollback" in r.attrs.get("class", "")]
@@ -276,6 +294,9 @@ def test_the_site_shows_stages_metrics_history_and_drift(registry, tmp_path, cap
         (False, "ok"),
         (True, "alarm"),
     ]
+    assert "no labels" in runs[0].content()
+    dropped = runs[1].content()
+    assert "⚠ dropped" in dropped and LABEL_METRICS[load_params().task][0] in dropped
     size_row = next(r for r in drift.all("tr") if r.content().startswith("size"))
     assert [c.attrs.get("class") for c in size_row.all("td")] == [None, "drifted"]
 

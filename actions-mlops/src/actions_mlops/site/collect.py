@@ -19,7 +19,13 @@ from gto import api as gto
 from gto.exceptions import ArtifactNotFound, GTOException
 
 from actions_mlops.core import git
-from actions_mlops.core.config import METRICS_FILE, MODEL_CARD, MONITOR_FILE, REPORTS
+from actions_mlops.core.config import (
+    IMPORTANCE_FILE,
+    METRICS_FILE,
+    MODEL_CARD,
+    MONITOR_FILE,
+    REPORTS,
+)
 from actions_mlops.core.errors import StepError
 from actions_mlops.core.pages import version_page
 from actions_mlops.release.versions import Version, versions
@@ -30,6 +36,7 @@ from actions_mlops.training.metrics import METRICS
 MONITOR_HISTORY = REPORTS / "monitor-history"
 # A metric line of the registration's tag message (registry.tag_message).
 TAG_METRIC = re.compile(r"^  ([\w.-]+): (-?[\d.]+(?:e-?\d+)?) \[(-?[\d.]+), (-?[\d.]+)\]$", re.M)
+IMPORTANCE_ROWS = 15  # the most important features a version page lists
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,80}$")
 
 
@@ -58,6 +65,7 @@ class SiteVersion:
     metrics_source: str  # where the metrics were read
     gate: str  # the verdict its registration recorded
     model_card: str | None
+    importance: list[tuple[str, float, float]] = field(default_factory=list)  # feature, mean, std
     champion: str | None = None  # the version it was compared with when registered
 
     @property
@@ -94,6 +102,8 @@ class MonitorRun:
     drift: dict[str, dict[str, Any]]  # column -> size, threshold, drifted
     weighted_drift: float | None
     out_of_contract: int
+    performance: dict[str, float] = field(default_factory=dict)  # metric -> value on labels
+    performance_alarm: bool = False  # a metric dropped beyond monitor.performance_tolerance
 
 
 @dataclass
@@ -201,6 +211,20 @@ def champions(events: list[Event], stage: str, order: list[str]) -> dict[str, st
     return found
 
 
+def committed_importance(commit: str) -> list[tuple[str, float, float]]:
+    """The permutation importance evaluate wrote (reports/importance.json) at `commit`, most
+    important first; empty when not committed or not readable."""
+    try:
+        rows = json.loads(git.show_file(commit, IMPORTANCE_FILE) or "[]")
+        found = [
+            (str(row["feature"]), float(row["importance"]), float(row.get("std") or 0.0))
+            for row in rows
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []
+    return sorted(found, key=lambda row: -row[1])[:IMPORTANCE_ROWS]
+
+
 def read_version(entry: Version, sources: list[str]) -> SiteVersion:
     """One version: its committed metrics (else its tag message's), gate verdict, model card."""
     sources.append(f"tag {entry.tag} (message)")
@@ -215,7 +239,10 @@ def read_version(entry: Version, sources: list[str]) -> SiteVersion:
     card = git.show_file(entry.commit, MODEL_CARD)
     if card is not None:
         sources.append(f"{entry.tag}:{MODEL_CARD.as_posix()}")
-    return SiteVersion(entry, metrics, primary, where, tag_gate(entry.message), card)
+    importance = committed_importance(entry.commit)
+    if importance:
+        sources.append(f"{entry.tag}:{IMPORTANCE_FILE.as_posix()}")
+    return SiteVersion(entry, metrics, primary, where, tag_gate(entry.message), card, importance)
 
 
 def read_monitor_runs(folder: Path, sources: list[str]) -> list[MonitorRun]:
@@ -238,6 +265,10 @@ def read_monitor_runs(folder: Path, sources: list[str]) -> list[MonitorRun]:
                 for row in drift.get("columns") or []
             }
             outside = (report.get("out_of_contract") or {}).get("rows", 0)
+            measured = report.get("performance") or {}
+            numbers = {name: _number(v) for name, v in (measured.get("metrics") or {}).items()}
+            performance = {str(name): v for name, v in numbers.items() if v is not None}
+            alarm = any(check.get("alarm") is True for check in measured.get("checks") or [])
             run = MonitorRun(
                 name=path.stem if path != MONITOR_FILE else "local (reports/monitor.json)",
                 source=path.as_posix(),
@@ -246,6 +277,8 @@ def read_monitor_runs(folder: Path, sources: list[str]) -> list[MonitorRun]:
                 drift=columns,
                 weighted_drift=_number(drift.get("weighted_drift")),
                 out_of_contract=int(outside or 0),
+                performance=performance,
+                performance_alarm=alarm,
             )
         except (OSError, ValueError, TypeError, AttributeError, KeyError):
             print(f"site: {path}: not a monitor report, skipped", file=sys.stderr)
