@@ -52,6 +52,8 @@ STANDINS = {
     "actions/download-artifact": "actions-download-artifact",
     "docker/login-action": "docker-login-action",
     "actions/attest-build-provenance": "actions-attest-build-provenance",
+    "actions/upload-pages-artifact": "actions-upload-pages-artifact",
+    "actions/deploy-pages": "actions-deploy-pages",
 }
 STEP_LINE = re.compile(
     r"^\[(?P<wf>[^/\]]+)/(?P<job>[^\]]+)\]\s+(?P<mark>✅  Success|❌  Failure)"

@@ -24,6 +24,7 @@ ALLOWED = {
     "serving": {"core", "data"},
     "monitoring": {"core", "data", "training", "release", "serving"},
     "github": {"core", "release"},
+    "site": {"core", "training", "release"},
 }
 
 

@@ -246,6 +246,38 @@ def download_artifact() -> None:
     output(**{"download-path": str(dest)})
 
 
+def upload_pages_artifact() -> None:
+    """The folder as the real action packs it: artifact.tar of its contents, .git and .github
+    left out, stored as the run's artifact `name` (github-pages)."""
+    i = inputs()
+    folder = Path(os.environ["GITHUB_WORKSPACE"]) / i["path"]
+    if not folder.is_dir():
+        sys.exit(f"upload-pages-artifact stand-in: no folder {i['path']!r}")
+    target = artifact_dir(i.get("name", "github-pages"))
+    target.mkdir(parents=True, exist_ok=True)
+    tar = ["tar", "--dereference", "--directory", str(folder), "-cf", str(target / "artifact.tar")]
+    subprocess.run([*tar, "--exclude=.git", "--exclude=.github", "."], check=True)
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    record("actions/upload-pages-artifact", stored=str(target), files=files)
+    output(artifact_id="1")
+
+
+def deploy_pages() -> None:
+    """Deploy the run's pages artifact: unpacked into pages/ of the state (the published site)."""
+    i = inputs()
+    source = artifact_dir(i.get("artifact_name", "github-pages")) / "artifact.tar"
+    if not source.is_file():
+        sys.exit(f"deploy-pages stand-in: no pages artifact in run {os.environ['GITHUB_RUN_ID']}")
+    site = STATE / "pages"
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir()
+    subprocess.run(["tar", "-xf", str(source), "--directory", str(site)], check=True)
+    owner, name = os.environ["GITHUB_REPOSITORY"].split("/")
+    url = f"https://{owner.lower()}.github.io/{name}/"
+    record("actions/deploy-pages", site=str(site), url=url)
+    output(page_url=url)
+
+
 def docker_login() -> None:
     i = inputs()
     if not i.get("password"):
@@ -271,6 +303,8 @@ if __name__ == "__main__":
         "cache-save": cache_save,
         "upload-artifact": upload_artifact,
         "download-artifact": download_artifact,
+        "upload-pages-artifact": upload_pages_artifact,
+        "deploy-pages": deploy_pages,
         "docker-login": docker_login,
         "attest-build-provenance": attest_build_provenance,
     }[sys.argv[1]]()

@@ -1,7 +1,7 @@
 """One command line for every step: `actions-mlops <step>` (or `python -m actions_mlops <step>`).
 
 Each step is a module with a `main()` in one of the package's parts (data, training, release,
-serving, monitoring); modules are imported only when their step runs, so `--help` stays fast.
+serving, monitoring, site); modules are imported only when their step runs, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "model-card": ("release.modelcard", "write release/model-card.md"),
     "release-artifacts": ("release.artifacts", "model, card, metrics and bento in release/"),
     "ci": ("github.ci", "CI plumbing: template-update-branch, exp-push NAME, exp-pull"),
+    "site": ("site.build", "static site of versions, metrics, stages and drift in site/"),
 }
 
 

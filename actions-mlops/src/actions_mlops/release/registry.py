@@ -172,6 +172,15 @@ def bumped(version: str, kind: str) -> str:
     return getattr(SemVer(version), f"bump_{kind}")().version
 
 
+def next_version(model: str, contract: Contract, metrics: dict[str, Any]) -> str:
+    """The version registering a model with `metrics` now would make: the bump rule (see the
+    module docstring) against the latest registered version."""
+    previous = latest(model)
+    if previous is None:
+        return FIRST_VERSION
+    return bumped(previous.version, choose_bump(previous, contract, metrics)[0])
+
+
 def tag_message(
     model: str,
     version: str,

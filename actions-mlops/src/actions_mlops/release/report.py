@@ -29,10 +29,13 @@ from actions_mlops.core.config import (
     load_params,
 )
 from actions_mlops.core.markdown import inert, plain
+from actions_mlops.core.pages import pages_url, version_page
 from actions_mlops.core.typed import parse_yaml, read_yaml
+from actions_mlops.data.contract import load_contract
 from actions_mlops.release import templates
 from actions_mlops.release.changes import changes_section
 from actions_mlops.release.gate import NOT_GATED
+from actions_mlops.release.registry import next_version
 from actions_mlops.training.metrics import direction
 
 
@@ -521,6 +524,20 @@ def reproduce_line(head: str, dirty: list[str]) -> str:
     )
 
 
+def site_lines(model: str, gate: dict | None, current: dict) -> list[str]:
+    """Where the registry's site will show the version this change becomes once merged and
+    released (a BLESSED model, in GitHub Actions, where the Pages address is known)."""
+    url = pages_url()
+    if url is None or (gate or {}).get("verdict") != "BLESSED":
+        return []
+    version = next_version(model, load_contract(), current)
+    return [
+        f"Once merged and released this model becomes `{model}@{version}` (the registry's bump "
+        f"rule, as of now): [its page]({url}{version_page(version)}) on the registry's site.",
+        "",
+    ]
+
+
 def build_report(base_rev: str | None = None) -> str:
     """The whole markdown document, kept under GitHub's comment limit."""
     params = load_params()
@@ -535,6 +552,7 @@ def build_report(base_rev: str | None = None) -> str:
     sections = {
         "verdict": [verdict_line(gate, current)],
         "comparison": [comparison] if comparison else [],
+        "site": site_lines(params.registry.model, gate, current),
         "exceptions": exceptions_lines(gate),
         "metrics": [
             *metrics_table(current, base, gate, base_name),

@@ -1,0 +1,1 @@
+"""The site: a static registry of versions, metrics, stages and drift for GitHub Pages."""
