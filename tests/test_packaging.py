@@ -67,7 +67,8 @@ def test_a_second_project_with_the_same_model_name_gets_its_own_bento(
     assert bento["labels"]["model_sha256"] == second_model
     assert bento["labels"]["repository"] == str(second.parent / "origin.git")
     assert bento["args"]["model_tag"] == TAG
-    assert (bento["args"]["log_dir"], bento["args"]["log_keep"]) == ("logs/predictions", 7)
+    log = bento["args"]["monitor"]
+    assert (log["log_dir"], log["keep"]) == ("logs/predictions", 7)
 
     again = make(second, "package", project_env)
     assert "rebuilding" not in again.stdout

@@ -79,7 +79,9 @@ def release_platform(template: Path, version: str) -> None:
     old = tomllib.loads((platform / "pyproject.toml").read_text())["project"]["version"]
     edit(platform / "pyproject.toml", f'version = "{old}"', f'version = "{version}"')
     edit(
-        platform / "src/actions_mlops/release/report.py", "## Model report:", "## Model report for"
+        platform / "src/actions_mlops/templates/report.md.j2",
+        "## Model report: {{ model }}",
+        "## Model report for {{ model }}",
     )
     vendor = template / "{{cookiecutter.project}}" / "vendor"
     for wheel in vendor.glob("*.whl"):
