@@ -141,13 +141,14 @@ def test_private_paid_has_environments_without_reviewers(projects, tmp_path, rep
 
 def test_doctor_names_a_wrong_setup_and_disabled_schedules(projects, tmp_path):
     """A ruleset without the up-to-date rule, a prod whose deployments any branch may make, a
-    scheduled workflow GitHub disabled: one line each."""
+    scheduled workflow GitHub disabled, a public repository's private image: one line each."""
     project = projects["none"]
     state = fresh(tmp_path, PUBLIC_FREE, secrets=["PR_TOKEN"])
     assert platform(project, state, "github-setup").returncode == 0
     github = stored(state)
     github["rulesets"][0]["rules"][1]["parameters"]["strict_required_status_checks_policy"] = False
     github["environments"]["prod"]["branch_policies"] = []
+    github["packages"] = {"churn-model": "private"}
     github["workflows"] = [
         {"name": "monitor", "path": ".github/workflows/monitor.yml", "state": "disabled_inactivity"}
     ]
@@ -155,10 +156,11 @@ def test_doctor_names_a_wrong_setup_and_disabled_schedules(projects, tmp_path):
     after = platform(project, state, "github-doctor")
     assert after.returncode == 1
     problems = lines(after.stdout, "problem: ")
-    assert len(problems) == 3, after.stdout
+    assert len(problems) == 4, after.stdout
     assert "strict_required_status_checks_policy is not True" in problems[0]
     assert "not limited to main" in problems[1]
     assert "monitor.yml is disabled_inactivity" in problems[2]
+    assert "image ghcr.io/me/churn-model is private" in problems[3]
 
 
 def test_refused_setting_is_one_line_and_exit_1(projects, tmp_path):

@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,7 +338,23 @@ def doctor_only(repo: Repository) -> list[str]:
                 f"workflow {Path(flow['path']).name} is {flow['state']}: Actions -> "
                 f"{flow.get('name', flow['path'])} -> Enable workflow"
             )
-    return problems
+    return problems + package_problems(repo)
+
+
+def package_problems(repo: Repository) -> list[str]:
+    """A public repository's image kept private (GHCR makes an organisation's packages private
+    at first): pulling it needs a login. Unreadable (gh's login lacks read:packages): no line."""
+    owner = repo.slug.split("/")[0]
+    name = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    kind = "orgs" if repo.organisation else "users"
+    try:
+        package = missing(f"{kind}/{owner}/packages/container/{name}")
+    except GitHubError:
+        return []
+    if repo.public and package and package.get("visibility") == "private":
+        image = f"ghcr.io/{owner.lower()}/{name}"
+        return [f"image {image} is private: pulling it needs a login (README: The image on GHCR)"]
+    return []
 
 
 def setup() -> int:
