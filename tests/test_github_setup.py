@@ -62,6 +62,13 @@ def lines(text: str, prefix: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(prefix)]
 
 
+def test_the_make_targets_are_these_commands(projects):
+    makefile = (projects["none"] / "Makefile").read_text()
+    for command in ("github-setup", "github-doctor"):
+        assert f"\n{command}: ##" in makefile
+        assert f"\n\t$(PLATFORM) ci {command}\n" in makefile
+
+
 def test_public_free_setup_makes_everything_and_doctor_then_finds_nothing(projects, tmp_path):
     project = projects["s3"]
     state = fresh(tmp_path, PUBLIC_FREE, secrets=["PR_TOKEN"])
