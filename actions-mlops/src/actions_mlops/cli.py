@@ -42,7 +42,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "containerize": ("release.containerize", "OCI image of HEAD's bento (needs Docker)"),
     "model-card": ("release.modelcard", "write release/model-card.md"),
     "release-artifacts": ("release.artifacts", "model, card, metrics and bento in release/"),
-    "ci": ("github.ci", "CI plumbing: template-update-branch, exp-push NAME, exp-pull"),
+    "ci": ("github.ci", "CI plumbing and github-setup / github-doctor (see ci --help)"),
     "site": ("site.build", "static site of versions, metrics, stages and drift in site/"),
 }
 

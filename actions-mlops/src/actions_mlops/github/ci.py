@@ -307,6 +307,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     environment.add_argument("stage", help="the stage, i.e. the environment's name")
     retrain = commands.add_parser("start-retrain", help=start_retrain.__doc__)
     retrain.add_argument("--reason", default="drift alarm")
+    commands.add_parser("github-setup", help="make the repository's settings (your gh login)")
+    commands.add_parser("github-doctor", help="check the repository's settings: a line a problem")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -320,6 +322,10 @@ def main(args: argparse.Namespace) -> int:
         if args.command == "push-image":
             return publish.push_image(args.image)
         return publish.stage_image(args.image, args.version, args.stage)
+    if args.command in ("github-setup", "github-doctor"):
+        from actions_mlops.github import setup
+
+        return setup.setup() if args.command == "github-setup" else setup.doctor()
     if args.command == "template-update-branch":
         return template_update_branch(args.ref)
     if args.command == "exp-push":
