@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 from conftest import bake, run
-from test_serving_limits import STORE, Server
+from test_serving_limits import STORE, Server, peak_rss_while
 
 pytestmark = pytest.mark.slow
 LIMIT = 8_000_000  # serve.max_body_bytes: the bodies of 8 MB are under it
@@ -136,23 +136,6 @@ def attack(port: int, kind) -> tuple[list[float], list[bytes]]:
     return closed, answers
 
 
-def peak_while(process, action):
-    peak, stop = [process.memory_info().rss], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], process.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        return action(), peak
-    finally:
-        stop.set()
-        sampler.join()
-
-
 def test_held_bodies_wait_unread_and_are_closed_by_the_deadline(served):
     project, server = served
     port = int(server.url.rsplit(":", 1)[1])
@@ -162,11 +145,11 @@ def test_held_bodies_wait_unread_and_are_closed_by_the_deadline(served):
     before = worker.memory_info().rss
     traffic.start()
     try:
-        (closed, answers), peak = peak_while(worker, lambda: attack(port, held_body))
+        peak, (closed, answers) = peak_rss_while(worker, lambda: attack(port, held_body))
     finally:
         traffic.stop.set()
         traffic.join()
-    grown = peak[0] - before
+    grown = peak - before
     print(
         f"held bodies: worker RSS {before / 2**20:.0f} MiB, peak +{grown / 2**20:.1f} MiB "
         f"(bound {1.5 * LIMIT / 2**20:.1f}); all closed by {max(closed):.1f} s "
