@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,6 +103,21 @@ def docker_engine() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def mypy_cache(pytestconfig: pytest.Config, worker_id: str) -> Callable[[str], dict[str, str]]:
+    """The environment of a project's `make typecheck` or `make check` that shares mypy's cache:
+    one per Python version and xdist worker (mypy's cache is not safe for two processes), kept
+    between runs in pytest's cache. Every bake has the same module names, so a run re-checks only
+    the files that differ (about 4 s instead of 50 s)."""
+
+    def env(python_version: str = "3.11") -> dict[str, str]:
+        assert pytestconfig.cache is not None, "mypy_cache needs pytest's cache provider"
+        cache = pytestconfig.cache.mkdir(f"mypy-{python_version}-{worker_id}")
+        return {"MYPY_CACHE_DIR": str(cache)}
+
+    return env
 
 
 def make(project: Path, target: str, env_dir: Path, **kwargs) -> subprocess.CompletedProcess[str]:

@@ -127,13 +127,9 @@ TYPED = [
 
 
 @pytest.mark.parametrize("options", TYPED, ids=lambda o: "-".join(o.values()))
-def test_bake_type_checks_clean(options, tmp_path, pytestconfig, project_env, worker_id):
+def test_bake_type_checks_clean(options, tmp_path, project_env, mypy_cache):
     """`make typecheck` (mypy, part of `make check`) finds nothing in the package or its tests,
     for every combination of the options that shape the code."""
     project = bake(tmp_path, init_git="no", **options)
-    # One cache per Python version and xdist worker (mypy's cache is not safe for two processes),
-    # kept between runs in pytest's cache: every bake has the same module names, so a run
-    # re-checks only the files that differ (about 4 s instead of 50 s).
-    cache = pytestconfig.cache.mkdir(f"mypy-{options['python_version']}-{worker_id}")
-    result = make(project, "typecheck", project_env, env={"MYPY_CACHE_DIR": str(cache)})
+    result = make(project, "typecheck", project_env, env=mypy_cache(options["python_version"]))
     assert "Success: no issues found" in result.stdout

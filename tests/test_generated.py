@@ -37,11 +37,11 @@ def baseline(project, target: str, task: str) -> dict[str, float]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("options", RUNS, ids=lambda o: f"{o['task']}-{o['dataset']}")
-def test_generated_project_checks_and_pipeline(options, tmp_path, project_env):
+def test_generated_project_checks_and_pipeline(options, tmp_path, project_env, mypy_cache):
     started = time.monotonic()
     project = bake(tmp_path, **options)
     started = phase("bake", started)
-    make(project, "check", project_env)
+    make(project, "check", project_env, env=mypy_cache(options["python_version"]))
     started = phase("make check (ruff + the project's own pytest)", started)
 
     make(project, "repro", project_env)

@@ -73,6 +73,25 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
+# Modules that read no example data (settings, registry, reports, layout: the example's task
+# and the settings its examples share are all they depend on) and single tests of that kind.
+PER_TASK_MODULES = {
+    "test_adopt", "test_config", "test_containerize", "test_layout", "test_markdown_inert",
+    "test_metrics", "test_modelfile", "test_params_read", "test_registry", "test_report",
+    "test_serving_imports", "test_settings_files", "test_site", "test_split", "test_sweep",
+}  # fmt: skip
+PER_TASK_TESTS = {"test_gate_quality_false_blocks_and_detection"}  # synthetic data, task's gate
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `per_task` what PER_TASK_MODULES and PER_TASK_TESTS name."""
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        if item.path.stem in PER_TASK_MODULES or name in PER_TASK_TESTS:
+            item.add_marker(pytest.mark.per_task)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def in_project() -> Iterator[Path]:
     """Every test starts in the example project's folder, where its commands run."""
