@@ -15,7 +15,7 @@ export BENTOML_DO_NOT_TRACK := True
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-fast test-github lint bench locks platform examples clean
+.PHONY: help setup demo test test-fast test-github lint bench bench-check locks platform examples clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ lint: setup ## Lint the template's own Python and the actions-mlops package (ruf
 	$(BIN)/ruff format --check tests scripts bench
 	cd actions-mlops && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
-bench: setup ## Benchmarks: print tables, write bench/results/*.json (under 15 min)
+bench: setup ## Benchmarks: print tables, write bench/results/*.json (under 15 min); fails on stale results
 	$(BIN)/python -m bench
+
+bench-check: setup ## Fail, naming them, when bench/results/*.json are older than the code they measure
+	$(BIN)/python -m bench --check
 
 locks: setup ## Re-lock the generated projects' uv.lock files after a dependency change (UPGRADE=1: newest)
 	$(BIN)/python scripts/lock.py $${UPGRADE:+--upgrade}

@@ -2,6 +2,8 @@
 
 Each prints its tables and writes bench/results/<name>.json. `--quick` uses small sizes and short
 load windows (a smoke run of the code, not numbers to keep); `--keep` leaves the work folders.
+`--check` runs nothing: it names the result files older than the code they measure (exit 1);
+a full run ends with the same check.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import time
 from pathlib import Path
 
 from bench import adoption, estimators, first_metrics, prcache, scaling, serving, testsuite
-from bench.common import VENV, child_env, machine, table
+from bench.common import RESULTS, TEMPLATE, VENV, child_env, machine, table
+from bench.freshness import stale_results
 
 BENCHMARKS = {
     "first_metrics": first_metrics,
@@ -31,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME")
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
     parser.add_argument("--quick", action="store_true", help="small sizes: check the code runs")
+    parser.add_argument("--check", action="store_true", help="only: are the results current?")
     args = parser.parse_args(argv)
+    if args.check:
+        return check_results()
     names = args.names or list(BENCHMARKS)
     info = machine()
     print(
@@ -60,7 +66,21 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f"bench: work folders kept in {tmp}")
-    return 1 if failed else 0
+    if args.quick:
+        return 1 if failed else 0
+    return max(1 if failed else 0, check_results())
+
+
+def check_results() -> int:
+    """Print each result file older than the code it measures; 1 when any."""
+    stale = stale_results(TEMPLATE, RESULTS)
+    for line in stale:
+        print(f"bench: stale: {line}", file=sys.stderr)
+    if stale:
+        print("bench: rerun them (python -m bench NAME ...), then commit", file=sys.stderr)
+    else:
+        print("bench: every result describes HEAD's code")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from typing import Any
 
 from cookiecutter.main import cookiecutter
 
+from bench.freshness import dirty, measured_paths
+
 TEMPLATE = Path(__file__).resolve().parents[1]
 # The platform every baked project runs (actions-mlops/, installed editable by `make setup`).
 PLATFORM_PACKAGE = "actions_mlops"
@@ -242,7 +244,7 @@ def write_result(
         "benchmark": name,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "duration_s": round(time.perf_counter() - started, 1),
-        "machine": machine(),
+        "machine": {**machine(), "template_dirty": dirty(TEMPLATE, measured_paths(name))},
         **payload,
         "tables": tables,
     }
