@@ -51,7 +51,9 @@ def built(docker_engine, tmp_path_factory, project_env):
     gate(project, project_env)  # a real verdict on HEAD: register checks what it judged
     make(project, "register", project_env, env=env)
     started = time.monotonic()
-    make(project, "containerize", project_env, env=env, timeout=1500)
+    built = make(project, "containerize", project_env, env=env, timeout=1500)
+    assert "legacy builder" not in built.stdout + built.stderr  # Docker's notice, filtered
+    assert "Successfully tagged" in built.stdout  # the build's own output still shows
     size = int(docker("image", "inspect", "--format", "{{.Size}}", f"{IMAGE}:0.1.0"))
     print(f"image {IMAGE}:0.1.0: {size / 1e6:.0f} MB, built in {time.monotonic() - started:.0f} s")
     yield project, root / "bentoml" / "bentos" / MODEL / "v0.1.0", f"{IMAGE}:0.1.0"

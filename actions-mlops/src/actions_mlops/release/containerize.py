@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 
 from actions_mlops.release.package import package
 from actions_mlops.release.registry import RegistryError
@@ -38,6 +39,42 @@ def quiet_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), QUIET_TWICE]))
     return env
+
+
+# Docker's notice when the classic builder runs (every build, on stderr; BentoML relays it with
+# a log prefix): the line printed above already says which builder builds and why.
+LEGACY_NOTICE = "DEPRECATED: The legacy builder is deprecated"
+NOTICE_CONTINUED = re.compile(r"(?:[A-Z]+: )?\s{8,}\S")  # its indented lines
+
+
+def without_legacy_notice(lines: Iterable[str]) -> Iterator[str]:
+    """The build's output lines, without Docker's legacy-builder notice."""
+    in_notice = False
+    for line in lines:
+        if LEGACY_NOTICE in line:
+            in_notice = True
+        elif not (in_notice and NOTICE_CONTINUED.match(line)):
+            in_notice = False
+            yield line
+
+
+def build(command: list[str], env: dict[str, str]) -> int:
+    """Run BentoML's containerize, its output (stderr merged) passed on line by line."""
+    # BentoML assembles the build context in a temporary folder and reads the Dockerfile
+    # template from there, refusing any file outside the working directory: run it there.
+    with subprocess.Popen(
+        command,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for line in without_legacy_notice(process.stdout):
+            print(line, end="", flush=True)
+    return process.returncode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +107,6 @@ def main(args: argparse.Namespace) -> int:
     command += ["--image-tag", f"{args.image}:{semver}", "--image-tag", f"{args.image}:latest"]
     env = quiet_env()
     if "DOCKER_BUILDKIT" not in env and not has_buildx():
-        print("containerize: no docker buildx: building with the classic builder")
+        print("containerize: no docker buildx: building with the classic builder", flush=True)
         env["DOCKER_BUILDKIT"] = "0"
-    # BentoML assembles the build context in a temporary folder and reads the Dockerfile
-    # template from there, refusing any file outside the working directory: run it there.
-    return subprocess.run(command, check=False, env=env, cwd=tempfile.gettempdir()).returncode
+    return build(command, env)
