@@ -25,7 +25,13 @@ import pytest
 from gto import api as gto
 
 from actions_mlops import cli
-from actions_mlops.core.config import IMPORTANCE_FILE, METRICS_FILE, MODEL_FILE, load_params
+from actions_mlops.core.config import (
+    IMPORTANCE_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    SLICES_FILE,
+    load_params,
+)
 from actions_mlops.monitoring.monitor import LABEL_METRICS, assess
 from actions_mlops.monitoring.reference import build_profile
 from actions_mlops.release.promote import promote
@@ -212,6 +218,9 @@ def registry(workdir: Path, messy) -> dict[str, str]:
             {"feature": HOSTILE, "importance": 0.01, "std": 0.002},
         ]
         IMPORTANCE_FILE.write_text(json.dumps(importance))
+        groups = [{"value": "small", "rows": 60, primary: value - 0.01},
+                  {"value": HOSTILE, "rows": 40, primary: value + 0.02}]  # fmt: skip
+        SLICES_FILE.write_text(json.dumps({"size": groups}))
         git("add", "-A")
         git("commit", "-qm", f"model {version}")
         reason = HOSTILE if version == "v0.2.0" else "first version"
@@ -283,6 +292,11 @@ def test_the_site_shows_stages_metrics_history_and_drift(registry, tmp_path, cap
     assert "+0.0600" in text and "BLESSED" in text
     importance = version.find(id="importance")
     assert importance is not None and "size 0.2150" in text  # most important first
+    slices = version.find(**{"aria-labelledby": "slices"})  # the section the heading names
+    assert slices is not None, text
+    (table,) = [t for t in slices.all("table") if t.all("caption")[0].content() == "size"]
+    rows = [row.content() for row in table.all("tr")][1:]
+    assert rows == [f"small 60 {0.86 - 0.01:.4f}", f"{HOSTILE} 40 {0.86 + 0.02:.4f}"], rows
 
     history = render(site / "history.html", profile)
     rollbacks = [r for r in history.all("tr") if "rollback" in r.attrs.get("class", "")]

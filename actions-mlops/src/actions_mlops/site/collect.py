@@ -25,6 +25,7 @@ from actions_mlops.core.config import (
     MODEL_CARD,
     MONITOR_FILE,
     REPORTS,
+    SLICES_FILE,
 )
 from actions_mlops.core.errors import StepError
 from actions_mlops.core.pages import version_page
@@ -37,6 +38,7 @@ MONITOR_HISTORY = REPORTS / "monitor-history"
 # A metric line of the registration's tag message (registry.tag_message).
 TAG_METRIC = re.compile(r"^  ([\w.-]+): (-?[\d.]+(?:e-?\d+)?) \[(-?[\d.]+), (-?[\d.]+)\]$", re.M)
 IMPORTANCE_ROWS = 15  # the most important features a version page lists
+SLICE_ROWS = 20  # the values of one slice column a version page lists
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,80}$")
 
 
@@ -55,6 +57,15 @@ class Metric:
         return METRICS[self.name][1] if self.name in METRICS else ""
 
 
+@dataclass(frozen=True)
+class Slice:
+    """The test rows with one value of a slice column (evaluate.slices), and their metrics."""
+
+    value: str
+    rows: int
+    metrics: dict[str, float]
+
+
 @dataclass
 class SiteVersion:
     """A registered version as the site shows it."""
@@ -66,6 +77,7 @@ class SiteVersion:
     gate: str  # the verdict its registration recorded
     model_card: str | None
     importance: list[tuple[str, float, float]] = field(default_factory=list)  # feature, mean, std
+    slices: dict[str, list[Slice]] = field(default_factory=dict)  # column -> its values' metrics
     champion: str | None = None  # the version it was compared with when registered
 
     @property
@@ -225,6 +237,30 @@ def committed_importance(commit: str) -> list[tuple[str, float, float]]:
     return sorted(found, key=lambda row: -row[1])[:IMPORTANCE_ROWS]
 
 
+def committed_slices(commit: str) -> dict[str, list[Slice]]:
+    """The per-slice metrics evaluate wrote (reports/slices.json) at `commit`, the first
+    SLICE_ROWS values of each column; empty when not committed or not readable."""
+    try:
+        data = json.loads(git.show_file(commit, SLICES_FILE) or "{}")
+        return {
+            str(column): [
+                Slice(
+                    str(group["value"]),
+                    int(group["rows"]),
+                    {
+                        str(name): float(value)
+                        for name, value in group.items()
+                        if name not in ("value", "rows") and _number(value) is not None
+                    },
+                )
+                for group in groups[:SLICE_ROWS]
+            ]
+            for column, groups in data.items()
+        }
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def read_version(entry: Version, sources: list[str]) -> SiteVersion:
     """One version: its committed metrics (else its tag message's), gate verdict, model card."""
     sources.append(f"tag {entry.tag} (message)")
@@ -242,7 +278,11 @@ def read_version(entry: Version, sources: list[str]) -> SiteVersion:
     importance = committed_importance(entry.commit)
     if importance:
         sources.append(f"{entry.tag}:{IMPORTANCE_FILE.as_posix()}")
-    return SiteVersion(entry, metrics, primary, where, tag_gate(entry.message), card, importance)
+    slices = committed_slices(entry.commit)
+    if slices:
+        sources.append(f"{entry.tag}:{SLICES_FILE.as_posix()}")
+    gate = tag_gate(entry.message)
+    return SiteVersion(entry, metrics, primary, where, gate, card, importance, slices)
 
 
 def read_monitor_runs(folder: Path, sources: list[str]) -> list[MonitorRun]:
