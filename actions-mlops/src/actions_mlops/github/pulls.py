@@ -37,6 +37,9 @@ def warn_without_pr_token() -> None:
 
 def open_pull(head: str, title: str, body: Path) -> int:
     """`gh pr create` of `head` against the release branch; gh's output passed through."""
+    if not body.is_file():
+        print(f"pull request of {head} not opened: no {body} (its body)", file=sys.stderr)
+        return 1
     warn_without_pr_token()
     base = load_params().registry.branch
     created = run(
