@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def oidc_token(audience: str) -> str:
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return str(json.load(answer)["value"])
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise StepError(f"no OIDC token from GitHub for {audience}: {error}") from None
     except (OSError, ValueError, KeyError) as error:
         raise StepError(f"no OIDC token from GitHub for {audience}: {error}") from error
 
