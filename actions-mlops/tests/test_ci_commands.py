@@ -295,3 +295,13 @@ def test_a_github_release_holds_the_release_folder_and_the_model_card(repo, caps
     assert entry["assets"] == ["metrics.json", "model-card.md"]
     assert entry["options"]["notes-file"] == "release/model-card.md"
     assert entry["options"]["verify-tag"] is True
+
+
+def test_the_report_compares_with_the_release_branch_by_default(repo, monkeypatch):
+    """retrain.yml's `make report` (no BASE, no pull request) compares with origin/release."""
+    from actions_mlops.core.config import load_params
+    from actions_mlops.release.report import resolve_base
+
+    monkeypatch.delenv("GITHUB_BASE_REF", raising=False)
+    name, _, commit = resolve_base(None, load_params().registry.branch)
+    assert (name, commit) == ("origin/release", git(repo, "rev-parse", "HEAD").strip())
