@@ -272,3 +272,37 @@ def test_the_attestation_job_may_write_its_artifact_metadata(tmp_path):
     permissions = workflow(project, "release.yml")["jobs"]["publish"]["permissions"]
     assert permissions["attestations"] == "write" and permissions["id-token"] == "write"
     assert permissions.get("artifact-metadata") == "write"
+
+
+# Item 12: the release branch is params.yaml registry.branch, not a hard-coded main.
+
+
+def test_pull_requests_open_against_the_release_branch(tmp_path):
+    """With registry.branch: release (and release.yml running on it), the retraining and
+    template-update pull requests are opened against `release`; they were against main."""
+    project = bake(tmp_path / "bake", init_git="yes")
+    edit(project / "params.yaml", "branch: main", "branch: release")
+    release = project / ".github" / "workflows" / "release.yml"
+    edit(release, "branches: [main]", "branches: [release]")
+    commit(project, "Release from the release branch")
+    (project / "reports").mkdir(exist_ok=True)
+    (project / "reports" / "report.md").write_text("The model report.\n")
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "remote", "add", "origin", str(origin)], project)
+    heads = ("release", "retrain/20261207-2300", "template-update/0123456789ab")
+    run(["git", "push", "-q", "origin", *(f"HEAD:refs/heads/{head}" for head in heads)], project)
+    tokens = {"secrets.PR_TOKEN || github.token": "github_pat_x", "secrets.PR_TOKEN != ''": "true"}
+    for name, job, head in (
+        ("retrain.yml", "retrain", heads[1]),
+        ("template-update.yml", "update", heads[2]),
+    ):
+        step = find(project, name, job, f"make {name.removesuffix('.yml')}-pr")
+        state = tmp_path / name
+        store(state)
+        contexts = tokens | {"steps.branch.outputs.branch": head}
+        outcome = run_step(project, step, state, contexts, {"REASON": "drift alarm"})
+        assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+        (pull,) = stored(state)["pulls"]
+        assert (pull["base"], pull["head"]) == ("release", head), pull
+        assert not outcome.annotations("warning"), outcome.stdout

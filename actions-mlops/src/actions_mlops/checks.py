@@ -8,6 +8,7 @@ data exists when no stage writes it; bentofile.yaml builds a bento that serves (
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from actions_mlops.core.config import (
     EvaluateParams,
     GateParams,
     Params,
+    RegistryParams,
     SweepParams,
 )
 from actions_mlops.core.typed import (
@@ -186,6 +188,30 @@ def raw_table_problems(raw: Any) -> list[Problem]:
     return [Problem(FILE, "data.raw", f"{data.raw}: no such file", allowed)]
 
 
+RELEASE_WORKFLOW = Path(".github/workflows/release.yml")
+
+
+def release_branch_problems(raw: Any) -> list[Problem]:
+    """registry.branch is a branch release.yml runs on (`on: push: branches`), which a workflow
+    cannot read from params.yaml: change one without the other and nothing is ever released."""
+    section = raw.get("registry") if isinstance(raw, dict) else None
+    registry = build(RegistryParams, section, FILE, "registry")[0] if section else None
+    if registry is None or not RELEASE_WORKFLOW.is_file():
+        return []
+    trigger = read_yaml(RELEASE_WORKFLOW) or {}
+    on = trigger.get("on") if isinstance(trigger, dict) else None
+    push = on.get("push") if isinstance(on, dict) else None
+    branches = push.get("branches") if isinstance(push, dict) else None
+    listed = [str(b) for b in branches] if isinstance(branches, list) else []
+    if registry.branch in listed:
+        return []
+    allowed = (
+        f"a branch {RELEASE_WORKFLOW}'s `on: push: branches` lists ({', '.join(listed) or 'none'})"
+        ": change both together, or nothing is released"
+    )
+    return [Problem(FILE, "registry.branch", registry.branch, allowed)]
+
+
 def check_all() -> list[Problem]:
     """Every problem in params.yaml, contract.yaml and bentofile.yaml (empty: all valid)."""
     problems: list[Problem] = []
@@ -197,6 +223,7 @@ def check_all() -> list[Problem]:
     try:
         raw = read_yaml(PARAMS_FILE)
         found = params_problems(raw, contract) + raw_table_problems(raw)
+        found += release_branch_problems(raw)
         problems[:0] = locate(found, PARAMS_FILE)
     except ConfigError as error:
         problems[:0] = error.problems

@@ -23,13 +23,14 @@ argument lists (no shell), GitHub's refusals said in one line with what to chang
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -309,6 +310,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     retrain.add_argument("--reason", default="drift alarm")
     commands.add_parser("github-setup", help="make the repository's settings (your gh login)")
     commands.add_parser("github-doctor", help="check the repository's settings: a line a problem")
+    commands.add_parser("github-release", help="create the GitHub Release of HEAD's version")
+    commands.add_parser("check-committed", help="fail when make repro changed the commit's files")
+    commands.add_parser("template-conflicts", help="fail while template conflicts are unresolved")
+    commands.add_parser("pull", help="dvc pull with the remote's credentials (no remote: checkout)")
+    credentials = commands.add_parser("with-credentials", help="run a command with the DVC "
+                                      "remote's credentials made for it")  # fmt: skip
+    credentials.add_argument("argv", nargs=argparse.REMAINDER, help="the command and its args")
+    commands.add_parser("drift-issue", help="open or update the model-drift issue")
+    history = commands.add_parser("monitor-history", help="download monitor.yml's recent reports")
+    history.add_argument("--runs", type=int, default=60, help="how many runs back (default 60)")
+    retrain_pr = commands.add_parser("retrain-pr", help="open the retrain branch's pull request")
+    retrain_pr.add_argument("--branch", required=True)
+    retrain_pr.add_argument("--reason", default="refreshed data")
+    commands.add_parser("sweep-pr", help="branch, push and propose the sweep's best experiment")
+    update_pr = commands.add_parser("template-update-pr", help="open a template update's PR")
+    update_pr.add_argument("--branch", required=True)
+
+
+def _subcommands() -> dict[str, Callable[[argparse.Namespace], int]]:
+    """The commands of the other modules of this part, each imported when it runs."""
+
+    def call(module: str, function: str, *names: str) -> Callable[[argparse.Namespace], int]:
+        def command(args: argparse.Namespace) -> int:
+            found = getattr(importlib.import_module(f"actions_mlops.github.{module}"), function)
+            return int(found(*(getattr(args, name) for name in names)))
+
+        return command
+
+    return {
+        "github-release": call("publish", "github_release"),
+        "check-committed": call("tree", "check_committed"),
+        "template-conflicts": call("tree", "template_conflicts"),
+        "pull": call("tree", "pull"),
+        "with-credentials": call("credentials", "with_credentials", "argv"),
+        "drift-issue": call("alarms", "drift_issue"),
+        "monitor-history": call("alarms", "monitor_history", "runs"),
+        "retrain-pr": call("pulls", "retrain_pr", "branch", "reason"),
+        "sweep-pr": call("pulls", "sweep_pr"),
+        "template-update-pr": call("pulls", "template_update_pr", "branch"),
+    }
+
+
+SUBCOMMANDS = _subcommands()
 
 
 def main(args: argparse.Namespace) -> int:
@@ -326,6 +370,8 @@ def main(args: argparse.Namespace) -> int:
         from actions_mlops.github import setup
 
         return setup.setup() if args.command == "github-setup" else setup.doctor()
+    if args.command in SUBCOMMANDS:
+        return SUBCOMMANDS[args.command](args)
     if args.command == "template-update-branch":
         return template_update_branch(args.ref)
     if args.command == "exp-push":

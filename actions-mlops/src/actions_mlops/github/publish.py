@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 from actions_mlops.core.config import load_params
@@ -92,3 +93,22 @@ def stage_image(image: str, version: str, stage: str) -> int:
         return 1
     print(f"make stage-image: {target} is now {source}")
     return 0
+
+
+def github_release() -> int:
+    """Create the GitHub Release of HEAD's version with the files in release/ (the model card,
+    when there is one, as its notes)."""
+    head = head_version(load_params().registry.model)
+    if head is None:
+        print("make github-release: HEAD has no version tag: make register first", file=sys.stderr)
+        return 1
+    notes = Path("release/model-card.md")
+    folder = Path("release")
+    files = sorted(str(p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    created = run(
+        "gh", "release", "create", head.tag, "--verify-tag", "--title", head.tag,
+        "--notes-file", str(notes) if notes.is_file() else os.devnull, *files,
+    )  # fmt: skip
+    print(created.stdout, end="")
+    print(created.stderr, end="", file=sys.stderr)
+    return created.returncode

@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base",
         help="git revision to compare with (default: origin/$GITHUB_BASE_REF in a pull request, "
-        "else main)",
+        "else origin/<registry.branch>)",
     )
     parser.add_argument(
         "--comparison",
@@ -475,18 +475,21 @@ def announce_comparison(gate: dict | None) -> int:
     return 0
 
 
-def resolve_base(requested: str | None) -> tuple[str, dict | None, str | None]:
-    """The base revision's name, its committed metrics, and its commit (None when unknown)."""
+def resolve_base(
+    requested: str | None, branch: str = "main"
+) -> tuple[str, dict | None, str | None]:
+    """The base revision's name, its committed metrics, and its commit (None when unknown);
+    by default the pull request's base, else the release branch (`branch`)."""
     candidates = [requested] if requested else []
     if not requested and os.environ.get("GITHUB_BASE_REF"):
         candidates.append(f"origin/{os.environ['GITHUB_BASE_REF']}")
-    candidates += [] if requested else ["origin/main", "main"]
+    candidates += [] if requested else [f"origin/{branch}", branch]
     for rev in candidates:
         commit = git.commit_of(rev)
         if commit:
             text = git.show_file(commit, METRICS_FILE)
             return rev, json.loads(text) if text else None, commit
-    return candidates[0] if candidates else "main", None, None
+    return candidates[0], None, None
 
 
 def references(
@@ -545,7 +548,7 @@ def build_report(base_rev: str | None = None) -> str:
     if current is None:
         raise FileNotFoundError(f"{METRICS_FILE} is missing: run `make repro` first")
     gate = read_json(GATE_FILE)
-    base_name, base, base_commit = resolve_base(base_rev)
+    base_name, base, base_commit = resolve_base(base_rev, params.registry.branch)
     head = (git.head() or "")[:7]
     comparison = comparison_line(gate)
     champion = (gate or {}).get("champion") or {}
