@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,3 +26,11 @@ def write_text(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (UTF-8)."""
     with replacing(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def job_summary(markdown: str) -> None:
+    """Append `markdown` to the workflow job's summary (GITHUB_STEP_SUMMARY; else nothing)."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as out:
+            out.write(markdown)

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from actions_mlops.core.outputs import job_summary
+
 WORKFLOWS = ".github/workflows/"
 TOKEN_VARIABLE = "ACTIONS_MLOPS_GIT_TOKEN"
 ASKPASS = f"""#!/bin/sh
@@ -57,10 +59,7 @@ def annotate(level: str, title: str, message: str) -> None:
         print(f"::{level} title={title}::{message}", file=where)
     else:
         print(f"{title}: {message}", file=where)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as out:
-            out.write(f"**{title}**: {message}\n")
+    job_summary(f"**{title}**: {message}\n")
 
 
 def output(**values: str) -> None:
@@ -244,10 +243,7 @@ def start_retrain(reason: str) -> int:
     if open_:
         why = f"retrain pull request #{open_[0]} is still open: review or close it first"
         print(f"start-retrain: skipped: {why}")
-        summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
-            with Path(summary).open("a", encoding="utf-8") as out:
-                out.write(f"Retraining not started: {why}.\n")
+        job_summary(f"Retraining not started: {why}.\n")
         return 0
     branch = load_params().registry.branch
     started = run("gh", "workflow", "run", "retrain.yml", "--ref", branch, "-f", f"reason={reason}")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from actions_mlops.core.config import load_params
+from actions_mlops.core.outputs import job_summary
 from actions_mlops.github.ci import annotate, output, run, tool
 from actions_mlops.release import versions
 from actions_mlops.release.versions import head_version, latest
@@ -33,10 +34,7 @@ def model_changed() -> int:
     value = str(changed).lower()
     print(f"make model-changed: {why}")
     output(changed=value)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as out:
-            out.write(f"Model changed: **{value}**: {why}\n")
+    job_summary(f"Model changed: **{value}**: {why}\n")
     return 0
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from actions_mlops.core.config import load_params
+from actions_mlops.core.outputs import job_summary
 from actions_mlops.github.ci import git, run, tool
 from actions_mlops.github.credentials import with_credentials
 
@@ -48,10 +48,7 @@ def check_committed() -> int:
     print("\n".join(lines), file=sys.stderr)
     if os.environ.get("GITHUB_ACTIONS"):
         print(f"::error title=Stale pipeline results::{why}; fix: {fix}")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as out:
-            out.write(f"**Stale pipeline results**: {why}.\n\n```\n{changed}\n```\nFix: `{fix}`\n")
+    job_summary(f"**Stale pipeline results**: {why}.\n\n```\n{changed}\n```\nFix: `{fix}`\n")
     return 1
 
 

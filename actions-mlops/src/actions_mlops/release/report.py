@@ -29,6 +29,7 @@ from actions_mlops.core.config import (
     load_params,
 )
 from actions_mlops.core.markdown import inert, plain
+from actions_mlops.core.outputs import job_summary
 from actions_mlops.core.pages import pages_url, version_page
 from actions_mlops.core.typed import parse_yaml, read_yaml
 from actions_mlops.data.contract import load_contract
@@ -467,9 +468,7 @@ def announce_comparison(gate: dict | None) -> int:
         print(f"report: no comparison recorded in {GATE_FILE}: run `make gate`", file=sys.stderr)
         return 1
     print(line)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with Path(os.environ["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as summary:
-            summary.write(line + "\n\n")
+    job_summary(line + "\n\n")
     if gate and gate.get("champion") and gate["comparison"] != "paired":
         print(f"::warning title=Gate not paired::{gate['comparison_reason']}")
     return 0
