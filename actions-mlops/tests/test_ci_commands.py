@@ -19,7 +19,7 @@ import pytest
 
 from actions_mlops.checks import release_branch_problems
 from actions_mlops.core.typed import read_yaml
-from actions_mlops.github import alarms, credentials, publish, pulls, tree
+from actions_mlops.github import alarms, ci, credentials, publish, pulls, tree
 from conftest import ROOT, TEMPLATE
 
 GH = TEMPLATE / "tests" / "actions" / "bin"
@@ -305,3 +305,44 @@ def test_the_report_compares_with_the_release_branch_by_default(repo, monkeypatc
     monkeypatch.delenv("GITHUB_BASE_REF", raising=False)
     name, _, commit = resolve_base(None, load_params().registry.branch)
     assert (name, commit) == ("origin/release", git(repo, "rev-parse", "HEAD").strip())
+
+
+def test_update_merges_the_templates_newer_version_and_lists_conflicts(
+    tmp_path, monkeypatch, capsys
+):
+    """`make update` (ci update) with real cruft: a template change arrives, an edit of the same
+    line becomes a conflict that is listed (exit 1); no .cruft.json is one line."""
+    monkeypatch.chdir(tmp_path)
+    assert ci.update("") == 1
+    assert capsys.readouterr().err == (
+        "make update: no .cruft.json: link this project to its template once: "
+        "cruft link <template-url>\n"
+    )
+    template = tmp_path / "template"
+    (template / "{{cookiecutter.project}}").mkdir(parents=True)
+    (template / "cookiecutter.json").write_text('{"project": "p"}')
+    files = template / "{{cookiecutter.project}}"
+    (files / "Makefile").write_text("a: ## one\n")
+    (files / "README.md").write_text("Read me.\n")
+    git(template, "init", "-q", "-b", "main")
+    git(template, "add", "-A")
+    git(template, "commit", "-qm", "template 1")
+    cruft = [str(Path(sys.executable).parent / "cruft"), "create", "--no-input", str(template)]
+    subprocess.run(cruft, cwd=tmp_path, check=True, capture_output=True)
+    project = tmp_path / "p"
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "project")
+    (files / "Makefile").write_text("a: ## one, fixed\n")
+    (files / "README.md").write_text("Read me, fixed.\n")
+    git(template, "commit", "-qam", "template 2")
+    (project / "README.md").write_text("My own README.\n")
+    git(project, "commit", "-qam", "my README")
+    monkeypatch.chdir(project)
+    capsys.readouterr()
+    assert ci.update("") == 1
+    assert (project / "Makefile").read_text() == "a: ## one, fixed\n"  # the template's fix
+    err = capsys.readouterr().err
+    assert "the template's update overlaps your edits in:\n  README.md" in err.replace(
+        ".rej", ""
+    ), err

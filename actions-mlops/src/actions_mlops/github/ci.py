@@ -168,6 +168,23 @@ def cruft_update(ref: str) -> bool:
     return True
 
 
+def update(ref: str) -> int:
+    """`make update`: cruft's merge of the template's newer version into this working tree,
+    uv.lock re-resolved, then the conflicts left to resolve listed (exit 1 while any)."""
+    if not Path(".cruft.json").is_file():
+        print(
+            "make update: no .cruft.json: link this project to its template once: "
+            "cruft link <template-url>",
+            file=sys.stderr,
+        )
+        return 1
+    if not cruft_update(ref):
+        return 1
+    from actions_mlops.github.tree import template_conflicts
+
+    return template_conflicts()
+
+
 def template_update_branch(ref: str) -> int:
     """make update's result, conflicts included, on a pushed template-update/<commit> branch;
     the branch's name to $GITHUB_OUTPUT (nothing when there is nothing to propose)."""
@@ -288,8 +305,9 @@ def environment_check(stage: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
-    update = commands.add_parser("template-update-branch", help=template_update_branch.__doc__)
-    update.add_argument("--ref", default="", help="template branch, tag or commit")
+    for name, function in (("update", update), ("template-update-branch", template_update_branch)):
+        command = commands.add_parser(name, help=function.__doc__)
+        command.add_argument("--ref", default="", help="template branch, tag or commit")
     push = commands.add_parser("exp-push", help=exp_push.__doc__)
     push.add_argument("name", help="the experiment's name")
     commands.add_parser("exp-pull", help=exp_pull.__doc__)
@@ -370,6 +388,8 @@ def main(args: argparse.Namespace) -> int:
         return SUBCOMMANDS[args.command](args)
     if args.command == "template-update-branch":
         return template_update_branch(args.ref)
+    if args.command == "update":
+        return update(args.ref)
     if args.command == "exp-push":
         return exp_push(args.name)
     if args.command == "environment-check":
