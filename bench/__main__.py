@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import adoption, estimators, first_metrics, prcache, scaling, serving, testsuite
+from bench import adoption, batch, estimators, first_metrics, prcache, scaling, serving, testsuite
 from bench.common import VENV, child_env, machine, table
 
 BENCHMARKS = {
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "testsuite": testsuite,
     "estimators": estimators,
     "adoption": adoption,
+    "batch": batch,
 }
 
 

@@ -186,15 +186,29 @@ def predict_spark(source: Path, out: Path, scorer: Scorer, model: Path, master: 
     spark_types = from_arrow_schema(schema)
     out.parent.mkdir(parents=True, exist_ok=True)
     parts = out.parent.resolve() / f".{out.name}.spark-{uuid.uuid4().hex[:12]}"
-    spark = session(master)
+    try:
+        spark = session(master)
+    except Exception as error:  # the JVM's refusals (memory, master URL) arrive as Py4J errors
+        raise StepError(f"SPARK={master}: Spark did not start: {spark_error(error)}") from None
     try:
         broadcast = spark.sparkContext.broadcast(payload)
         frame = read(spark, files, scorer.columns)
         function = partition_scorer(
             broadcast, schema, to_arrow_schema(spark_types), files[0].suffix == ".csv"
         )
-        frame.mapInArrow(function, spark_types).write.parquet(str(parts))
+        try:
+            frame.mapInArrow(function, spark_types).write.parquet(str(parts))
+        except Exception as error:
+            raise StepError(f"SPARK={master}: the job failed: {spark_error(error)}") from None
         return merge(parts, out, schema)
     finally:
         spark.stop()
         shutil.rmtree(parts, ignore_errors=True)
+
+
+def spark_error(error: Exception) -> str:
+    """The line of a Spark error that says what went wrong (its Java or Python cause)."""
+    lines = [line.strip(" :") for line in str(error).splitlines()]
+    lines = [line for line in lines if line and not line.startswith("at ")]
+    causes = [line for line in lines if "Error: " in line or "Exception: " in line]
+    return (causes or lines or [type(error).__name__])[0][:500]
