@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,8 @@ def session(master: str) -> Any:
             "(uv sync --group spark; it needs Java 17+)"
         ) from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # pyspark 4.3 warns on every pandas >= 3 use; this path hands it Arrow batches only.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     builder = SparkSession.builder.master(master).appName(APP_NAME)
     return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
 
