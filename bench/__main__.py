@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import adoption, estimators, first_metrics, prcache, scaling, serving, testsuite
+from bench import adoption, batch, estimators, first_metrics, prcache, scaling, serving, testsuite
 from bench.common import RESULTS, TEMPLATE, VENV, child_env, machine, table
 from bench.freshness import stale_results
 
@@ -26,6 +26,7 @@ BENCHMARKS = {
     "testsuite": testsuite,
     "estimators": estimators,
     "adoption": adoption,
+    "batch": batch,
 }
 
 

@@ -43,6 +43,12 @@ CASES = {
     "monitor BATCH $(shell)": ("monitor", {"BATCH": "$(shell touch {marker})"}, "command line", ""),
     "monitor BATCH env $(touch)": ("monitor", {"BATCH": "$(touch {marker})"}, "environment", ""),
     "predict DATA $(shell)": ("predict", {"DATA": "$(shell touch {marker})"}, "command line", ""),
+    "predict SPARK $(shell)": (
+        "predict",
+        {"DATA": "x.csv", "SPARK": "$(shell touch {marker})"},
+        "command line",
+        "",
+    ),
     "predict OUT env $(touch)": (
         "predict",
         {"DATA": "x.csv", "OUT": "$(touch {marker})"},

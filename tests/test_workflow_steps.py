@@ -912,3 +912,35 @@ def test_make_check_committed_names_the_stale_files_and_the_fix(tmp_path):
     assert re.search(r"^[-+]\s+md5: [0-9a-f]{32}", stale.stderr, flags=re.M), stale.stderr
     assert "fix: make repro && git add dvc.lock reports/importance.json" in stale.stderr
     assert "Stale pipeline results" in stale.summary and "dvc.lock" in stale.summary
+
+
+# Issue 28, item 4: batch.yml scores the batch with the prod version, keeps the predictions,
+# monitors them and opens the drift issue as monitor.yml does (its steps are make targets).
+
+
+def test_batch_scores_with_prod_keeps_and_monitors_the_predictions(project, cloud, tmp_path):
+    check = find(project, "batch.yml", "configured", "check")
+    env = {"MONITOR_BATCH_COMMAND": "true", "MONITOR_BATCH": ""}
+    outcome = run_step(project, check, tmp_path / "half", env=env)
+    assert outcome.outputs == {"configured": "false"} and "NOT CONFIGURED" in outcome.summary
+    env["MONITOR_BATCH"] = "data/batch.parquet"
+    outcome = run_step(project, check, tmp_path / "set", env=env)
+    assert outcome.outputs == {"configured": "true"}
+    batch = workflow(project, "batch.yml")
+    assert batch["env"]["MONITOR_BATCH"] == "${{ vars.BATCH_DATA }}"
+    assert batch["env"]["SPARK"] == "${{ vars.SPARK_MASTER }}"
+    score = batch["jobs"]["score"]
+    assert score["permissions"] == {"contents": "read", "issues": "write"}
+    assert workflow(cloud, "batch.yml")["jobs"]["score"]["permissions"]["id-token"] == "write"
+    order = ["make pull", "make monitor-batch", "make predict", "actions/upload-artifact"]
+    order += ["monitor", "make drift-issue"]
+    at = [index(project, "batch.yml", "score", label) for label in order]
+    assert at == sorted(at), order
+    predict = find(project, "batch.yml", "score", "make predict")["run"]
+    assert "STAGE=prod" in predict and 'DATA="$MONITOR_BATCH"' in predict
+    out = predict.split("OUT=")[1].split()[0]
+    assert find(project, "batch.yml", "score", "actions/upload-artifact")["with"]["path"] == out
+    assert f"BATCH={out} make monitor" in find(project, "batch.yml", "score", "monitor")["run"]
+    issue = find(project, "batch.yml", "score", "make drift-issue")
+    assert issue["if"] == "${{ steps.monitor.outputs.verdict == 'alarm' }}"
+    assert issue["run"] == find(project, "monitor.yml", "monitor", "make drift-issue")["run"]

@@ -398,3 +398,27 @@ def test_a_table_without_a_feature_or_the_key_is_refused_naming_them(project, ca
     assert run("--data", "b.csv") == 1
     err = capsys.readouterr().err
     assert err.startswith("predict: refused: b.csv: no column 'customer', 'count' (the version")
+
+
+def test_spark_executors_refuse_model_bytes_of_another_hash(tmp_path):
+    """The bytes shipped to Spark's executors are loaded only when their sha256 is the one the
+    driver sent (release/spark.py; no Spark needed to check it); CSV missing strings read null."""
+    import dataclasses
+    import hashlib
+
+    from actions_mlops.core.errors import StepError
+    from actions_mlops.release import spark
+
+    contract = parse_contract(CONTRACT)
+    train = table(100, seed=4)
+    model = build_model(contract, ModelParams("sklearn.linear_model.LogisticRegression"))
+    save_model(model.fit(training_input(train, contract), train["label"]), tmp_path / "m.skops")
+    data = (tmp_path / "m.skops").read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    payload = spark.Payload(data + b"\0", digest, "v1.0.0", contract, ["customer"], None)
+    with pytest.raises(StepError, match=f"model bytes received differ from sha256:{digest}"):
+        spark.executor_scorer(payload)
+    scorer = spark.executor_scorer(dataclasses.replace(payload, model=data))
+    assert scorer.classes == ["high", "low"] and scorer.key == ["customer"]
+    read = spark.as_missing(pa.table({"a": ["1", "NA", "", "n/a", "x"], "b": [1, 2, 3, 4, 5]}))
+    assert read.column("a").to_pylist() == ["1", None, None, None, "x"]

@@ -392,11 +392,8 @@ def as_frame(table: pa.Table, contract: Contract) -> pd.DataFrame:
     return pa.table(columns, names=table.column_names).to_pandas()
 
 
-def predict(source: Path, out: Path, scorer: Scorer, rows: int = CHUNK_ROWS) -> Counts:
-    """Score every row of `source` into `out` (Parquet), written whole or not at all."""
-    files = table_files(source)
-    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
-        raise StepError(f"{out}: the output cannot be inside the input folder {source}")
+def output_schema(files: list[Path], out: Path, scorer: Scorer) -> pa.Schema:
+    """The output's schema, once the output's name and every file's columns are checked."""
     if out.suffix != ".parquet":
         raise StepError(f"{out}: the output is a Parquet file: name it <file>.parquet")
     for file in files:
@@ -408,7 +405,15 @@ def predict(source: Path, out: Path, scorer: Scorer, rows: int = CHUNK_ROWS) -> 
                 f"{CONTRACT_FILE} table.key); it has: {', '.join(present)}"
             )
     key_types = {name: file_columns(files[0])[name] for name in scorer.key}
-    schema = pa.schema(scorer.output_fields(key_types))
+    return pa.schema(scorer.output_fields(key_types))
+
+
+def predict(source: Path, out: Path, scorer: Scorer, rows: int = CHUNK_ROWS) -> Counts:
+    """Score every row of `source` into `out` (Parquet), written whole or not at all."""
+    files = table_files(source)
+    if source.is_dir() and out.resolve().is_relative_to(source.resolve()):
+        raise StepError(f"{out}: the output cannot be inside the input folder {source}")
+    schema = output_schema(files, out, scorer)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     counts = Counts()
@@ -480,6 +485,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", help="the version holding this stage, e.g. prod")
     parser.add_argument("--out", type=Path, help="the Parquet file to write")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows per chunk")
+    parser.add_argument(
+        "--spark",
+        default=os.environ.get("SPARK_MASTER") or None,
+        help="score on Spark: its master URL, e.g. local[2] or spark://host:7077 "
+        "(default: $SPARK_MASTER; none: in process)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -498,10 +509,16 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="predict-") as folder:
         path, source = verified_model(entry, Path(folder))
         scorer = Scorer(entry.version, load_model(path), version_contract(entry), key)
-    if scorer.fallback is not None:
-        print(f"predict: preprocessing: the pipeline's ({scorer.fallback})", file=sys.stderr)
-    started = time.perf_counter()
-    counts = predict(data, out, scorer, args.chunk_rows)
+        if scorer.fallback is not None:
+            print(f"predict: preprocessing: the pipeline's ({scorer.fallback})", file=sys.stderr)
+        started = time.perf_counter()
+        if args.spark:
+            from actions_mlops.release.spark import predict_spark
+
+            counts = predict_spark(data, out, scorer, path, args.spark)
+            source += f"; on Spark {args.spark}"
+        else:
+            counts = predict(data, out, scorer, args.chunk_rows)
     rate = counts.rows / max(time.perf_counter() - started, 1e-9)
     print(
         f"predict: {counts.rows} rows of {data} with {entry.tag} ({chosen}; model from "
