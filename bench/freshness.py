@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 COMMON = ("actions-mlops/src", "{{cookiecutter.project}}", "bench/common.py")
-EXTRA = {"testsuite": ("tests", "actions-mlops/tests", "actions-mlops/pyproject.toml", "Makefile")}
+EXTRA = {
+    "testsuite": ("tests", "actions-mlops/tests", "actions-mlops/pyproject.toml", "Makefile"),
+    "batch-spark": ("bench/batch.py", "bench/apps/batch_score.py"),  # its module is bench/batch
+}
 
 
 def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
