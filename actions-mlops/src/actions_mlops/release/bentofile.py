@@ -94,7 +94,7 @@ SET_BY_PACKAGE = {
     "name": "the registered model's name",
     "version": "the registered version",
     "args": "params.yaml serve and monitor",
-    "build_ctx": "the installed actions_mlops package",
+    "build_ctx": "the installed actions_mlops package and src/<package>/",
 }
 
 
