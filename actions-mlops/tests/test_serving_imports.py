@@ -18,6 +18,7 @@ from actions_mlops.core.typed import ConfigError
 from actions_mlops.release import bentofile
 from actions_mlops.release.package import build_options
 from actions_mlops.release.registry import RegistryError
+from conftest import PACKAGE as EXAMPLE_PACKAGE
 from conftest import ROOT
 
 PACKAGE = "actions_mlops"
@@ -52,6 +53,19 @@ def test_the_bento_carries_every_module_the_service_imports():
         assert found is not None, f"{module} is no module of the package"
         path = found.relative_to(bentofile.PACKAGE_DIR.parent).as_posix()
         assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
+
+
+def test_the_bento_carries_every_module_the_projects_package_imports(workdir):
+    """src/<package>/ goes into the bento too: what it imports of this package must be included
+    (its features.py imports data.features); a module of training code is named to add."""
+    own, third_party = bentofile.project_imports()
+    assert "data.features" in own and "sklearn" in third_party
+    raw = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
+    assert bentofile.bentofile_problems(raw, "bentofile.yaml") == []
+    extra = workdir / "src" / EXAMPLE_PACKAGE / "extra.py"
+    extra.write_text("from actions_mlops.training.train import train\n")
+    problems = bentofile.bentofile_problems(raw, "bentofile.yaml")
+    assert problems[0].key == "include" and "(add actions_mlops/" in problems[0].allowed
 
 
 def test_the_bento_installs_every_package_the_service_imports():
