@@ -55,17 +55,16 @@ def test_the_bento_carries_every_module_the_service_imports():
         assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
 
 
-def test_the_bento_carries_every_module_the_projects_package_imports(workdir):
-    """src/<package>/ goes into the bento too: what it imports of this package must be included
-    (its features.py imports data.features); a module of training code is named to add."""
+def test_make_package_adds_the_projects_package_and_what_it_imports(workdir):
+    """src/<package>/ goes into the bento with the modules of this package it imports (its
+    features.py imports data.features), added by `make package`, not by bentofile.yaml."""
     own, third_party = bentofile.project_imports()
     assert "data.features" in own and "sklearn" in third_party
-    raw = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
-    assert bentofile.bentofile_problems(raw, "bentofile.yaml") == []
-    extra = workdir / "src" / EXAMPLE_PACKAGE / "extra.py"
-    extra.write_text("from actions_mlops.training.train import train\n")
-    problems = bentofile.bentofile_problems(raw, "bentofile.yaml")
-    assert problems[0].key == "include" and "(add actions_mlops/" in problems[0].allowed
+    includes = bentofile.project_includes()
+    assert includes[0] == f"{EXAMPLE_PACKAGE}/" and "actions_mlops/data/features.py" in includes
+    (workdir / ".python-version").write_text((ROOT / ".python-version").read_text())
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "uv.lock", EXAMPLE_PACKAGE)
+    assert options["include"][-len(includes) :] == includes
 
 
 def test_the_bento_installs_every_package_the_service_imports():

@@ -185,8 +185,7 @@ BENTOFILE_CASES = {
         '  - "actions_mlops/core/*.py"\n',
         "",
         "bentofile.yaml: include: [actions_mlops/__init__.py, actions_mlops/data/__init__. ... "
-        "— patterns that take in every module the service or src/<package>/ imports (add "
-        "actions_mlops/core/",
+        "— patterns that take in every module the service imports (add actions_mlops/core/",
     ),
     "name set by make package": (
         "labels:",

@@ -231,6 +231,17 @@ def project_imports(source: Path = SOURCE_DIR) -> tuple[set[str], set[str]]:
     return own, third_party - set(sys.stdlib_module_names)
 
 
+def project_includes(source: Path = SOURCE_DIR) -> list[str]:
+    """`include` patterns for the project's own package and the modules of this package it
+    imports (its features.py imports data.features), which `make package` adds to the bento."""
+    package = own_package(source)
+    if package is None:
+        return []
+    files = filter(None, map(module_file, project_imports(source)[0]))
+    paths = sorted(found.relative_to(PACKAGE_DIR.parent).as_posix() for found in files)
+    return [f"{package}/", *paths]
+
+
 def required_closure(roots: list[str]) -> set[str]:
     """`roots` and every distribution they require here, from the installed packages' metadata
     (environment markers evaluated, requested extras followed); PackageNotFoundError names one
@@ -256,13 +267,12 @@ def required_closure(roots: list[str]) -> set[str]:
 
 
 def package_problems(raw: dict[str, Any], service: Path, file: str) -> list[Problem]:
-    """Modules the service or the project's own package imports that `include` leaves out, and
-    distributions they import that `python.packages` does not install."""
+    """Modules the service imports that `include` leaves out, and distributions it or the
+    project's own package imports that `python.packages` does not install."""
     problems = []
     start = ".".join(service.relative_to(PACKAGE_DIR).with_suffix("").parts)
     own, third_party = service_imports(start)
-    project_own, project_third_party = project_imports()
-    own, third_party = own | project_own, third_party | project_third_party
+    third_party |= project_imports()[1]  # its modules of this package: make package adds them
     include = raw.get("include", ["*"])  # BentoML takes in the whole context by default
     left_out = sorted(
         path
@@ -273,8 +283,7 @@ def package_problems(raw: dict[str, Any], service: Path, file: str) -> list[Prob
         if texts(include) and not any(fnmatch(path, pattern) for pattern in include)
     )
     if left_out:
-        imports = "the service or src/<package>/ imports"
-        allowed = f"patterns that take in every module {imports} (add {left_out[0]})"
+        allowed = f"patterns that take in every module the service imports (add {left_out[0]})"
         problems.append(Problem(file, "include", show(include), allowed))
     python = raw.get("python")
     packages = python.get("packages") if isinstance(python, dict) else None

@@ -61,7 +61,11 @@ from actions_mlops.core.modelfile import (
 from actions_mlops.core.typed import ConfigError, read_yaml
 from actions_mlops.data.contract import load_contract
 from actions_mlops.data.tables import read_table
-from actions_mlops.release.bentofile import bentofile_problems, required_closure
+from actions_mlops.release.bentofile import (
+    bentofile_problems,
+    project_includes,
+    required_closure,
+)
 from actions_mlops.release.registry import RegistryError
 from actions_mlops.release.versions import head_version
 from actions_mlops.serving.fastpath import (
@@ -236,8 +240,8 @@ def build_options(
         missing = ", ".join(unpinned)
         raise RegistryError(f"{lock}: no pin for {missing}, which serving needs: `make lock`")
     python["packages"] = [f"{name}=={pins[name]}" for name in needed]
-    if package is not None:
-        options["include"] = [*options.get("include", []), f"{package}/"]
+    if package is not None:  # src/<package>/ and the modules it imports of actions_mlops
+        options["include"] = [*options.get("include", []), *project_includes()]
     docker = options.setdefault("docker", {})
     docker.setdefault("base_image", f"python:{project_python()}-slim")
     return options
