@@ -3,7 +3,9 @@ and packaged, `make containerize`, then `docker run` of the image as its non-roo
 prediction-log volume, called over HTTP on 127.0.0.1. One bake, one image build.
 
 The csv variant: its contract has int, float, str and nullable columns, and its bad requests are
-those the served bento already rejects (test_registry_serving.BAD)."""
+those the served bento already rejects (test_registry_serving.BAD). Its features.py and hooks
+are test_serving_hooks': the image must carry the project's package, whose transformer class is
+in the model and whose postprocess hook labels the predictions."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from test_registry_serving import (
     pushed_project,
     records_of,
 )
+from test_serving_hooks import FEATURES, HOOKS, PACKAGE
 
 pytestmark = pytest.mark.slow
 IMAGE = f"ghcr.io/example-org/{MODEL}"
@@ -47,7 +50,8 @@ def built(docker_engine, tmp_path_factory, project_env):
         "BENTOML_DO_NOT_TRACK": "True",
         "DOCKER_BUILDKIT": "0",  # the classic builder: no buildx needed
     }
-    project = pushed_project(root, project_env)
+    files = {f"src/{PACKAGE}/features.py": FEATURES}
+    project = pushed_project(root, project_env, params=HOOKS, files=files)
     gate(project, project_env)  # a real verdict on HEAD: register checks what it judged
     make(project, "register", project_env, env=env)
     started = time.monotonic()
@@ -131,7 +135,7 @@ def check_predictions_equal_the_models_and_are_logged_to_the_volume(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["predictions"] == expected
+    assert body["predictions"] == [f"class-{p}" for p in expected]  # the postprocess hook's
     assert body["model_version"] == "v0.1.0"
     logged = [json.loads(line) for line in (volume / "predictions.jsonl").read_text().splitlines()]
     assert [entry["request_id"] for entry in logged] == [body["request_id"]] * len(rows)

@@ -68,10 +68,15 @@ def project(tmp_path_factory, project_env, env) -> Path:
     patch.undo()
 
 
-def pushed_project(root: Path, project_env: Path, params: dict | None = None) -> Path:
+def pushed_project(
+    root: Path, project_env: Path, params: dict | None = None, files: dict | None = None
+) -> Path:
     """A baked csv/classification project in `root` with a local DVC remote, `params` (dotted
-    params.yaml keys) set, its pipeline run and committed, pushed to a bare repository `origin`."""
+    params.yaml keys) set, `files` (path -> text) written, its pipeline run and committed,
+    pushed to a bare repository `origin`."""
     project = bake(root, task="classification", dataset="csv", dvc_remote="local")
+    for name, text in (files or {}).items():
+        (project / name).write_text(text)
     for key, value in (("user.email", "t@example.com"), ("user.name", "T")):
         git(project, "config", key, value)
     if params:

@@ -13,17 +13,20 @@ from typing import Any
 
 import pytest
 
-from actions_mlops.core.config import MODEL_FILE, ModelParams
+from actions_mlops.core.config import MODEL_FILE, ModelParams, own_package
 from actions_mlops.core.modelfile import (
     ModelFileError,
+    check_types,
     file_hash,
     load_model,
+    own_types,
     recorded_hash,
     save_model,
     verify_hash,
 )
 from actions_mlops.release.champion import Champion, fetch_model
 from actions_mlops.training.train import build_model
+from conftest import PACKAGE
 
 CLASSIFIERS = ["RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier"]
 REGRESSORS = ["RandomForestRegressor", "ExtraTreesRegressor", "GradientBoostingRegressor"]
@@ -254,3 +257,21 @@ def test_the_cli_says_a_refused_model_file_in_one_line(monkeypatch, capsys):
     assert cli.main(["evaluate"]) == 1
     err = capsys.readouterr().err
     assert err == "evaluate: refused: models/model.skops: refusing to load type builtins.eval\n"
+
+
+def test_only_the_types_the_projects_package_defines_are_trusted(workdir, monkeypatch):
+    """A class or function defined in a module of src/<package>/ is trusted; a name that module
+    imports (Popen), a module named like the package, or another package's types are not."""
+    monkeypatch.delitem(sys.modules, PACKAGE, raising=False)  # imported again from workdir
+    (workdir / "src" / PACKAGE / "owned.py").write_text(
+        "from subprocess import Popen\n\nclass Mine:\n    pass\n\ndef helper(x):\n    return x\n"
+    )
+    own, imported = f"{PACKAGE}.owned.Mine", f"{PACKAGE}.owned.Popen"
+    reported = [own, f"{PACKAGE}.owned.helper", imported, "subprocess.Popen"]
+    reported += [f"{PACKAGE}_other.owned.Mine", f"{PACKAGE}.missing.Thing"]
+    assert own_package() == PACKAGE
+    assert own_types(reported, PACKAGE) == {own, f"{PACKAGE}.owned.helper"}
+    assert own_types(reported, None) == set()
+    with pytest.raises(ModelFileError, match=f"refusing to load type {imported}"):
+        check_types([own, imported], Path("model.skops"), PACKAGE)
+    check_types([own], Path("model.skops"), PACKAGE)

@@ -18,6 +18,7 @@ from actions_mlops.core.typed import ConfigError
 from actions_mlops.release import bentofile
 from actions_mlops.release.package import build_options
 from actions_mlops.release.registry import RegistryError
+from conftest import PACKAGE as EXAMPLE_PACKAGE
 from conftest import ROOT
 
 PACKAGE = "actions_mlops"
@@ -52,6 +53,18 @@ def test_the_bento_carries_every_module_the_service_imports():
         assert found is not None, f"{module} is no module of the package"
         path = found.relative_to(bentofile.PACKAGE_DIR.parent).as_posix()
         assert any(fnmatch(path, pattern) for pattern in include), f"bentofile.yaml: add {path}"
+
+
+def test_make_package_adds_the_projects_package_and_what_it_imports(workdir):
+    """src/<package>/ goes into the bento with the modules of this package it imports (its
+    features.py imports data.features), added by `make package`, not by bentofile.yaml."""
+    own, third_party = bentofile.project_imports()
+    assert "data.features" in own and "sklearn" in third_party
+    includes = bentofile.project_includes()
+    assert includes[0] == f"{EXAMPLE_PACKAGE}/" and "actions_mlops/data/features.py" in includes
+    (workdir / ".python-version").write_text((ROOT / ".python-version").read_text())
+    options = build_options(ROOT / "bentofile.yaml", ROOT / "uv.lock", EXAMPLE_PACKAGE)
+    assert options["include"][-len(includes) :] == includes
 
 
 def test_the_bento_installs_every_package_the_service_imports():

@@ -26,6 +26,7 @@ from actions_mlops.core.typed import (
 PARAMS_FILE = Path("params.yaml")
 CONTRACT_FILE = Path("contract.yaml")
 BENTOFILE = Path("bentofile.yaml")
+SOURCE_DIR = Path("src")  # the project's own package: src/<package>/
 PYTHON_VERSION_FILE = Path(".python-version")  # the project's Python: uv, CI and the image
 TABLE_FORMATS = (".csv", ".parquet")
 TRAIN_SPLIT = Path("data/split/train.parquet")
@@ -162,6 +163,10 @@ class RegistryParams(Settings):
     branch: str = "main"  # only commits on origin's release branch are registered
 
 
+# A function by import path, `module:function` (serve.preprocess, serve.postprocess).
+Hook = Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+
+
 class ServeParams(Settings):
     """Limits of the prediction service."""
 
@@ -173,6 +178,9 @@ class ServeParams(Settings):
     header_timeout_s: Annotated[float, Field(gt=0, le=300), AS_WRITTEN] = 10
     body_timeout_s: Annotated[float, Field(gt=0, le=300), AS_WRITTEN] = 20
     keep_alive_s: Annotated[int, Field(ge=1, le=300)] = 5
+    # Hooks around the model (serving/hooks.py): `module:function` of the project's package.
+    preprocess: Hook | None = None
+    postprocess: Hook | None = None
 
 
 class SweepParams(Settings):
@@ -230,14 +238,25 @@ class ServingSettings(Settings):
     `serve` (request limits) and `monitor` (the prediction log)."""
 
     model_tag: str
+    package: str | None = None  # the project's own package (own_package), in the bento
     serve: ServeParams = Field(default_factory=ServeParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
 
 
 def serving_args(params: Params, model_tag: str) -> dict[str, Any]:
     """The bento's arguments: ServingSettings as JSON values."""
-    settings = ServingSettings(model_tag=model_tag, serve=params.serve, monitor=params.monitor)
+    settings = ServingSettings(
+        model_tag=model_tag, package=own_package(), serve=params.serve, monitor=params.monitor
+    )
     return settings.model_dump(mode="json")
+
+
+def own_package(source: Path = SOURCE_DIR) -> str | None:
+    """The project's own package, the one folder of src/ with an __init__.py (as the template
+    bakes it), or None: the bento carries it, the model file may hold the types it defines
+    (core/modelfile.py) and the service's hooks are its functions."""
+    found = sorted(init.parent.name for init in source.glob("*/__init__.py"))
+    return found[0] if len(found) == 1 else None
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

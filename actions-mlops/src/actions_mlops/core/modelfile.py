@@ -8,6 +8,8 @@ in a fraction of that."""
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 import io
 import re
 import zipfile
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from actions_mlops.core.config import MODEL_FILE
+from actions_mlops.core.config import MODEL_FILE, own_package
 from actions_mlops.core.errors import StepError
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ OBJECT_ID = re.compile(r'(?<="__id__": )\d+|(?<="file": ")\d+(?=\.npy")')
 # default: a crafted file's node indices can make `predict` read out of bounds or crash, which is
 # why a registered model is also checked against its recorded hash. Another estimator may need a
 # type of its own: `make train` then names it; review it and add it here.
+# Also trusted: the types the project's own package defines (own_types), e.g. a transformer
+# class of its features.py: the owner's code, reviewed with the model's commit and run by
+# training anyway. Anything else, however it is named, is refused.
 TRUSTED_TYPES = frozenset(
     {
         "numpy.dtype",
@@ -52,7 +57,7 @@ def save_model(model: Pipeline, path: Path = MODEL_FILE) -> None:
     import skops.io as sio
 
     archive = reproducible(sio.dumps(model))
-    check_types(sio.get_untrusted_types(data=archive), path)
+    check_types(sio.get_untrusted_types(data=archive), path, own_package())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(archive)
 
@@ -78,26 +83,49 @@ def reproducible(archive: bytes) -> bytes:
     return output.getvalue()
 
 
-def check_types(reported: list[str], path: Path) -> None:
-    """Refuse the types skops reports as unsafe unless TRUSTED_TYPES lists them exactly."""
-    refused = sorted(set(reported) - TRUSTED_TYPES)
+def own_types(reported: list[str], package: str | None) -> set[str]:
+    """The reported types that `package` (the project's own) defines: a class or function of
+    one of its modules, defined there. A name the module only imports is not its own
+    (`from subprocess import Popen` in features.py does not make `<package>.features.Popen`
+    trusted), nor is a module outside the package however it is named."""
+    own = set()
+    for name in reported if package else []:
+        module, _, attribute = name.rpartition(".")
+        if module != package and not module.startswith(f"{package}."):
+            continue
+        try:
+            found = getattr(importlib.import_module(module), attribute)
+        except Exception:  # importing runs the owner's code: not importable, not trusted
+            continue
+        defined = inspect.isclass(found) or inspect.isfunction(found)
+        if defined and found.__module__ == module and found.__qualname__ == attribute:
+            own.add(name)
+    return own
+
+
+def check_types(reported: list[str], path: Path, package: str | None) -> None:
+    """Refuse the types skops reports as unsafe unless TRUSTED_TYPES lists them exactly or
+    `package`, the project's own, defines them."""
+    refused = sorted(set(reported) - TRUSTED_TYPES - own_types(reported, package))
     if refused:
         raise ModelFileError(
             f"{path}: refusing to load type {', '.join(refused)}: not in TRUSTED_TYPES of "
-            f"{Path(__file__).name}; add it there only if your estimator needs it"
+            f"{Path(__file__).name} nor defined by this project's package "
+            f"({package or 'none in src/'}); add it there only if your estimator needs it"
         )
 
 
-def load_model(path: Path = MODEL_FILE) -> Pipeline:
+def load_model(path: Path = MODEL_FILE, package: str | None = None) -> Pipeline:
     """Load a model saved by save_model. The file's types are checked before anything in it is
-    built: skops's own safe list plus TRUSTED_TYPES, by exact name (ModelFileError otherwise)."""
+    built: skops's own safe list, TRUSTED_TYPES by exact name, and those `package` (default: the
+    project's own, src/<package>/) defines; ModelFileError otherwise."""
     import skops.io as sio
 
     try:
         reported = sio.get_untrusted_types(file=path)
     except Exception as error:  # a damaged or foreign file: skops raises many kinds of error
         raise ModelFileError(f"{path}: not a readable skops file ({first_line(error)})") from None
-    check_types(reported, path)
+    check_types(reported, path, package or own_package())
     try:
         return sio.load(path, trusted=reported)
     except Exception as error:

@@ -25,6 +25,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from actions_mlops.core.config import SOURCE_DIR, own_package
 from actions_mlops.core.typed import Problem, show
 
 # The installed actions_mlops package: what `make package` copies into the bento's build context.
@@ -94,7 +95,7 @@ SET_BY_PACKAGE = {
     "name": "the registered model's name",
     "version": "the registered version",
     "args": "params.yaml serve and monitor",
-    "build_ctx": "the installed actions_mlops package",
+    "build_ctx": "the installed actions_mlops package and src/<package>/",
 }
 
 
@@ -205,6 +206,42 @@ def service_imports(
     return own, third_party
 
 
+def project_imports(source: Path = SOURCE_DIR) -> tuple[set[str], set[str]]:
+    """(this package's modules, top-level third-party modules) that the project's own package
+    (src/<package>/, which the bento carries too) imports, following this package's modules.
+    A file that does not parse is left to training to report."""
+    package = own_package(source)
+    if package is None:
+        return set(), set()
+    own: set[str] = set()
+    third_party: set[str] = set()
+    for file in sorted((source / package).rglob("*.py")):
+        visitor = Imports()
+        try:
+            visitor.visit(ast.parse(file.read_text(encoding="utf-8")))
+        except (SyntaxError, ValueError):
+            continue
+        for name in visitor.names:
+            top, _, rest = name.partition(".")
+            if top == PACKAGE_DIR.name and rest:
+                found, outside = service_imports(rest)
+                own, third_party = own | found, third_party | outside
+            elif top not in (package, "__future__", PACKAGE_DIR.name):
+                third_party.add(top)
+    return own, third_party - set(sys.stdlib_module_names)
+
+
+def project_includes(source: Path = SOURCE_DIR) -> list[str]:
+    """`include` patterns for the project's own package and the modules of this package it
+    imports (its features.py imports data.features), which `make package` adds to the bento."""
+    package = own_package(source)
+    if package is None:
+        return []
+    files = filter(None, map(module_file, project_imports(source)[0]))
+    paths = sorted(found.relative_to(PACKAGE_DIR.parent).as_posix() for found in files)
+    return [f"{package}/", *paths]
+
+
 def required_closure(roots: list[str]) -> set[str]:
     """`roots` and every distribution they require here, from the installed packages' metadata
     (environment markers evaluated, requested extras followed); PackageNotFoundError names one
@@ -230,11 +267,12 @@ def required_closure(roots: list[str]) -> set[str]:
 
 
 def package_problems(raw: dict[str, Any], service: Path, file: str) -> list[Problem]:
-    """Modules the service imports that `include` leaves out, and distributions it imports that
-    `python.packages` does not install."""
+    """Modules the service imports that `include` leaves out, and distributions it or the
+    project's own package imports that `python.packages` does not install."""
     problems = []
     start = ".".join(service.relative_to(PACKAGE_DIR).with_suffix("").parts)
     own, third_party = service_imports(start)
+    third_party |= project_imports()[1]  # its modules of this package: make package adds them
     include = raw.get("include", ["*"])  # BentoML takes in the whole context by default
     left_out = sorted(
         path

@@ -14,6 +14,10 @@ Before anything is stored, the service's fast path (serving/fastpath.py: the pre
 compiled into numpy) must predict what the pipeline predicts on the whole test split, within
 fastpath.TOLERANCE; packaging refuses otherwise. A pipeline the compiler does not know is
 packaged as it is: the service then preprocesses with the pipeline.
+
+The bento carries the project's own package (src/<package>/) next to actions_mlops' serving
+part: the model may hold types it defines (a transformer of features.py) and the service's hooks
+(params `serve.preprocess`, `serve.postprocess`) are its functions, checked importable first.
 """
 
 from __future__ import annotations
@@ -41,9 +45,11 @@ from actions_mlops.core.config import (
     METRICS_FILE,
     MODEL_FILE,
     PYTHON_VERSION_FILE,
+    SOURCE_DIR,
     TEST_SPLIT,
     Params,
     load_params,
+    own_package,
     serving_args,
 )
 from actions_mlops.core.modelfile import (
@@ -55,7 +61,11 @@ from actions_mlops.core.modelfile import (
 from actions_mlops.core.typed import ConfigError, read_yaml
 from actions_mlops.data.contract import load_contract
 from actions_mlops.data.tables import read_table
-from actions_mlops.release.bentofile import bentofile_problems, required_closure
+from actions_mlops.release.bentofile import (
+    bentofile_problems,
+    project_includes,
+    required_closure,
+)
 from actions_mlops.release.registry import RegistryError
 from actions_mlops.release.versions import head_version
 from actions_mlops.serving.fastpath import (
@@ -64,6 +74,7 @@ from actions_mlops.serving.fastpath import (
     compile_features,
     largest_difference,
 )
+from actions_mlops.serving.hooks import Hooks
 
 LOCK_FILE = Path("uv.lock")
 # The installed actions_mlops package: the bento's code (bentofile.yaml's `include` picks its
@@ -207,9 +218,12 @@ def locked_versions(lock: Path = LOCK_FILE) -> dict[str, str]:
     return pins
 
 
-def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[str, Any]:
+def build_options(
+    bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE, package: str | None = None
+) -> dict[str, Any]:
     """bentofile.yaml with its Python packages expanded to everything they require, each pinned
-    to the lock's version: the image installs exactly the serving part of the lock."""
+    to the lock's version (the image installs exactly the serving part of the lock), and the
+    project's own `package` included."""
     options = read_yaml(bentofile)
     problems = bentofile_problems(options, str(bentofile))
     if problems:
@@ -226,6 +240,8 @@ def build_options(bentofile: Path = BENTOFILE, lock: Path = LOCK_FILE) -> dict[s
         missing = ", ".join(unpinned)
         raise RegistryError(f"{lock}: no pin for {missing}, which serving needs: `make lock`")
     python["packages"] = [f"{name}=={pins[name]}" for name in needed]
+    if package is not None:  # src/<package>/ and the modules it imports of actions_mlops
+        options["include"] = [*options.get("include", []), *project_includes()]
     docker = options.setdefault("docker", {})
     docker.setdefault("base_image", f"python:{project_python()}-slim")
     return options
@@ -257,7 +273,11 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
             return bento
         print(f"package: rebuilding bento {tag} ({reason})")
         bentoml.bentos.delete(tag)
-    options = build_options()
+    package = own_package()
+    options = build_options(package=package)
+    # Both read the project's folder: before the chdir below.
+    source = (SOURCE_DIR / package).resolve() if package else None
+    args = serving_args(params, tag)
     options["labels"] = {**options.get("labels", {}), **expected}
     # BentoML reads the Dockerfile template relative to, and only inside, the working folder.
     with (
@@ -269,8 +289,8 @@ def build_bento(params: Params, stored: bentoml.Model) -> bentoml.Bento:
             **options,
             name=stored.tag.name,
             version=stored.tag.version,
-            build_ctx=str(build_context(Path(context))),
-            args=serving_args(params, tag),
+            build_ctx=str(build_context(Path(context), source)),
+            args=args,
         )
 
 
@@ -293,11 +313,14 @@ def quiet_template_notice() -> Iterator[None]:
         logger.removeFilter(notice)
 
 
-def build_context(folder: Path) -> Path:
-    """`folder` made the bento's build context: the installed actions_mlops package (not the
-    project's files) and the Dockerfile template bentofile.yaml names."""
+def build_context(folder: Path, package: Path | None = None) -> Path:
+    """`folder` made the bento's build context: the installed actions_mlops package, the
+    project's own `package` folder (src/<package>/, none of its other files) and the Dockerfile
+    template bentofile.yaml names."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(PACKAGE_DIR, folder / PACKAGE_DIR.name, ignore=ignore)
+    if package is not None:
+        shutil.copytree(package, folder / package.name, ignore=ignore)
     shutil.copy(DOCKERFILE_TEMPLATE, folder / DOCKERFILE_TEMPLATE.name)
     return folder
 
@@ -307,10 +330,12 @@ def package() -> bentoml.Bento:
     params = load_params()
     version, commit = registered_head(params.registry.model)
     preprocessing = check_fast_path()
+    hooks = Hooks.load(params.serve, own_package())  # ConfigError before anything is stored
     stored = save_model(params, version, commit)
     bento = build_bento(params, stored)
     print(f"package: model {stored.tag}, bento {bento.tag} ({bento.path})")
     print(f"package: preprocessing: {preprocessing}")
+    print(f"package: hooks: {hooks.describe()}")
     return bento
 
 

@@ -19,6 +19,10 @@ a 413 before it is read; a 400 names each problem on its own line (`problems.py`
 id and ignored columns by their role, "send null" for NaN). Every error answers in one shape,
 `ErrorResponse`, as the OpenAPI document (/docs.json, rewritten by `openapi`) declares.
 
+Around the model, the owner's hooks when params `serve` names them (`hooks.py`: preprocess the
+records, postprocess the answer, functions of the project's package); an error in one is a 500
+and one line in the log.
+
 Every answered request is appended to the prediction log (`predictionlog.py`: folder
 PREDICTION_LOG_DIR, default logs/predictions; PREDICTION_LOG=off turns it off; the contract's
 `pii: true` columns masked) under a request id: the client's X-Request-ID header when it sends
@@ -70,6 +74,7 @@ from actions_mlops.data.contract import (
     load_contract,
 )
 from actions_mlops.serving.flags import Flag, record_flags
+from actions_mlops.serving.hooks import HookError, Hooks, records_of, run
 from actions_mlops.serving.limits import Limits, guard_server
 from actions_mlops.serving.predictionlog import PredictionLog
 from actions_mlops.serving.problems import ClearErrors
@@ -149,6 +154,14 @@ def body_limit(settings: ServingSettings, contract: Contract) -> int:
         return settings.serve.max_body_bytes
     record = sum(len(name.encode()) + VALUE_BYTES for name in contract.features)
     return settings.serve.max_records * record
+
+
+def answer_of(value: Any) -> PredictResponse:
+    """What postprocess returned, as the answer (ValueError unless it fits PredictResponse)."""
+    try:
+        return PredictResponse.model_validate(value)
+    except ValidationError as error:  # a client's 400 to BentoML: the hook's fault here
+        raise ValueError(f"returned no valid answer: {error.errors()[0]['msg']}") from None
 
 
 def request_id(header: str | None) -> str:
@@ -501,6 +514,10 @@ class ClientErrorsQuietly(logging.Filter):
             record.msg = f"Client error on %s [%s]: {count} problem(s), answered 400"
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info, record.exc_text = None, None
+        elif record.exc_info and isinstance(record.exc_info[1], HookError):
+            reason = str(record.exc_info[1]).replace("%", "%%")
+            record.msg = f"Hook error on %s [%s]: {reason}, answered 500"
+            record.exc_info, record.exc_text = None, None
         return True
 
 
@@ -533,7 +550,10 @@ class ModelService:
         from actions_mlops.core.modelfile import load_model
         from actions_mlops.serving.fastpath import preprocessor
 
-        self.model = load_model(Path(self.model_ref.path_of(MODEL_FILE.name)))
+        path = Path(self.model_ref.path_of(MODEL_FILE.name))
+        self.model = load_model(path, SETTINGS.package)
+        self.hooks = Hooks.load(SETTINGS.serve, SETTINGS.package)
+        LOG.info("Hooks: %s", self.hooks.describe())
         self.labels = self.model_ref.info.labels
         self.classes = [str(c) for c in getattr(self.model, "classes_", [])]
         self.preprocess, fallback = preprocessor(self.model, CONTRACT)
@@ -550,6 +570,8 @@ class ModelService:
         from actions_mlops.serving import fastpath  # loaded by __init__
 
         inputs = [record.model_dump(by_alias=True) for record in records]
+        if self.hooks.preprocess is not None:
+            inputs = run("preprocess", self.hooks.preprocess, inputs, records_of)
         encoded = fastpath.estimator_input(self.preprocess(inputs))
         classification = self.labels["task"] == "classification"
         predictions, shares = fastpath.estimator_outputs(self.model[-1], encoded, classification)
@@ -576,6 +598,9 @@ class ModelService:
                 response.probabilities,
                 [[flag.model_dump() for flag in flags] for flags in response.warnings],
             )
+        if self.hooks.postprocess is not None:
+            answer = response.model_dump()
+            response = run("postprocess", self.hooks.postprocess, answer, answer_of)
         return response
 
 
