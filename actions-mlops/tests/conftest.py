@@ -76,10 +76,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # Modules that read no example data (settings, registry, reports, layout: the example's task
 # and the settings its examples share are all they depend on) and single tests of that kind.
 PER_TASK_MODULES = {
-    "test_adopt", "test_ci_commands", "test_config", "test_containerize", "test_layout",
-    "test_markdown_inert", "test_metrics", "test_modelfile", "test_params_read", "test_registry",
-    "test_report", "test_serving_imports", "test_settings_files", "test_site", "test_split",
-    "test_sweep",
+    "test_adopt", "test_ci_commands", "test_config", "test_containerize", "test_hooks",
+    "test_layout", "test_markdown_inert", "test_metrics", "test_modelfile", "test_params_read",
+    "test_registry", "test_report", "test_serving_imports", "test_settings_files", "test_site",
+    "test_split", "test_sweep",
 }  # fmt: skip
 PER_TASK_TESTS = {"test_gate_quality_false_blocks_and_detection"}  # synthetic data, task's gate
 
