@@ -13,7 +13,7 @@ from conftest import CHOICES, TEMPLATE, bake, make, run, variant_id, variants
 ALL = list(variants())
 WORKFLOWS = (
     "pr", "pr-comment", "release", "promote", "monitor", "retrain", "sweep", "template-update",
-    "site",
+    "site", "batch",
 )  # fmt: skip
 # The project's own code and tests: its features, a test of them and a smoke run on its data.
 # Everything else is the actions-mlops package (actions-mlops/), a dependency.
