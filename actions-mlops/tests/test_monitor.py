@@ -132,6 +132,33 @@ def test_monitor_reports_skipped_lines_and_does_not_die(project_frame, capsys):
     assert "2 unreadable log lines skipped" in MONITOR_MARKDOWN.read_text()
 
 
+def test_a_run_that_cannot_measure_leaves_the_verdict_error_not_an_old_one(
+    project_frame, tmp_path, capsys
+):
+    """Outcomes a script reads through make (whose status is 2 for warn, alarm and error
+    alike): reports/monitor.json's verdict is ok, warn, alarm or error, and the last line on
+    stdout says it. A run that cannot measure removes the last run's reports and says `error`
+    with the reason; before, the old verdict stayed beside the new failure."""
+    MONITOR_FILE.parent.mkdir(parents=True, exist_ok=True)
+    MONITOR_FILE.write_text(json.dumps({"verdict": "ok"}))
+    code = main(argparse.Namespace(batch=tmp_path / "gone.jsonl", labels=None))
+    out = capsys.readouterr().out
+    report = json.loads(MONITOR_FILE.read_text())
+    assert code == 1 and report["verdict"] == "error"
+    assert report["error"].startswith("cannot read the batch:") and "gone.jsonl" in report["error"]
+    assert out.strip().splitlines()[-1].startswith("monitor: error")
+    assert "ERROR" in MONITOR_MARKDOWN.read_text()
+    frame, contract = project_frame(), load_contract()
+    PROFILE_FILE.write_text(json.dumps(build_profile(frame, contract), default=str))
+    records = json.loads(frame[contract.features].head(50).to_json(orient="records"))
+    PredictionLog(tmp_path / "log").write("r", "v1", records, [0] * len(records))
+    MONITOR_FILE.write_text(json.dumps({"verdict": "ok"}))
+    with pytest.raises(OSError):  # a labels file that is not there: raised to the CLI
+        main(argparse.Namespace(batch=tmp_path / "log", labels=tmp_path / "labels.csv"))
+    report = json.loads(MONITOR_FILE.read_text())
+    assert report["verdict"] == "error" and "labels.csv" in report["error"]
+
+
 def test_pii_values_become_a_keyed_hash_or_a_token(tmp_path, monkeypatch):
     records: list[dict[str, object]] = [
         {"email": "a@example.com", "x": 1.0},

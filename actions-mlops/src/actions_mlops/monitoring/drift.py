@@ -150,14 +150,18 @@ def _quantile(cdf: ReferenceCdf, share: float) -> float:
 
 def what_moved(finite: np.ndarray, cdf: ReferenceCdf, std: float) -> str:
     """In words: centre (median), spread (interquartile range) and tails (1% and 99%), the
-    one that moved most (in reference standard deviations) first."""
+    one that moved most (in reference standard deviations) first. The tails' move is what the
+    centre's and the spread's do not explain (a shifted or stretched column moves its tails
+    too, more than its median or its IQR: that is not news about the tails)."""
     before = [_quantile(cdf, p) for p in (0.01, 0.25, 0.5, 0.75, 0.99)]
     after = [float(v) for v in np.quantile(finite, [0.01, 0.25, 0.5, 0.75, 0.99])]
     iqr_before, iqr_after = before[3] - before[1], after[3] - after[1]
+    stretch = iqr_after / iqr_before if iqr_before > 0 else 1.0
+    expected = [after[2] + (before[i] - before[2]) * stretch for i in (0, 4)]  # shifted, stretched
     moves = {
         "centre": abs(after[2] - before[2]),
         "spread": abs(iqr_after - iqr_before),
-        "tails": max(abs(after[0] - before[0]), abs(after[4] - before[4])),
+        "tails": max(abs(after[0] - expected[0]), abs(after[4] - expected[1])),
     }
     most = max(moves, key=lambda k: moves[k])
     wider = "wider" if iqr_after > iqr_before else "narrower" if iqr_after < iqr_before else "same"
