@@ -12,7 +12,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import adoption, estimators, first_metrics, prcache, scaling, serving, testsuite
+from bench import (
+    adoption,
+    estimators,
+    first_metrics,
+    monitor,
+    prcache,
+    scaling,
+    serving,
+    testsuite,
+)
 from bench.common import VENV, child_env, machine, table
 
 BENCHMARKS = {
@@ -23,6 +32,7 @@ BENCHMARKS = {
     "testsuite": testsuite,
     "estimators": estimators,
     "adoption": adoption,
+    "monitor": monitor,
 }
 
 
