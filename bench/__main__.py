@@ -14,7 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import adoption, batch, estimators, first_metrics, prcache, scaling, serving, testsuite
+from bench import (
+    adoption,
+    batch,
+    estimators,
+    first_metrics,
+    monitor,
+    prcache,
+    scaling,
+    serving,
+    testsuite,
+)
 from bench.common import RESULTS, TEMPLATE, VENV, child_env, machine, table
 from bench.freshness import stale_results
 
@@ -27,6 +37,7 @@ BENCHMARKS = {
     "estimators": estimators,
     "adoption": adoption,
     "batch": batch,
+    "monitor": monitor,
 }
 
 

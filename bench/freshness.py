@@ -17,6 +17,7 @@ COMMON = ("actions-mlops/src", "{{cookiecutter.project}}", "bench/common.py")
 EXTRA = {
     "testsuite": ("tests", "actions-mlops/tests", "actions-mlops/pyproject.toml", "Makefile"),
     "batch-spark": ("bench/batch.py", "bench/apps/batch_score.py"),  # its module is bench/batch
+    "monitor": ("bench/apps/monitor_log.py",),
 }
 
 

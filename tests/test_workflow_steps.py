@@ -311,6 +311,18 @@ def test_monitor_without_a_batch_command_is_not_configured(project, tmp_path):
     assert 'LABELS="$MONITOR_LABELS"' in find(project, "monitor.yml", "monitor", "monitor")["run"]
 
 
+def test_a_monitor_that_cannot_measure_fails_the_job_with_its_reason(project, tmp_path):
+    """make exits 2 for warn, alarm and error alike; the step reads reports/monitor.json's
+    verdict: an error (here a batch that is not there) fails the job, with the reason in the
+    summary, and opens no drift issue (its verdict is not alarm)."""
+    step = find(project, "monitor.yml", "monitor", "monitor")
+    env = {"MONITOR_BATCH": str(tmp_path / "gone.jsonl"), "MONITOR_LABELS": ""}
+    outcome = run_step(project, step, tmp_path, env=env)
+    assert outcome.returncode != 0, outcome.stdout
+    assert outcome.outputs == {"verdict": "error"}
+    assert "ERROR" in outcome.summary and "gone.jsonl" in outcome.summary
+
+
 def test_start_retrain_waits_while_a_retrain_pull_request_is_open(project, tmp_path):
     step = find(project, "monitor.yml", "monitor", "make start-retrain")
     contexts = {"github.run_id": "1"}

@@ -102,6 +102,40 @@ def test_categorical_drift_names_the_category_that_moved(params, messy):
     assert row["detail"].startswith(("'red'", "'blue'"))
 
 
+def test_what_moved_is_said_in_words_centre_spread_tails_new_categories():
+    """A drifting column says what moved: the centre (median), the spread (interquartile range,
+    wider or narrower), the tails (1% and 99%), the one that moved most first, in reference
+    standard deviations; a category column names new categories. Issue 32: a column listed as
+    drifting with "median 1016 → 1016" and no word that its spread had moved; and a shifted
+    or stretched column was said to move its "tails" most (they move with the centre and
+    the spread), which the tails' move now leaves out."""
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame(
+        {"pressure": rng.normal(1016, 5, 5000), "sky": rng.choice(["clear", "rain"], 5000)}
+    )
+    columns = {
+        "pressure": Column(name="pressure", dtype="float"),
+        "sky": Column(name="sky", dtype="str"),
+    }
+    profile = build_profile(reference, Contract(columns=columns))
+    centre = pd.DataFrame({"pressure": rng.normal(1019, 5, 3000)})
+    spread = pd.DataFrame({"pressure": rng.normal(1016, 10, 3000)})
+    tails = pd.DataFrame({"pressure": np.r_[rng.normal(1016, 5, 2900), np.full(100, 1060.0)]})
+    sky = pd.DataFrame({"sky": rng.choice(["clear", "rain", "hail"], 3000)})
+    said = {
+        name: column(drift.compare(batch, profile, PARAMS), batch.columns[0])
+        for name, batch in (("centre", centre), ("spread", spread), ("tails", tails), ("sky", sky))
+    }
+    assert all(said[name]["drifted"] for name in ("centre", "spread", "sky")), said
+    assert said["centre"]["detail"].startswith("centre moved most (0.")
+    assert said["spread"]["detail"].startswith("spread moved most (")
+    assert (
+        "median 1016 → 1016" in said["spread"]["detail"] and "(wider)" in said["spread"]["detail"]
+    )
+    assert said["tails"]["detail"].startswith("tails moved most (")
+    assert "1 new category (3" in said["sky"]["detail"]
+
+
 def test_the_verdict_weighs_drifting_features_by_importance(params, messy):
     reference, _ = messy(params.task, rows=2000, seed=1)
     contract = infer_contract(reference, "label", params.task)

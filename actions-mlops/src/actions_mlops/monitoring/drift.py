@@ -150,14 +150,18 @@ def _quantile(cdf: ReferenceCdf, share: float) -> float:
 
 def what_moved(finite: np.ndarray, cdf: ReferenceCdf, std: float) -> str:
     """In words: centre (median), spread (interquartile range) and tails (1% and 99%), the
-    one that moved most (in reference standard deviations) first."""
+    one that moved most (in reference standard deviations) first. The tails' move is what the
+    centre's and the spread's do not explain (a shifted or stretched column moves its tails
+    too, more than its median or its IQR: that is not news about the tails)."""
     before = [_quantile(cdf, p) for p in (0.01, 0.25, 0.5, 0.75, 0.99)]
     after = [float(v) for v in np.quantile(finite, [0.01, 0.25, 0.5, 0.75, 0.99])]
     iqr_before, iqr_after = before[3] - before[1], after[3] - after[1]
+    stretch = iqr_after / iqr_before if iqr_before > 0 else 1.0
+    expected = [after[2] + (before[i] - before[2]) * stretch for i in (0, 4)]  # shifted, stretched
     moves = {
         "centre": abs(after[2] - before[2]),
         "spread": abs(iqr_after - iqr_before),
-        "tails": max(abs(after[0] - before[0]), abs(after[4] - before[4])),
+        "tails": max(abs(after[0] - expected[0]), abs(after[4] - expected[1])),
     }
     most = max(moves, key=lambda k: moves[k])
     wider = "wider" if iqr_after > iqr_before else "narrower" if iqr_after < iqr_before else "same"
@@ -215,20 +219,43 @@ def outside_training(batch: pd.DataFrame, profile: dict[str, Any]) -> dict[str, 
                 }
                 outside |= under | over
         else:
-            labels = batch[name].map(label)
-            new = ~labels.isin(list(reference["counts"])) & batch[name].notna()
+            codes, labels = labelled(batch[name])
+            known = set(reference["counts"])
+            unseen = np.array([text not in known for text in labels] + [False])
+            new = unseen[codes] & batch[name].notna().to_numpy()  # a missing value is never new
             if new.any():
-                seen = labels[new].value_counts()
+                seen = batch[name][new].astype(object).map(label).value_counts()
                 columns[name] = {"new": int(new.sum()), "examples": list(seen.index[:3])}
                 outside |= new
     return {"rows": int(outside.sum()), "columns": columns}
+
+
+def labelled(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(codes, labels): each row's index into `labels`, the distinct values' category labels
+    (reference.label), -1 for a missing value. The labels are made once per distinct value,
+    not once per row: a 1M-row batch of a few categories costs its codes."""
+    if values.dtype == object:  # mixed types: True == 1 == 1.0 to pandas, not to label()
+        values = values.map(label)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    return codes, [label(value) for value in distinct]
+
+
+def label_counts(values: pd.Series) -> pd.Series:
+    """`values.map(label).value_counts()` (the same counts, in the same order), without a label
+    per row: one per distinct value, and a code per row."""
+    codes, labels = labelled(values)
+    index: dict[str, int] = {}  # each label's number; values with one label (1, 1.0) share it
+    numbers = np.array([index.setdefault(name, len(index)) for name in [*labels, MISSING]])
+    counts = pd.Series(numbers[codes]).value_counts()  # code -1 (missing): the last number
+    names = list(index)
+    return pd.Series(counts.to_numpy(), index=[names[n] for n in counts.index], name="count")
 
 
 def categorical_drift(values: pd.Series, reference: dict[str, Any]) -> tuple[float, float, str]:
     """(Jensen-Shannon distance, chi-square p-value, detail naming the category that moved most:
     the L-infinity distance) of `values` vs the profile."""
     expected = pd.Series(reference["counts"], dtype=float)
-    observed = values.map(label).value_counts().astype(float)
+    observed = label_counts(values).astype(float)
     categories = expected.index.union(observed.index)
     expected, observed = (s.reindex(categories, fill_value=0.0) for s in (expected, observed))
     before, after = expected / expected.sum(), observed / observed.sum()

@@ -2,8 +2,11 @@
 against the champion's reference profile, its values outside the contract per column, and its
 performance when labels are given; reports/monitor.json and reports/monitor.md.
 
-Exit codes: 0 ok, 2 warn, 3 alarm (1 is left for errors such as an unreadable batch), so a
-scheduled workflow can tell them apart.
+Outcomes: `verdict` in reports/monitor.json is ok, warn, alarm or error (the monitor could
+not measure: `error` says why; the reports of an earlier run are removed first, so they never
+stand for this one), and the last line on stdout is `monitor: <verdict> ...`. Exit codes: 0 ok,
+2 warn, 3 alarm, 1 an error (2 also for invalid settings: the CLI's code for them). Through
+make, whose own status is 2 for any failure, a script reads the verdict.
 """
 
 from __future__ import annotations
@@ -137,15 +140,15 @@ def out_of_contract(batch: pd.DataFrame, contract: Contract) -> dict[str, Any]:
     `warnings`); a data file's values are checked here, by the same rule (serving/flags.py)."""
     counts: dict[str, dict[str, int]] = {}
     if "warnings" in batch.columns:  # a list per row (log) or an array (Parquet, make predict)
-        listed = batch["warnings"].map(
-            lambda f: list(f) if isinstance(f, list | np.ndarray) else []
-        )
-        flagged = listed.map(bool)
-        for flags in listed[flagged]:
+        flagged = 0
+        for flags in batch["warnings"]:  # no copy per row: a log's rows share their lists
+            if not isinstance(flags, list | np.ndarray) or not len(flags):
+                continue
+            flagged += 1
             for flag in flags:
                 column = counts.setdefault(flag["column"], {})
                 column[flag["check"]] = column.get(flag["check"], 0) + 1
-        return {"rows": int(flagged.sum()), "columns": counts}
+        return {"rows": flagged, "columns": counts}
     outside = pd.Series(False, index=batch.index)
     for name in contract.features:
         if name not in batch.columns:
@@ -380,14 +383,39 @@ def assess(
     return {"verdict": verdict} | report
 
 
+def error_report(reason: str) -> None:
+    """The reports of a run that could not measure: verdict `error` and why."""
+    report = {"verdict": "error", "error": reason}
+    MONITOR_FILE.parent.mkdir(parents=True, exist_ok=True)
+    MONITOR_FILE.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    MONITOR_MARKDOWN.write_text(
+        f"## Model monitoring: ❌ ERROR\n\nNothing was measured: {inert(reason, table=False)}\n",
+        encoding="utf-8",
+    )
+    print("monitor: error (nothing measured; reports in reports/monitor.md)")
+
+
 def main(args: argparse.Namespace) -> int:
-    """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm."""
+    """CLI entry: write the monitoring reports; exit 0 ok, 2 warn, 3 alarm, 1 error."""
+    for stale in (MONITOR_FILE, MONITOR_MARKDOWN):  # an old verdict never stands for this run
+        stale.unlink(missing_ok=True)
+    try:
+        return measure(args)
+    except Exception as error:  # settings, profile, labels, a bug: still one verdict to read
+        reason = " ".join(str(error).split()) or type(error).__name__
+        error_report(f"{type(error).__name__}: {reason}"[:500])
+        raise
+
+
+def measure(args: argparse.Namespace) -> int:
+    """The monitor's run (see main)."""
     params, contract = load_params(), load_contract()
     batch_path = args.batch or default_batch(params)
     try:
         batch, bad_lines = load_batch(batch_path, contract)
     except (OSError, ValueError) as error:
         print(f"monitor: cannot read the batch: {error}", file=sys.stderr)
+        error_report(f"cannot read the batch: {' '.join(str(error).split())}"[:500])
         return 1
     if bad_lines:
         print(
