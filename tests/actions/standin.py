@@ -51,8 +51,47 @@ def git(*args: str, cwd: Path) -> str:
     return result.stdout.strip()
 
 
+def pull_request_merge() -> tuple[str, str] | None:
+    """For a `pull_request` event, what GitHub checks out: (refs/pull/N/merge, its SHA), the
+    pull request's head merged into its base branch's current tip (first parent: the base),
+    made here in origin as GitHub's server makes it. act hands a `pull_request` job the head's
+    SHA instead. A head that conflicts with its base gets no merge commit, and GitHub runs no
+    `pull_request` workflow for it: the stand-in stops with that. None for other events."""
+    if os.environ.get("GITHUB_EVENT_NAME") != "pull_request":
+        return None
+    event = json.loads(Path(os.environ["GITHUB_EVENT_PATH"]).read_text())
+    number, pull = event["number"], event["pull_request"]
+    head, base = pull["head"]["sha"], f"refs/heads/{pull['base']['ref']}"
+    origin = STATE / "origin.git"
+    merge_tree = ["git", "merge-tree", "--write-tree", base, head]
+    merged = subprocess.run(merge_tree, cwd=origin, text=True, capture_output=True)
+    if merged.returncode:
+        sys.exit(
+            f"checkout stand-in: pull request #{number} conflicts with {base}: GitHub makes no "
+            f"merge commit and runs no pull_request workflow\n{merged.stdout}{merged.stderr}"
+        )
+    tree = merged.stdout.split()[0]
+    base_sha = git("rev-parse", base, cwd=origin)
+    github = {"GIT_AUTHOR_NAME": "GitHub", "GIT_AUTHOR_EMAIL": "noreply@github.com"}
+    github |= {"GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+    message = f"Merge {head} into {base_sha}"
+    sha = subprocess.run(
+        ["git", "commit-tree", tree, "-p", base_sha, "-p", head, "-m", message],
+        cwd=origin,
+        text=True,
+        capture_output=True,
+        check=True,
+        env=os.environ | github,
+    ).stdout.strip()
+    ref = f"refs/pull/{number}/merge"
+    git("update-ref", ref, sha, cwd=origin)
+    git("update-ref", f"refs/pull/{number}/head", head, cwd=origin)
+    return ref, sha
+
+
 def checkout() -> None:
-    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout. With
+    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout; for a
+    `pull_request` event with no `ref`, the merge commit GitHub checks out. With
     STANDIN_ORIGIN_URL (origin served over HTTP, tests/actions/gitserver.py) it fetches with the
     `token` input and, for `persist-credentials: true`, keeps the token as actions/checkout v6+
     does: in a config file under RUNNER_TEMP that the repository's config includes (includeIf),
@@ -66,16 +105,20 @@ def checkout() -> None:
     depth = int(i.get("fetch-depth", "1"))
     fetch_tags = i.get("fetch-tags", "false") == "true"
     ref = i.get("ref") or os.environ["GITHUB_SHA"]
+    merge = None if i.get("ref") else pull_request_merge()
+    if merge:
+        ref = merge[1]
     git("init", "-q", cwd=workspace)
     git("remote", "add", "origin", origin, cwd=workspace)
     # The fetch itself authenticates with the token, nothing kept (as actions/checkout).
     auth = ["-c", f"http.extraheader={gitserver.header(token)}"] if served and token else []
     if depth == 0:  # the whole history: every branch and every tag
         heads = "+refs/heads/*:refs/remotes/origin/*"
-        git(*auth, "fetch", "-q", "--tags", origin, heads, cwd=workspace)
+        pull = [f"+{merge[0]}:refs/remotes/{merge[0][5:]}"] if merge else []
+        git(*auth, "fetch", "-q", "--tags", origin, heads, *pull, cwd=workspace)
     else:
         tags = ["--tags"] if fetch_tags else ["--no-tags"]
-        target = ref if len(ref) == 40 else f"refs/tags/{ref}"
+        target = merge[0] if merge else ref if len(ref) == 40 else f"refs/tags/{ref}"
         heads = "+refs/heads/*:refs/remotes/origin/*"
         git(*auth, "fetch", "-q", f"--depth={depth}", *tags, origin, target, heads, cwd=workspace)
     for candidate in (ref, f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", "FETCH_HEAD"):
@@ -100,7 +143,9 @@ def checkout() -> None:
             "/nonexistent/persist-credentials-is-false",
             cwd=workspace,
         )
-    record("actions/checkout", sha=sha)
+    if merge and sha != merge[1]:
+        sys.exit(f"checkout stand-in: fetched {sha}, not the merge commit {merge[1]}")
+    record("actions/checkout", sha=sha, ref=merge[0] if merge else ref)
 
 
 def setup_python() -> None:
