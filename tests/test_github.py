@@ -43,6 +43,7 @@ import gitserver  # noqa: E402
 TOKENS = {"ghs_standin": {"contents"}, "github_pat_standin": {"contents"}}
 BIN = Path(sys.executable).parent
 OWNER = "example-org"
+REGISTRY_USER = "release-robot"
 STANDINS = {
     "actions/checkout": "actions-checkout",
     "actions/setup-python": "actions-setup-python",
@@ -310,6 +311,9 @@ class Day:
         if self.real_docker:
             command += ["--env", f"STANDIN_DOCKER={self.real_docker}"]
             command += ["--var", f"IMAGE_REGISTRY={self.registry}"]
+            # Not ghcr.io: GITHUB_TOKEN cannot log in there, the repository's credentials do.
+            command += ["--var", f"REGISTRY_USERNAME={REGISTRY_USER}"]
+            command += ["--secret", "REGISTRY_PASSWORD=standin-registry-token"]
         for name, value in (variables or {}).items():
             command += ["--var", f"{name}={value}"]
         for name, value in (secrets or {}).items():
@@ -491,6 +495,10 @@ def scenario_1(day: Day, base: str, marker: str) -> None:
     pr.report("1. improving PR")
     if not pr.ok:
         pr.fail("the PR workflow failed")
+    # One job saves uv's cache (the same key for both); the other restores it.
+    uv = [s for s in day.standins() if s["action"] == "astral-sh/setup-uv"]
+    switches = {s["job"]: (s["inputs"]["restore-cache"], s["inputs"]["save-cache"]) for s in uv}
+    assert switches == {"check": ("true", "true"), "train": ("true", "false")}, switches
     assert pr.step("make gate") is True and pr.step("make report") is True
     assert pr.step("make check") is True
     # act deletes GITHUB_STEP_SUMMARY with the job: the step that appends the report must pass.
@@ -585,6 +593,16 @@ def first_release(day: Day) -> dict:
     assert list(releases) == [tag] and releases[tag]["assets"]
     logins = [s for s in day.standins() if s["action"] == "docker/login-action"]
     assert [login["registry"] for login in logins] == [day.registry]
+    if day.real_docker:  # a registry other than ghcr.io: the repository's own credentials
+        assert logins[0]["inputs"]["username"] == REGISTRY_USER, logins
+    # uv's cache: the release saves it for every pull request and restores none.
+    uv = [s for s in day.standins() if s["action"] == "astral-sh/setup-uv"]
+    switches = {
+        s["job"]: (s["inputs"]["restore-cache"], s["inputs"]["save-cache"])
+        for s in uv
+        if s["workflow"] == "release"
+    }
+    assert switches == {"register": ("false", "true"), "publish": ("false", "false")}, switches
     attested = [s for s in day.standins() if s["action"] == "actions/attest-build-provenance"]
     assert attested and attested[-1]["subject"].startswith(f"{image}@sha256:")
     if day.real_docker:  # the attested digest is the registry's, for the version's tag
