@@ -67,13 +67,23 @@ def test_uv_cache_is_saved_once_per_run_and_on_the_default_branch(project):
     assert uv_cache(workflows(project)["pr.yml"]["jobs"]["train"]) == (True, False)
 
 
-def registry_check(project: Path) -> tuple[str, dict]:
-    """The publish job's credentials check (its script) and its login step."""
-    steps = workflows(project)["release.yml"]["jobs"]["publish"]["steps"]
-    (check,) = [s for s in steps if s.get("name") == "Check the registry's credentials"]
-    (login,) = [s for s in steps if s.get("uses", "").startswith("docker/login-action@")]
-    assert steps.index(check) + 1 == steps.index(login)
-    return check["run"], login
+def registry_login(project: Path) -> tuple[str, dict]:
+    """The registry-login action's credentials check (its script) and its docker login, after
+    checking that release.yml and promote.yml log in through it with the right values."""
+    for name, job in (("release.yml", "publish"), ("promote.yml", "promote")):
+        steps = workflows(project)[name]["jobs"][job]["steps"]
+        assert not [s for s in steps if s.get("uses", "").startswith("docker/login-action@")]
+        (login,) = [s for s in steps if s.get("uses") == "$/.github/actions/registry-login"]
+        assert login["with"] == {
+            "registry": "${{ env.IMAGE_REGISTRY }}",
+            "github-token": "${{ secrets.GITHUB_TOKEN }}",
+            "username": "${{ vars.REGISTRY_USERNAME }}",
+            "password": "${{ secrets.REGISTRY_PASSWORD }}",
+        }, name
+    action = yaml.safe_load((project / ".github/actions/registry-login/action.yml").read_text())
+    check, docker = action["runs"]["steps"]
+    assert docker["uses"].startswith("docker/login-action@")
+    return check["run"], docker
 
 
 @pytest.mark.parametrize(
@@ -86,7 +96,7 @@ def registry_check(project: Path) -> tuple[str, dict]:
     ],
 )
 def test_another_registry_needs_its_own_credentials(project, registry, username, password, refused):
-    script, login = registry_check(project)
+    script, docker = registry_login(project)
     env = {"PATH": "/usr/bin:/bin", "IMAGE_REGISTRY": registry, "USERNAME": username}
     done = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", script],
@@ -104,10 +114,10 @@ def test_another_registry_needs_its_own_credentials(project, registry, username,
     else:
         assert lines == []
     # ghcr.io: the job's token; elsewhere: the repository's own credentials.
-    with_ = login["with"]
+    with_ = docker["with"]
     assert re.fullmatch(
-        r"\$\{\{ env.IMAGE_REGISTRY == 'ghcr.io' && secrets.GITHUB_TOKEN \|\| "
-        r"secrets.REGISTRY_PASSWORD \}\}",
+        r"\$\{\{ inputs.registry == 'ghcr.io' && inputs.github-token \|\| "
+        r"inputs.password \}\}",
         with_["password"],
-    )
-    assert "vars.REGISTRY_USERNAME" in with_["username"]
+    ), with_
+    assert "inputs.username" in with_["username"]
