@@ -72,8 +72,18 @@ def pull_request_merge() -> tuple[str, str] | None:
         )
     tree = merged.stdout.split()[0]
     base_sha = git("rev-parse", base, cwd=origin)
+    ref = f"refs/pull/{number}/merge"
+    # One merge per head and base, as on GitHub: every job of the run checks out the same SHA.
+    known = subprocess.run(
+        ["git", "rev-list", "--parents", "-n", "1", ref], cwd=origin, text=True, capture_output=True
+    ).stdout.split()
+    if known[1:] == [base_sha, head]:
+        return ref, known[0]
+    # Dated as the head: two jobs starting at once make the same commit, not two.
+    date = git("log", "-1", "--format=%cI", head, cwd=origin)
     github = {"GIT_AUTHOR_NAME": "GitHub", "GIT_AUTHOR_EMAIL": "noreply@github.com"}
     github |= {"GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+    github |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     message = f"Merge {head} into {base_sha}"
     sha = subprocess.run(
         ["git", "commit-tree", tree, "-p", base_sha, "-p", head, "-m", message],
@@ -83,7 +93,6 @@ def pull_request_merge() -> tuple[str, str] | None:
         check=True,
         env=os.environ | github,
     ).stdout.strip()
-    ref = f"refs/pull/{number}/merge"
     git("update-ref", ref, sha, cwd=origin)
     git("update-ref", f"refs/pull/{number}/head", head, cwd=origin)
     return ref, sha
@@ -331,6 +340,16 @@ def docker_login() -> None:
 
 
 def attest_build_provenance() -> None:
+    """Refused where GitHub refuses it: a private repository whose owner is not on Enterprise
+    (the repository as the gh stand-in's github.json describes it; public when not given)."""
+    store = STATE / "github.json"
+    repository = (json.loads(store.read_text()) if store.exists() else {}).get("repository", {})
+    plan = repository.get("plan", "free")
+    if repository.get("visibility", "public") != "public" and plan != "enterprise":
+        sys.exit(
+            "attest-build-provenance stand-in: attestations need a public repository or GitHub "
+            f"Enterprise Cloud (this one is private, plan {plan})"
+        )
     i = inputs()
     digest = i.get("subject-digest", "")
     if not digest.startswith("sha256:") or len(digest) != 71 or not i.get("subject-name"):
