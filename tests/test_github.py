@@ -43,6 +43,13 @@ import gitserver  # noqa: E402
 TOKENS = {"ghs_standin": {"contents"}, "github_pat_standin": {"contents"}}
 BIN = Path(sys.executable).parent
 OWNER = "example-org"
+# Besides public repositories (the default day), days on a private one on GitHub Free (no
+# environments, no rulesets, no attestations; every read needs its job permission) and on an
+# organisation's private one on Team (environments without reviewers).
+PRIVATE_FREE = {"visibility": "private", "owner": {"login": OWNER, "type": "User"}, "plan": "free"}
+ORGANISATION = {"visibility": "private", "plan": "team"}
+ORGANISATION |= {"owner": {"login": OWNER, "type": "Organization"}}
+REGISTRY_USER = "release-robot"
 STANDINS = {
     "actions/checkout": "actions-checkout",
     "actions/setup-python": "actions-setup-python",
@@ -179,7 +186,15 @@ class Day:
     """One repository on a simulated GitHub: a bare origin, a developer's clone, act runs.
     With `registry` (host:port), the release uses the real docker CLI and pushes there."""
 
-    def __init__(self, tmp: Path, registry: str | None = None, **options: str):
+    def __init__(
+        self,
+        tmp: Path,
+        registry: str | None = None,
+        repository: dict | None = None,
+        **options: str,
+    ):
+        """`repository`: its visibility, owner and plan as the gh stand-in's github.json holds
+        them (PRIVATE_FREE, ORGANISATION); None: a public one, as before."""
         if not shutil.which("node"):  # act runs the actions/cache stand-in's main and post
             reason = "no node for act's JavaScript stand-in (apt-get install nodejs)"
             if os.environ.get("CI") == "true":
@@ -189,11 +204,15 @@ class Day:
         self.name = self.project.name
         self.state = tmp / "state"
         self.state.mkdir()
+        self.repository = repository or {"visibility": "public"}
+        if repository:  # the stand-ins answer (and refuse) by it
+            (self.state / "github.json").write_text(json.dumps({"repository": repository}))
         # origin as github.com answers a job: over HTTP, wanting the job's token (kept where
         # actions/checkout keeps it), refusing workflow-file pushes without the Workflows
         # permission; the developer pushes from their machine (here: by path).
         self.origin = gitserver.bare(self.state, "origin")
-        self.served = gitserver.serving(self.state, TOKENS, public=True)
+        public = self.repository["visibility"] == "public"
+        self.served = gitserver.serving(self.state, TOKENS, public=public)
         url, self.origin_requests = self.served.__enter__()
         self.origin_url = f"{url}/origin.git"
         self.git("remote", "add", "origin", str(self.origin))
@@ -268,6 +287,9 @@ class Day:
             first = next((i for i, u in enumerate(uses) if u.startswith("$/")), None)
             checkout = next((i for i, u in enumerate(uses) if "actions/checkout@" in u), None)
             assert first is None or (checkout is not None and checkout < first), (workflow, job_id)
+        # GitHub's payloads say whether the repository is private (promote.yml reads it).
+        private = self.repository["visibility"] != "public"
+        payload = payload | {"repository": payload.get("repository", {}) | {"private": private}}
         event_file = self.state / f"event-{self.runs}.json"
         event_file.write_text(json.dumps(payload))
         command = [
@@ -310,6 +332,9 @@ class Day:
         if self.real_docker:
             command += ["--env", f"STANDIN_DOCKER={self.real_docker}"]
             command += ["--var", f"IMAGE_REGISTRY={self.registry}"]
+            # Not ghcr.io: GITHUB_TOKEN cannot log in there, the repository's credentials do.
+            command += ["--var", f"REGISTRY_USERNAME={REGISTRY_USER}"]
+            command += ["--secret", "REGISTRY_PASSWORD=standin-registry-token"]
         for name, value in (variables or {}).items():
             command += ["--var", f"{name}={value}"]
         for name, value in (secrets or {}).items():
@@ -412,7 +437,7 @@ def comment_payload(day: Day, pr_run: Run, branch: str) -> dict:
 
 def comments(day: Day) -> list[dict]:
     store = day.state / "github.json"
-    return json.loads(store.read_text())["comments"] if store.exists() else []
+    return json.loads(store.read_text()).get("comments", []) if store.exists() else []
 
 
 def fast_params(day: Day) -> None:
@@ -427,21 +452,21 @@ SABOTAGE = {
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "repository"),
     [
-        {},
-        {"task": "regression", "dataset": "diabetes", "dvc_remote": "local"},
+        ({}, None),
+        ({"task": "regression", "dataset": "diabetes", "dvc_remote": "local"}, PRIVATE_FREE),
     ],
-    ids=["default", "regression-diabetes-local"],
+    ids=["default", "regression-diabetes-local-private-free"],
 )
-def test_github_day(options, tmp_path, request):
+def test_github_day(options, repository, tmp_path, request):
     started = time.monotonic()
     full = not options  # the default variant also runs the `check` job (the project's pytest)
     registry = None
     if full:  # and releases a real image: one image build per run of the suite
         request.getfixturevalue("docker_engine")
         registry = request.getfixturevalue("local_registry")
-    day = Day(tmp_path, registry=registry, **options)
+    day = Day(tmp_path, registry=registry, repository=repository, **options)
     skip_without_targets(day.project, *FUTURE_TARGETS)
     task = options.get("task", "classification")
     marker = f"<!-- {day.name}-model-report -->"
@@ -470,6 +495,7 @@ def test_github_day(options, tmp_path, request):
         pull_run_and_call(day)
         scenario_5_sweep(day)
     else:
+        promote_unapproved(day)
         second_release(day)
         scenario_5_monitor(day)
     print(f"[github day] {day.name} {options or 'default'}: {time.monotonic() - started:.0f}s")
@@ -491,6 +517,10 @@ def scenario_1(day: Day, base: str, marker: str) -> None:
     pr.report("1. improving PR")
     if not pr.ok:
         pr.fail("the PR workflow failed")
+    # One job saves uv's cache (the same key for both); the other restores it.
+    uv = [s for s in day.standins() if s["action"] == "astral-sh/setup-uv"]
+    switches = {s["job"]: (s["inputs"]["restore-cache"], s["inputs"]["save-cache"]) for s in uv}
+    assert switches == {"check": ("true", "true"), "train": ("true", "false")}, switches
     assert pr.step("make gate") is True and pr.step("make report") is True
     assert pr.step("make check") is True
     # act deletes GITHUB_STEP_SUMMARY with the job: the step that appends the report must pass.
@@ -574,7 +604,7 @@ def first_release(day: Day) -> dict:
     """3. A push to main releases v0.1.0: tag, image tags, GitHub Release, attestation; returns
     the push event."""
     before = day.origin_tags()
-    _, push = release_head(day, "3. release")
+    release, push = release_head(day, "3. release")
     tag = f"{day.name}@v0.1.0"
     assert day.origin_tags() - before == {tag}
     docker = docker_calls(day)
@@ -585,7 +615,20 @@ def first_release(day: Day) -> dict:
     assert list(releases) == [tag] and releases[tag]["assets"]
     logins = [s for s in day.standins() if s["action"] == "docker/login-action"]
     assert [login["registry"] for login in logins] == [day.registry]
+    if day.real_docker:  # a registry other than ghcr.io: the repository's own credentials
+        assert logins[0]["inputs"]["username"] == REGISTRY_USER, logins
+    # uv's cache: the release saves it for every pull request and restores none.
+    uv = [s for s in day.standins() if s["action"] == "astral-sh/setup-uv"]
+    switches = {
+        s["job"]: (s["inputs"]["restore-cache"], s["inputs"]["save-cache"])
+        for s in uv
+        if s["workflow"] == "release"
+    }
+    assert switches == {"register": ("false", "true"), "publish": ("false", "false")}, switches
     attested = [s for s in day.standins() if s["action"] == "actions/attest-build-provenance"]
+    if day.repository["visibility"] != "public":  # refused: warned, the release stands
+        assert not attested and release.step("Warn when the attestation failed") is True
+        return push
     assert attested and attested[-1]["subject"].startswith(f"{image}@sha256:")
     if day.real_docker:  # the attested digest is the registry's, for the version's tag
         name = image.split("/", 1)[1]
@@ -666,6 +709,19 @@ def release_again_and_promote(day: Day, push: dict) -> None:
         assert hostile.step("make promote") is None
     assert not marker.exists(), "a hostile input ran a command"
     assert day.origin_tags() == before
+
+
+def promote_unapproved(day: Day) -> None:
+    """4b. On a private repository GitHub offers no required reviewers (Free: not even
+    environments): promote.yml warns that the promotion is unapproved, and promotes."""
+    before = day.origin_tags()
+    dispatch = {"inputs": {"version": "v0.1.0", "stage": "prod"}}
+    promote = day.act("workflow_dispatch", "promote.yml", dispatch)
+    promote.report("4b. promote on a private repository")
+    assert promote.ok, promote.log[-4000:]
+    assert promote.step("make environment-check") is True
+    assert "Promotion without approval" in promote.log
+    assert day.origin_tags() - before == {f"{day.name}#prod#1"}
 
 
 def pull_run_and_call(day: Day) -> None:
@@ -783,11 +839,12 @@ def second_release(day: Day) -> None:
 
 
 def test_retrain_day(tmp_path):
-    """A day of its own (the long days above stay as they are): main with its first results,
-    then a change the results do not reflect yet (standing in for refreshed data: retraining
-    then has something to propose), then scenario 6."""
+    """A day of its own (the long days above stay as they are), on an organisation's private
+    repository (Team): main with its first results, then a change the results do not reflect
+    yet (standing in for refreshed data: retraining then has something to propose), then
+    scenario 6, every gh call held to its job's permissions."""
     started = time.monotonic()
-    day = Day(tmp_path)
+    day = Day(tmp_path, repository=ORGANISATION)
     fast_params(day)
     day.make("repro")
     day.commit("Initial project")
@@ -804,7 +861,7 @@ def scenario_6_retrain(day: Day, marker: str) -> None:
     queues GitHub's pull_request event (the gh stand-in's rule: GITHUB_TOKEN's would start
     nothing); pr.yml runs for that event and pr-comment.yml posts its report on it."""
     store = day.state / "github.json"
-    before = len(github_state(day)["pulls"]) if store.exists() else 0
+    before = len(github_state(day).get("pulls", [])) if store.exists() else 0
     retrain = day.act(
         "workflow_dispatch",
         "retrain.yml",

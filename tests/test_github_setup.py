@@ -110,20 +110,42 @@ def test_public_free_setup_makes_everything_and_doctor_then_finds_nothing(projec
 
 
 def test_private_free_has_no_environments_nor_rulesets(projects, tmp_path):
-    project = projects["s3"]
+    project = projects["none"]
     state = fresh(tmp_path, PRIVATE_FREE, secrets=["PR_TOKEN"])
     made = platform(project, state, "github-setup")
     assert made.returncode == 0, made.stdout + made.stderr
     cannot = lines(made.stdout, "cannot: ")
-    assert len(cannot) == 4, made.stdout
-    assert any("dvc-write" in line and "repository secrets" in line for line in cannot)
+    assert len(cannot) == 3, made.stdout  # prod, and the two rulesets
     assert any("anyone with write access can move" in line for line in cannot)
     github = stored(state)
     assert "environments" not in github and "rulesets" not in github
     assert github["variables"] == {"ATTEST_PROVENANCE": "false"}
     after = platform(project, state, "github-doctor")
     assert after.returncode == 0, after.stdout + after.stderr
-    assert len(lines(after.stdout, "limit: ")) == 4
+    assert len(lines(after.stdout, "limit: ")) == 3
+
+
+def test_a_cloud_remote_on_private_free_is_refused_in_one_line(projects, tmp_path):
+    """Issue 27 item 5: an s3/gs/azure remote is written with the `dvc-write` environment's
+    credentials, which a private repository on Free cannot have. Setup and doctor fail on it,
+    one line saying what to change (before: a `cannot:`/`limit:` line, exit 0)."""
+    project = projects["s3"]
+    state = fresh(tmp_path, PRIVATE_FREE, secrets=["PR_TOKEN"])
+    made = platform(project, state, "github-setup")
+    assert made.returncode == 1, made.stdout + made.stderr
+    (refused,) = lines(made.stderr, "cannot: ")
+    assert refused.startswith("cannot: environment dvc-write: a private repository on GitHub Free")
+    assert "make the repository public, or move it to GitHub Pro" in refused
+    assert len(lines(made.stdout, "cannot: ")) == 3  # the rest is made or explained as before
+    assert stored(state)["variables"] == {"ATTEST_PROVENANCE": "false"}
+    after = platform(project, state, "github-doctor")
+    assert after.returncode == 1, after.stdout + after.stderr
+    (problem,) = lines(after.stdout, "problem: ")
+    assert "dvc-write" in problem and "no write access to the DVC remote" in problem
+    assert len(lines(after.stdout, "limit: ")) == 3
+    (tmp_path / "pro").mkdir()
+    paid = fresh(tmp_path / "pro", PRIVATE_TEAM, secrets=["PR_TOKEN"])
+    assert platform(project, paid, "github-setup").returncode == 0
 
 
 @pytest.mark.parametrize("repository", [PRIVATE_TEAM, ORGANISATION], ids=["pro", "organisation"])

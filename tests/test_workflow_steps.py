@@ -518,7 +518,7 @@ def test_promotion_moves_the_stages_image_tag(project, tmp_path):
     promote = steps(project, "promote.yml", "promote")
     labels = [s.get("id") or s.get("name") or s["uses"] for s in promote]
     assert labels.index("make promote") < labels.index("stage-image")
-    login = find(project, "promote.yml", "promote", "docker/login-action")
+    login = find(project, "promote.yml", "promote", "$/.github/actions/registry-login")
     assert labels.index(login["uses"]) < labels.index("stage-image")
     job = workflow(project, "promote.yml")["jobs"]["promote"]
     assert job["permissions"]["packages"] == "write"

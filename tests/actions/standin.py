@@ -51,8 +51,56 @@ def git(*args: str, cwd: Path) -> str:
     return result.stdout.strip()
 
 
+def pull_request_merge() -> tuple[str, str] | None:
+    """For a `pull_request` event, what GitHub checks out: (refs/pull/N/merge, its SHA), the
+    pull request's head merged into its base branch's current tip (first parent: the base),
+    made here in origin as GitHub's server makes it. act hands a `pull_request` job the head's
+    SHA instead. A head that conflicts with its base gets no merge commit, and GitHub runs no
+    `pull_request` workflow for it: the stand-in stops with that. None for other events."""
+    if os.environ.get("GITHUB_EVENT_NAME") != "pull_request":
+        return None
+    event = json.loads(Path(os.environ["GITHUB_EVENT_PATH"]).read_text())
+    number, pull = event["number"], event["pull_request"]
+    head, base = pull["head"]["sha"], f"refs/heads/{pull['base']['ref']}"
+    origin = STATE / "origin.git"
+    merge_tree = ["git", "merge-tree", "--write-tree", base, head]
+    merged = subprocess.run(merge_tree, cwd=origin, text=True, capture_output=True)
+    if merged.returncode:
+        sys.exit(
+            f"checkout stand-in: pull request #{number} conflicts with {base}: GitHub makes no "
+            f"merge commit and runs no pull_request workflow\n{merged.stdout}{merged.stderr}"
+        )
+    tree = merged.stdout.split()[0]
+    base_sha = git("rev-parse", base, cwd=origin)
+    ref = f"refs/pull/{number}/merge"
+    # One merge per head and base, as on GitHub: every job of the run checks out the same SHA.
+    known = subprocess.run(
+        ["git", "rev-list", "--parents", "-n", "1", ref], cwd=origin, text=True, capture_output=True
+    ).stdout.split()
+    if known[1:] == [base_sha, head]:
+        return ref, known[0]
+    # Dated as the head: two jobs starting at once make the same commit, not two.
+    date = git("log", "-1", "--format=%cI", head, cwd=origin)
+    github = {"GIT_AUTHOR_NAME": "GitHub", "GIT_AUTHOR_EMAIL": "noreply@github.com"}
+    github |= {"GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+    github |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    message = f"Merge {head} into {base_sha}"
+    sha = subprocess.run(
+        ["git", "commit-tree", tree, "-p", base_sha, "-p", head, "-m", message],
+        cwd=origin,
+        text=True,
+        capture_output=True,
+        check=True,
+        env=os.environ | github,
+    ).stdout.strip()
+    git("update-ref", ref, sha, cwd=origin)
+    git("update-ref", f"refs/pull/{number}/head", head, cwd=origin)
+    return ref, sha
+
+
 def checkout() -> None:
-    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout. With
+    """Clone the bare origin at the event's SHA (or `ref`), like actions/checkout; for a
+    `pull_request` event with no `ref`, the merge commit GitHub checks out. With
     STANDIN_ORIGIN_URL (origin served over HTTP, tests/actions/gitserver.py) it fetches with the
     `token` input and, for `persist-credentials: true`, keeps the token as actions/checkout v6+
     does: in a config file under RUNNER_TEMP that the repository's config includes (includeIf),
@@ -66,16 +114,20 @@ def checkout() -> None:
     depth = int(i.get("fetch-depth", "1"))
     fetch_tags = i.get("fetch-tags", "false") == "true"
     ref = i.get("ref") or os.environ["GITHUB_SHA"]
+    merge = None if i.get("ref") else pull_request_merge()
+    if merge:
+        ref = merge[1]
     git("init", "-q", cwd=workspace)
     git("remote", "add", "origin", origin, cwd=workspace)
     # The fetch itself authenticates with the token, nothing kept (as actions/checkout).
     auth = ["-c", f"http.extraheader={gitserver.header(token)}"] if served and token else []
     if depth == 0:  # the whole history: every branch and every tag
         heads = "+refs/heads/*:refs/remotes/origin/*"
-        git(*auth, "fetch", "-q", "--tags", origin, heads, cwd=workspace)
+        pull = [f"+{merge[0]}:refs/remotes/{merge[0][5:]}"] if merge else []
+        git(*auth, "fetch", "-q", "--tags", origin, heads, *pull, cwd=workspace)
     else:
         tags = ["--tags"] if fetch_tags else ["--no-tags"]
-        target = ref if len(ref) == 40 else f"refs/tags/{ref}"
+        target = merge[0] if merge else ref if len(ref) == 40 else f"refs/tags/{ref}"
         heads = "+refs/heads/*:refs/remotes/origin/*"
         git(*auth, "fetch", "-q", f"--depth={depth}", *tags, origin, target, heads, cwd=workspace)
     for candidate in (ref, f"refs/tags/{ref}", f"refs/remotes/origin/{ref}", "FETCH_HEAD"):
@@ -100,7 +152,9 @@ def checkout() -> None:
             "/nonexistent/persist-credentials-is-false",
             cwd=workspace,
         )
-    record("actions/checkout", sha=sha)
+    if merge and sha != merge[1]:
+        sys.exit(f"checkout stand-in: fetched {sha}, not the merge commit {merge[1]}")
+    record("actions/checkout", sha=sha, ref=merge[0] if merge else ref)
 
 
 def setup_python() -> None:
@@ -286,6 +340,16 @@ def docker_login() -> None:
 
 
 def attest_build_provenance() -> None:
+    """Refused where GitHub refuses it: a private repository whose owner is not on Enterprise
+    (the repository as the gh stand-in's github.json describes it; public when not given)."""
+    store = STATE / "github.json"
+    repository = (json.loads(store.read_text()) if store.exists() else {}).get("repository", {})
+    plan = repository.get("plan", "free")
+    if repository.get("visibility", "public") != "public" and plan != "enterprise":
+        sys.exit(
+            "attest-build-provenance stand-in: attestations need a public repository or GitHub "
+            f"Enterprise Cloud (this one is private, plan {plan})"
+        )
     i = inputs()
     digest = i.get("subject-digest", "")
     if not digest.startswith("sha256:") or len(digest) != 71 or not i.get("subject-name"):

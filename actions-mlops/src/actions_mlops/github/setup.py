@@ -36,6 +36,15 @@ NO_ENVIRONMENTS = (
     "approval (limit who has write access, or make the repository public or upgrade)"
 )
 
+# Item 5 of issue 27: release.yml, retrain.yml and sweep.yml write an s3/gs/azure remote with
+# the credentials of the `dvc-write` environment (and a write role trusting only that
+# environment's OIDC subject); the read-only ones cannot write.
+NO_DVC_WRITE = (
+    "environment dvc-write: a private repository on GitHub Free has no environments, so "
+    "release.yml, retrain.yml and sweep.yml get no write access to the DVC remote: make the "
+    "repository public, or move it to GitHub Pro (a user's) or Team (an organisation's)"
+)
+
 
 class GitHubError(Exception):
     """A `gh api` call GitHub refused: its last line of error output."""
@@ -146,6 +155,7 @@ class Setting:
     problem: Callable[[], str | None]
     make: Callable[[], None]
     limit: str | None = None  # what the project does instead when the repository cannot have it
+    breaks: bool = False  # the limit stops a workflow: setup and doctor fail on it
 
 
 def environment(repo: Repository, name: str) -> Setting:
@@ -179,11 +189,7 @@ def environment(repo: Repository, name: str) -> Setting:
 
     limit = None if repo.environments else f"environment {name}: {NO_ENVIRONMENTS}"
     if name == "dvc-write" and not repo.environments:
-        limit = (
-            "environment dvc-write: a private repository on GitHub Free has no environments, so "
-            "the DVC remote's write credentials cannot be kept apart: put them in repository "
-            "secrets (pull requests from forks still get none), or make the repository public"
-        )
+        return Setting(f"environment {name}", problem, make, NO_DVC_WRITE, breaks=True)
     return Setting(f"environment {name}", problem, make, limit)
 
 
@@ -365,7 +371,8 @@ def setup() -> int:
         print(f"github-setup: {repo.slug} ({describe(repo)})")
         for setting in settings(repo):
             if setting.limit:
-                print(f"cannot: {setting.limit}")
+                print(f"cannot: {setting.limit}", file=sys.stderr if setting.breaks else sys.stdout)
+                failed += setting.breaks
                 continue
             try:
                 if setting.problem() is None:
@@ -386,10 +393,11 @@ def doctor() -> int:
     """Check each setting without changing anything: one line per problem, exit 1 when any."""
     try:
         repo = repository()
-        problems, limits = [], []
+        problems: list[str] = []
+        limits: list[str] = []
         for setting in settings(repo):
             if setting.limit:
-                limits.append(setting.limit)
+                (problems if setting.breaks else limits).append(setting.limit)
                 continue
             found = setting.problem()
             if found:
