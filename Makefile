@@ -35,7 +35,7 @@ test: setup lint ## Lint the template and run every test (bakes all variants, ru
 	$(BIN)/pytest -n 2 --junitxml=$(BUILD)/test-report.xml
 
 test-github: setup ## Run the generated workflows with act (default variant and one other; one day per free worker)
-	$(BIN)/pytest -m github -n 2 --maxschedchunk=1 tests/test_github.py tests/test_site_workflow.py
+	$(BIN)/pytest -m github -n 2 --maxschedchunk=1 tests/test_github.py tests/test_github_merge.py tests/test_site_workflow.py
 
 test-fast: setup ## Only the tests that do not run a pipeline
 	$(BIN)/pytest -n 2 -m "not slow"

@@ -30,6 +30,8 @@ COMMON = {
     ".github/actions",
     ".github/actions/setup",
     ".github/actions/setup/action.yml",
+    ".github/actions/registry-login",
+    ".github/actions/registry-login/action.yml",
     ".python-version",
     ".github/workflows",
     ".pre-commit-config.yaml",
