@@ -19,7 +19,7 @@ import pytest
 
 from actions_mlops.checks import release_branch_problems
 from actions_mlops.core.typed import read_yaml
-from actions_mlops.github import alarms, ci, credentials, publish, pulls, tree
+from actions_mlops.github import alarms, credentials, publish, pulls, tree, updates
 from conftest import ROOT, TEMPLATE
 
 GH = TEMPLATE / "tests" / "actions" / "bin"
@@ -313,7 +313,7 @@ def test_update_merges_the_templates_newer_version_and_lists_conflicts(
     """`make update` (ci update) with real cruft: a template change arrives, an edit of the same
     line becomes a conflict that is listed (exit 1); no .cruft.json is one line."""
     monkeypatch.chdir(tmp_path)
-    assert ci.update("") == 1
+    assert updates.update("") == 1
     assert capsys.readouterr().err == (
         "make update: no .cruft.json: link this project to its template once: "
         "cruft link <template-url>\n"
@@ -340,7 +340,7 @@ def test_update_merges_the_templates_newer_version_and_lists_conflicts(
     git(project, "commit", "-qam", "my README")
     monkeypatch.chdir(project)
     capsys.readouterr()
-    assert ci.update("") == 1
+    assert updates.update("") == 1
     assert (project / "Makefile").read_text() == "a: ## one, fixed\n"  # the template's fix
     err = capsys.readouterr().err
     assert "the template's update overlaps your edits in:\n  README.md" in err.replace(

@@ -37,7 +37,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "promote": ("release.promote", "assign a version to a stage: --version V --stage S"),
     "versions": ("release.versions", "list registered versions and their stages"),
     "package": ("release.package", "BentoML model and bento of HEAD's registered version"),
-    "predict": ("release.predict", "score a table with a registered version into Parquet"),
+    "predict": ("release.batch", "score a table with a registered version into Parquet"),
     "serve": ("release.serve", "serve HEAD's bento over HTTP (packages it first when needed)"),
     "containerize": ("release.containerize", "OCI image of HEAD's bento (needs Docker)"),
     "model-card": ("release.modelcard", "write release/model-card.md"),

@@ -1,5 +1,8 @@
 """The monitor's traces on GitHub: `drift-issue` (the one open issue labelled model-drift, with
-reports/monitor.md) and `monitor-history` (monitor.yml's kept reports, for the site)."""
+reports/monitor.md), `start-retrain` (retrain.yml dispatched on the release branch unless a
+retrain/... pull request is open; a refused `gh pr list` — a job without `pull-requests: read`
+on a private repository — fails in one line instead of skipping the check) and
+`monitor-history` (monitor.yml's kept reports, for the site)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ import sys
 from pathlib import Path
 
 from actions_mlops.core.config import load_params
+from actions_mlops.core.outputs import job_summary
 from actions_mlops.core.pages import DRIFT_PAGE, pages_url
-from actions_mlops.github.ci import run
+from actions_mlops.github.shell import annotate, run
 
 LABEL = "model-drift"
 HISTORY = Path("reports/monitor-history")
@@ -79,3 +83,34 @@ def monitor_history(runs: int) -> int:
     kept = len(list(HISTORY.rglob("*.json")))
     print(f"make monitor-history: {kept} monitor reports in reports/monitor-history/")
     return 0
+
+
+def start_retrain(reason: str) -> int:
+    """Start retrain.yml on the release branch, unless a retrain pull request is open."""
+    listed = run(
+        "gh", "pr", "list", "--state", "open", "--limit", "200", "--json", "number,headRefName"
+    )
+    if listed.returncode:
+        said = (listed.stderr.strip().splitlines() or ["no answer"])[-1]
+        annotate(
+            "error",
+            "Retraining not started",
+            f"gh pr list failed ({said}): the job needs `pull-requests: read` to see "
+            "whether a retrain pull request is open",
+        )
+        return 1
+    open_ = [
+        p["number"]
+        for p in json.loads(listed.stdout or "[]")
+        if str(p.get("headRefName", "")).startswith("retrain/")
+    ]
+    if open_:
+        why = f"retrain pull request #{open_[0]} is still open: review or close it first"
+        print(f"start-retrain: skipped: {why}")
+        job_summary(f"Retraining not started: {why}.\n")
+        return 0
+    branch = load_params().registry.branch
+    started = run("gh", "workflow", "run", "retrain.yml", "--ref", branch, "-f", f"reason={reason}")
+    sys.stdout.write(started.stdout)
+    sys.stderr.write(started.stderr)
+    return started.returncode

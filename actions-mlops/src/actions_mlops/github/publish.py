@@ -1,9 +1,13 @@
 """Publishing a registered version on GitHub: whether HEAD's version has its GitHub Release, its
-image pushed (`:latest` only for the latest version) and a stage's image tag moved. docker and
-gh run with argument lists; the Makefile's targets are one command each."""
+image pushed (`:latest` only for the latest version), a stage's image tag moved, and
+`environment-check`: promote.yml runs in the environment named after the stage, which GitHub
+creates on first use with no protection rules, so on a public repository (where required
+reviewers exist on every plan) a stage environment without them is refused in one line. docker
+and gh run with argument lists; the Makefile's targets are one command each."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -11,7 +15,7 @@ from pathlib import Path
 
 from actions_mlops.core.config import load_params
 from actions_mlops.core.outputs import job_summary
-from actions_mlops.github.ci import annotate, output, run, tool
+from actions_mlops.github.shell import annotate, output, run, tool
 from actions_mlops.release import versions
 from actions_mlops.release.versions import head_version, latest
 
@@ -110,3 +114,37 @@ def github_release() -> int:
     print(created.stdout, end="")
     print(created.stderr, end="", file=sys.stderr)
     return created.returncode
+
+
+def environment_check(stage: str) -> int:
+    """Refuse a promotion whose environment has no required reviewers where GitHub offers them
+    (public repositories; private ones need GitHub Enterprise: warned, not refused)."""
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    private = os.environ.get("REPOSITORY_PRIVATE") == "true"
+    answer = run("gh", "api", f"repos/{repo}/environments/{stage}")
+    if answer.returncode and "404" not in answer.stderr:
+        said = (answer.stderr.strip().splitlines() or ["no answer"])[-1]
+        annotate("warning", "Environment not checked", f"environment {stage}: {said}")
+        return 0
+    rules = [] if answer.returncode else json.loads(answer.stdout).get("protection_rules") or []
+    if any(rule.get("type") == "required_reviewers" for rule in rules):
+        print(f"environment-check: {stage} has required reviewers")
+        return 0
+    where = f"Settings -> Environments -> {stage} -> Required reviewers"
+    if private:
+        annotate(
+            "warning",
+            "Promotion without approval",
+            f"environment {stage} has no required reviewers: on a private repository they "
+            "need GitHub Enterprise, so no person approves this promotion; limit who may "
+            f"run promote.yml (write access) or make the repository public ({where})",
+        )
+        return 0
+    annotate(
+        "error",
+        "Promotion needs an approval",
+        f"environment {stage} has no required reviewers (GitHub creates a missing "
+        f"environment unprotected on first use), so this promotion would need no "
+        f"approval: add them in {where}, then run it again",
+    )
+    return 1

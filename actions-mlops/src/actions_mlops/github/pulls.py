@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from actions_mlops.core.config import load_params
-from actions_mlops.github.ci import annotate, git, run, tool
+from actions_mlops.github.shell import annotate, git, run, tool
 from actions_mlops.github.tree import conflicts, conflicts_message
 
 NO_PR_TOKEN = (

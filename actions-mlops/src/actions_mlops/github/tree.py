@@ -10,8 +10,8 @@ import sys
 
 from actions_mlops.core.config import load_params
 from actions_mlops.core.outputs import job_summary
-from actions_mlops.github.ci import git, run, tool
 from actions_mlops.github.credentials import with_credentials
+from actions_mlops.github.shell import git, run, tool
 
 NO_REMOTE = (
     "make pull: no DVC remote in .dvc/config: checking out what the local DVC cache holds "
