@@ -54,9 +54,10 @@ def staleness(root: Path, result: Path, paths: Iterable[str]) -> str | None:
     changes = git(root, "log", "--format=%h %s", f"{commit}..HEAD", "--", *paths).stdout
     if changes.strip():
         lines = changes.splitlines()
+        latest = lines[0] if len(lines[0]) <= 72 else lines[0][:71] + "…"
         return (
             f"{where}: measured on {commit}; {len(lines)} later commit(s) changed what it "
-            f"measures (latest: {lines[0]})"
+            f"measures (latest: {latest})"
         )
     return None
 
