@@ -638,6 +638,7 @@ def standin_venv(tmp: Path) -> Path:
     return venv
 
 
+@pytest.mark.slow  # about 27 s a remote: every remote step of every job, each a Python process
 @pytest.mark.parametrize("remote", ["s3", "gs", "azure"])
 def test_each_remote_step_has_fresh_credentials(remote, oidc, tmp_path_factory):
     """Each job runs its remote steps in order, with the minutes of `make repro` (and of the
