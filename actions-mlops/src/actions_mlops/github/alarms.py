@@ -15,7 +15,7 @@ from pathlib import Path
 from actions_mlops.core.config import load_params
 from actions_mlops.core.outputs import job_summary
 from actions_mlops.core.pages import DRIFT_PAGE, pages_url
-from actions_mlops.github.shell import annotate, run
+from actions_mlops.github.shell import annotate, run, shown
 
 LABEL = "model-drift"
 HISTORY = Path("reports/monitor-history")
@@ -111,6 +111,4 @@ def start_retrain(reason: str) -> int:
         return 0
     branch = load_params().registry.branch
     started = run("gh", "workflow", "run", "retrain.yml", "--ref", branch, "-f", f"reason={reason}")
-    sys.stdout.write(started.stdout)
-    sys.stderr.write(started.stderr)
-    return started.returncode
+    return shown(started).returncode

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from actions_mlops.github.shell import annotate, run, tool
+from actions_mlops.github.shell import annotate, run, shown, tool
 
 TOKEN_VARIABLE = "ACTIONS_MLOPS_GIT_TOKEN"
 ASKPASS = f"""#!/bin/sh
@@ -51,9 +50,7 @@ def token_environment() -> Iterator[dict[str, str]]:
 def dvc_exp(*args: str) -> int:
     """`dvc exp <args>` with the job's token; DVC's own output passed through."""
     with token_environment() as env:
-        result = run(tool("dvc"), "exp", *args, env=env)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
+        result = shown(run(tool("dvc"), "exp", *args, env=env))
     said = result.stdout + result.stderr
     if result.returncode and "authentication" in said.lower():
         token = "GH_TOKEN is set" if env.get("GIT_ASKPASS") else "no GH_TOKEN in the step's env"

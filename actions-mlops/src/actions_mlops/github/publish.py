@@ -15,7 +15,7 @@ from pathlib import Path
 
 from actions_mlops.core.config import load_params
 from actions_mlops.core.outputs import job_summary
-from actions_mlops.github.shell import annotate, output, run, tool
+from actions_mlops.github.shell import annotate, output, run, shown, tool
 from actions_mlops.release import versions
 from actions_mlops.release.versions import head_version, latest
 
@@ -111,9 +111,7 @@ def github_release() -> int:
         "gh", "release", "create", head.tag, "--verify-tag", "--title", head.tag,
         "--notes-file", str(notes) if notes.is_file() else os.devnull, *files,
     )  # fmt: skip
-    print(created.stdout, end="")
-    print(created.stderr, end="", file=sys.stderr)
-    return created.returncode
+    return shown(created).returncode
 
 
 def environment_check(stage: str) -> int:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from actions_mlops.core.config import load_params
-from actions_mlops.github.shell import annotate, git, run, tool
+from actions_mlops.github.shell import annotate, git, run, shown, tool
 from actions_mlops.github.tree import conflicts, conflicts_message
 
 NO_PR_TOKEN = (
@@ -46,9 +46,7 @@ def open_pull(head: str, title: str, body: Path) -> int:
         "gh", "pr", "create", "--base", base, "--head", head, "--title", title,
         "--body-file", str(body),
     )  # fmt: skip
-    sys.stdout.write(created.stdout)
-    sys.stderr.write(created.stderr)
-    return created.returncode
+    return shown(created).returncode
 
 
 def retrain_pr(branch: str, reason: str) -> int:
@@ -64,9 +62,7 @@ def sweep_pr() -> int:
     branch = f"sweep/{best}-{short}"
     made = (tool("dvc"), "exp", "branch", best, branch)
     for command in (made, ("git", "push", "origin", branch)):
-        done = run(*command)
-        sys.stdout.write(done.stdout)
-        sys.stderr.write(done.stderr)
+        done = shown(run(*command))
         if done.returncode:
             return done.returncode
     return open_pull(branch, f"Sweep: best params ({best})", Path("reports/sweep.md"))

@@ -41,6 +41,14 @@ def run(*command: str, env: dict[str, str] | None = None) -> subprocess.Complete
         return subprocess.CompletedProcess(list(command), 127, "", f"{command[0]}: not found\n")
 
 
+def shown(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """A finished command's captured output passed on (its stdout to ours, its stderr to ours),
+    and the command returned."""
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done
+
+
 def tool(name: str) -> str:
     """A tool from PATH (make puts the project's environment first), else the one next to this
     Python."""

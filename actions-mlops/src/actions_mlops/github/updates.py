@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from actions_mlops.github.shell import annotate, git, output, run, tool
+from actions_mlops.github.shell import annotate, git, output, run, shown, tool
 from actions_mlops.github.tree import template_conflicts
 
 WORKFLOWS = ".github/workflows/"
@@ -40,9 +40,7 @@ def cruft_update(ref: str) -> bool:
         *(["--checkout", ref] if ref else []),
         env=dict(os.environ, ACTIONS_MLOPS_NO_GIT="1"),
     )
-    sys.stdout.write(updated.stdout)
-    sys.stderr.write(updated.stderr)
-    if updated.returncode:
+    if shown(updated).returncode:
         return False
     if git("cat-file", "-e", "HEAD:uv.lock").returncode == 0:
         git("checkout", "HEAD", "--", "uv.lock")
